@@ -1,0 +1,49 @@
+import getpass
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Organization
+from accounts.services import membership_add
+
+
+class Command(BaseCommand):
+    help = "Create (or update) a dashboard operator login and make it a member of organizations."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--email", default="")
+        parser.add_argument("--password", help="Prompted for when omitted and a terminal is attached.")
+        parser.add_argument(
+            "--organization", action="append", default=[], help="Organization id (repeatable)."
+        )
+        parser.add_argument("--superuser", action="store_true", help="Also allow the Django admin.")
+
+    def handle(self, *args, username, email, password, organization, superuser, **options):
+        if not password:
+            if not self.stdin_isatty():
+                raise CommandError("--password is required when no terminal is attached.")
+            password = getpass.getpass("Password: ")
+        if len(password) < 8:
+            raise CommandError("The password must have at least 8 characters.")
+        organizations = []
+        for org_id in organization:
+            try:
+                organizations.append(Organization.objects.get(pk=org_id))
+            except (Organization.DoesNotExist, ValueError, Exception):
+                raise CommandError(f"No organization with id {org_id!r}.")
+        User = get_user_model()
+        user, _ = User.objects.get_or_create(username=username, defaults={"email": email})
+        user.email = email or user.email
+        user.is_staff = True
+        user.is_superuser = user.is_superuser or superuser
+        user.set_password(password)
+        user.save()
+        for org in organizations:
+            membership_add(user=user, organization=org)
+        self.stdout.write(f"Operator {username} ready ({len(organizations)} organization(s)).")
+
+    def stdin_isatty(self) -> bool:
+        import sys
+
+        return sys.stdin.isatty()

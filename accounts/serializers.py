@@ -1,0 +1,99 @@
+from rest_framework import serializers
+
+from .models import AccountType, Category, LinkedAccountStatus
+
+
+class AccountDetailsSerializer(serializers.Serializer):
+    """Output of GET /account-details (built by selectors.linked_account_details)."""
+
+    id = serializers.UUIDField()
+    integration = serializers.CharField()
+    integration_slug = serializers.CharField()
+    category = serializers.ChoiceField(choices=Category.choices)
+    end_user_origin_id = serializers.CharField()
+    end_user_organization_name = serializers.CharField()
+    end_user_email_address = serializers.EmailField()
+    status = serializers.ChoiceField(choices=LinkedAccountStatus.choices)
+    webhook_listener_url = serializers.CharField(allow_blank=True)
+    is_duplicate = serializers.BooleanField(allow_null=True)
+    account_type = serializers.ChoiceField(choices=AccountType.choices)
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+
+class IntegrationSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    categories = serializers.ListField(child=serializers.CharField())
+    image = serializers.CharField(allow_null=True)
+    square_image = serializers.CharField(allow_null=True)
+    color = serializers.CharField()
+    passthrough_available = serializers.BooleanField()
+
+
+class LinkedAccountSerializer(serializers.Serializer):
+    """An item of GET /linked-accounts (Merge's AccountDetailsAndActions)."""
+
+    id = serializers.UUIDField()
+    category = serializers.ChoiceField(choices=Category.choices)
+    status = serializers.ChoiceField(choices=LinkedAccountStatus.choices)
+    status_detail = serializers.CharField(allow_null=True)
+    end_user_origin_id = serializers.CharField()
+    end_user_organization_name = serializers.CharField()
+    end_user_email_address = serializers.EmailField()
+    webhook_listener_url = serializers.CharField(allow_blank=True)
+    is_duplicate = serializers.BooleanField(allow_null=True)
+    integration = IntegrationSerializer()
+    account_type = serializers.ChoiceField(choices=AccountType.choices)
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+
+STATUS_DETAIL = {
+    LinkedAccountStatus.COMPLETE: None,
+    LinkedAccountStatus.INCOMPLETE: "The end user has not finished linking this account.",
+    LinkedAccountStatus.RELINK_NEEDED: "The credentials stopped working: the end user needs to relink the account.",
+    LinkedAccountStatus.IDLE: "No API requests for this account recently; it syncs at most daily.",
+}
+
+
+class BooleanString(serializers.ChoiceField):
+    """Merge passes booleans in query strings as 'true'/'false'."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=["true", "false", "True", "False", "1", "0"], **kwargs)
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(data) in ("true", "True", "1")
+
+
+class LinkedAccountFilterSerializer(serializers.Serializer):
+    cursor = serializers.CharField(required=False, max_length=200)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    status = serializers.ChoiceField(choices=LinkedAccountStatus.choices, required=False)
+    end_user_origin_id = serializers.CharField(required=False, max_length=255)
+    end_user_origin_ids = serializers.CharField(required=False, max_length=10_000)
+    end_user_email_address = serializers.CharField(required=False, max_length=255)
+    end_user_organization_name = serializers.CharField(required=False, max_length=255)
+    id = serializers.UUIDField(required=False)
+    ids = serializers.CharField(required=False, max_length=10_000)
+    integration_name = serializers.CharField(required=False, max_length=100)
+    category = serializers.ChoiceField(choices=Category.choices, required=False)
+    is_test_account = BooleanString(required=False)
+    include_duplicates = BooleanString(required=False)
+
+    def validate_end_user_origin_ids(self, value: str) -> list[str]:
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        if len(items) > 100:
+            raise serializers.ValidationError("At most 100 origin ids.")
+        return items
+
+    def validate_ids(self, value: str) -> list:
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        if len(items) > 100:
+            raise serializers.ValidationError("At most 100 ids.")
+        field = serializers.UUIDField()
+        return [field.run_validation(item) for item in items]
+
+
+class RegeneratedTokenSerializer(serializers.Serializer):
+    linked_account_id = serializers.UUIDField()
+    account_token = serializers.CharField()

@@ -1,0 +1,212 @@
+"""Writes for organizations, API keys and linked accounts. Every status change goes through
+`_linked_account_transition`: one locked row, one django-fsm transition, one history row."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import outbox
+from .crypto import encrypt_json, encrypt_str, new_token, rotate, token_hash
+from .models import (
+    AccountType,
+    ApiKey,
+    HistoryStatus,
+    LinkedAccount,
+    LinkedAccountStatus,
+    LinkedAccountStatusChange,
+    Membership,
+    Organization,
+)
+from .selectors import linked_account_details
+
+API_KEY_PREFIX = {AccountType.PRODUCTION: "rl_live_", AccountType.TEST: "rl_test_"}
+
+
+def organization_create(*, name: str) -> tuple[Organization, str, str]:
+    """Returns the organization and its first production and test API keys (shown once)."""
+    with transaction.atomic():
+        organization = Organization.objects.create(name=name)
+        _, production_key = api_key_create(organization=organization, environment=AccountType.PRODUCTION)
+        _, test_key = api_key_create(organization=organization, environment=AccountType.TEST)
+    return organization, production_key, test_key
+
+
+def api_key_create(*, organization: Organization, environment: str, name: str = "") -> tuple[ApiKey, str]:
+    raw = new_token(API_KEY_PREFIX[AccountType(environment)])
+    key = ApiKey.objects.create(
+        organization=organization,
+        environment=environment,
+        name=name,
+        prefix=raw[:12],
+        key_hash=token_hash(raw),
+    )
+    return key, raw
+
+
+def api_key_revoke(*, key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def membership_add(*, user, organization: Organization) -> Membership:
+    membership, _ = Membership.objects.get_or_create(user=user, organization=organization)
+    return membership
+
+
+def _record_change(
+    *, account: LinkedAccount, from_status: str, to_status: str, reason: str
+) -> LinkedAccountStatusChange:
+    change = LinkedAccountStatusChange.objects.create(
+        organization_id=account.organization_id,
+        linked_account=account if to_status != HistoryStatus.DELETED else None,
+        linked_account_uuid=account.id,
+        account_type=account.account_type,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason[:500],
+        at=timezone.now(),
+        account_snapshot=linked_account_details(account=account),
+    )
+    transaction.on_commit(lambda: outbox.notify([change.id]))
+    return change
+
+
+def linked_account_create(
+    *,
+    organization: Organization,
+    category: str,
+    integration: str,
+    end_user_origin_id: str,
+    end_user_organization_name: str,
+    end_user_email_address: str,
+    account_type: str,
+    credentials: dict[str, Any] | None = None,
+) -> tuple[LinkedAccount, str]:
+    """A new INCOMPLETE account and its account token. Raises IntegrityError when the
+    (organization, environment, category, origin id) is taken: callers lock or retry."""
+    raw_token = new_token()
+    with transaction.atomic():
+        account = LinkedAccount.objects.create(
+            organization=organization,
+            category=category,
+            integration=integration,
+            end_user_origin_id=end_user_origin_id,
+            end_user_organization_name=end_user_organization_name,
+            end_user_email_address=end_user_email_address,
+            account_type=account_type,
+            account_token_hash=token_hash(raw_token),
+            account_token_encrypted=encrypt_str(raw_token),
+            credentials_encrypted=encrypt_json(credentials) if credentials else "",
+        )
+        _record_change(account=account, from_status="", to_status=account.status, reason="Link started")
+    return account, raw_token
+
+
+def _linked_account_transition(*, account: LinkedAccount, transition: str, reason: str) -> LinkedAccount:
+    """Lock the row, run the django-fsm transition (TransitionNotAllowed leaves everything as it
+    was), save, write one history row. The caller's instance is brought up to date too."""
+    with transaction.atomic():
+        locked = LinkedAccount.objects.select_for_update().get(pk=account.pk)
+        from_status = locked.status
+        getattr(locked, transition)()
+        update_fields = ["status", "updated_at"]
+        if locked.status == LinkedAccountStatus.COMPLETE and locked.completed_at is None:
+            locked.completed_at = timezone.now()
+            update_fields.append("completed_at")
+        locked.save(update_fields=update_fields)
+        _record_change(account=locked, from_status=from_status, to_status=locked.status, reason=reason)
+    _copy_state(source=locked, target=account)
+    return locked
+
+
+def _copy_state(*, source: LinkedAccount, target: LinkedAccount) -> None:
+    if source is target:
+        return
+    # FSMField(protected=True) refuses attribute assignment; the descriptor stores in __dict__.
+    for name in ("status", "completed_at", "updated_at"):
+        target.__dict__[name] = getattr(source, name)
+
+
+def linked_account_mark_complete(*, account: LinkedAccount, reason: str) -> LinkedAccount:
+    return _linked_account_transition(account=account, transition="complete", reason=reason)
+
+
+def linked_account_mark_relink_needed(*, account: LinkedAccount, reason: str) -> LinkedAccount:
+    return _linked_account_transition(account=account, transition="mark_relink_needed", reason=reason)
+
+
+def linked_account_mark_idle(*, account: LinkedAccount, reason: str) -> LinkedAccount:
+    return _linked_account_transition(account=account, transition="mark_idle", reason=reason)
+
+
+def linked_account_set_credentials(*, account: LinkedAccount, credentials: dict[str, Any]) -> None:
+    account.credentials_encrypted = encrypt_json(credentials)
+    LinkedAccount.objects.filter(pk=account.pk).update(
+        credentials_encrypted=account.credentials_encrypted, updated_at=timezone.now()
+    )
+
+
+def linked_account_update_end_user(
+    *, account: LinkedAccount, end_user_organization_name: str, end_user_email_address: str
+) -> None:
+    account.end_user_organization_name = end_user_organization_name
+    account.end_user_email_address = end_user_email_address
+    account.save(update_fields=["end_user_organization_name", "end_user_email_address", "updated_at"])
+
+
+def linked_account_regenerate_token(*, account: LinkedAccount) -> str:
+    """A new account token; the old one stops working as this commits."""
+    raw_token = new_token()
+    account.account_token_hash = token_hash(raw_token)
+    account.account_token_encrypted = encrypt_str(raw_token)
+    account.save(update_fields=["account_token_hash", "account_token_encrypted", "updated_at"])
+    return raw_token
+
+
+def linked_account_set_sync_frequency(*, account: LinkedAccount, sync_frequency: str) -> None:
+    account.sync_frequency = sync_frequency
+    account.save(update_fields=["sync_frequency", "updated_at"])
+
+
+def linked_account_delete(*, account: LinkedAccount, reason: str = "Deleted") -> None:
+    """Purge the account, its credentials and (by cascade) its synced data; the origin id is
+    free again. The status history stays, with a DELETED row, for billing."""
+    with transaction.atomic():
+        locked = LinkedAccount.objects.select_for_update().get(pk=account.pk)
+        _record_change(
+            account=locked, from_status=locked.status, to_status=HistoryStatus.DELETED, reason=reason
+        )
+        locked.delete()
+
+
+def linked_account_record_inbound_use(*, account: LinkedAccount) -> None:
+    """An inbound API request for the account: remember it at most once an interval (so reads
+    stay reads), and wake an IDLE account."""
+    now = timezone.now()
+    interval = timedelta(seconds=settings.INBOUND_USE_RECORD_INTERVAL_SECONDS)
+    recently_recorded = account.last_inbound_at is not None and account.last_inbound_at > now - interval
+    if recently_recorded and account.status != LinkedAccountStatus.IDLE:
+        return
+    LinkedAccount.objects.filter(pk=account.pk).filter(
+        Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lte=now - interval)
+    ).update(last_inbound_at=now)
+    account.last_inbound_at = now
+    if account.status == LinkedAccountStatus.IDLE:
+        linked_account_mark_complete(account=account, reason="Inbound API request")
+
+
+def linked_account_reencrypt_all() -> int:
+    """After adding a new first key to FERNET_KEYS: re-encrypt every secret with it."""
+    count = 0
+    for account in LinkedAccount.objects.only(
+        "id", "account_token_encrypted", "credentials_encrypted"
+    ).iterator():
+        fields = {"account_token_encrypted": rotate(account.account_token_encrypted)}
+        if account.credentials_encrypted:
+            fields["credentials_encrypted"] = rotate(account.credentials_encrypted)
+        LinkedAccount.objects.filter(pk=account.pk).update(**fields)
+        count += 1
+    return count

@@ -1,0 +1,109 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.response import Response
+
+from . import catalog
+from .api import (
+    ACCOUNT_TOKEN_PARAMETER,
+    AccountView,
+    OrganizationView,
+    paginate,
+    paginated_response,
+    paginated_serializer,
+    validate_query,
+)
+from .models import AccountType
+from .selectors import linked_account_details, linked_accounts_for_environment
+from .serializers import (
+    STATUS_DETAIL,
+    AccountDetailsSerializer,
+    LinkedAccountFilterSerializer,
+    LinkedAccountSerializer,
+    RegeneratedTokenSerializer,
+)
+from .services import linked_account_delete, linked_account_regenerate_token
+
+
+class AccountDetailsView(AccountView):
+    @extend_schema(
+        operation_id="account_details_retrieve",
+        parameters=[ACCOUNT_TOKEN_PARAMETER],
+        responses=AccountDetailsSerializer,
+    )
+    def get(self, request, category):
+        return Response(linked_account_details(account=self.linked_account))
+
+
+class LinkedAccountListView(OrganizationView):
+    @extend_schema(
+        operation_id="linked_accounts_list",
+        parameters=[LinkedAccountFilterSerializer],
+        responses=paginated_serializer("PaginatedLinkedAccountList", LinkedAccountSerializer),
+    )
+    def get(self, request, category):
+        params = validate_query(LinkedAccountFilterSerializer, request)
+        qs = linked_accounts_for_environment(
+            organization=self.client.organization, account_type=self.client.environment
+        )
+        if "is_test_account" in params:
+            wants_test = params["is_test_account"]
+            if wants_test != (self.client.environment == AccountType.TEST):
+                qs = qs.none()
+        for field in (
+            "status",
+            "end_user_origin_id",
+            "end_user_email_address",
+            "end_user_organization_name",
+            "id",
+            "category",
+        ):
+            if field in params:
+                qs = qs.filter(**{field: params[field]})
+        if "end_user_origin_ids" in params:
+            qs = qs.filter(end_user_origin_id__in=params["end_user_origin_ids"])
+        if "ids" in params:
+            qs = qs.filter(id__in=params["ids"])
+        if "integration_name" in params:
+            qs = qs.filter(integration__in=catalog.slugs_for_name(params["integration_name"]))
+        rows, next_cursor, previous_cursor = paginate(queryset=qs, params=params)
+        results = [
+            {
+                "id": str(a.id),
+                "category": a.category,
+                "status": a.status,
+                "status_detail": STATUS_DETAIL[a.status],
+                "end_user_origin_id": a.end_user_origin_id,
+                "end_user_organization_name": a.end_user_organization_name,
+                "end_user_email_address": a.end_user_email_address,
+                "webhook_listener_url": a.webhook_listener_url,
+                "is_duplicate": a.is_duplicate,
+                "integration": catalog.get(a.integration).as_api(),
+                "account_type": a.account_type,
+                "completed_at": a.completed_at.isoformat() if a.completed_at else None,
+            }
+            for a in rows
+        ]
+        return paginated_response(next_cursor=next_cursor, previous_cursor=previous_cursor, data=results)
+
+
+class DeleteAccountView(AccountView):
+    @extend_schema(
+        operation_id="delete_account_delete",
+        parameters=[ACCOUNT_TOKEN_PARAMETER],
+        request=None,
+        responses={200: OpenApiResponse(description="Deleted")},
+    )
+    def post(self, request, category):
+        linked_account_delete(account=self.linked_account, reason="Deleted through the API")
+        return Response(status=200)
+
+
+class RegenerateAccountTokenView(AccountView):
+    @extend_schema(
+        operation_id="account_token_regenerate",
+        parameters=[ACCOUNT_TOKEN_PARAMETER],
+        request=None,
+        responses=RegeneratedTokenSerializer,
+    )
+    def post(self, request, category):
+        raw = linked_account_regenerate_token(account=self.linked_account)
+        return Response({"linked_account_id": str(self.linked_account.id), "account_token": raw})

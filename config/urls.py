@@ -1,0 +1,42 @@
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from rest_framework.permissions import AllowAny
+
+from .converters import CategoryConverter
+
+register_converter(CategoryConverter, "category")
+
+api_patterns = [
+    path("", include("accounts.urls")),
+    path("", include("issues.urls")),
+    path("", include("syncs.urls")),
+    path("", include("linking.urls")),
+]
+
+# The schema and its docs page are public; every API operation still needs a key.
+public = {"authentication_classes": [], "permission_classes": [AllowAny]}
+
+urlpatterns = [
+    path("api/<category:category>/v1/", include(api_patterns)),
+    path("api/schema/", SpectacularAPIView.as_view(**public), name="schema"),
+    path("api/docs/", SpectacularRedocView.as_view(url_name="schema", **public), name="api-docs"),
+    path("admin/", admin.site.urls),
+]
+
+
+def handler404(request, exception=None):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Internal server error."}, status=500)
+    from django.views.defaults import server_error
+
+    return server_error(request)

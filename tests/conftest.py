@@ -1,0 +1,173 @@
+"""Shared fixtures: organizations with keys (owner / outsider), API clients, linked accounts,
+and a real Celery worker process against the test database."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.models import AccountType
+from accounts.services import linked_account_create, linked_account_mark_complete, organization_create
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Tenant:
+    organization: object
+    production_key: str
+    test_key: str
+
+    def client(self, *, test: bool = False, account_token: str | None = None) -> APIClient:
+        client = APIClient()
+        key = self.test_key if test else self.production_key
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+        if account_token:
+            headers["HTTP_X_ACCOUNT_TOKEN"] = account_token
+        client.credentials(**headers)
+        return client
+
+    def linked_account(
+        self,
+        *,
+        origin_id: str = "origin-1",
+        account_type: str = AccountType.PRODUCTION,
+        category: str = "hris",
+        integration: str = "sandbox",
+        complete: bool = True,
+        credentials: dict | None = None,
+    ):
+        account, token = linked_account_create(
+            organization=self.organization,
+            category=category,
+            integration=integration,
+            end_user_origin_id=origin_id,
+            end_user_organization_name=f"{origin_id} Inc",
+            end_user_email_address=f"{origin_id}@example.com",
+            account_type=account_type,
+            credentials=credentials or {"api_key": f"sk_sandbox_{origin_id}"},
+        )
+        if complete:
+            linked_account_mark_complete(account=account, reason="Linked in test")
+        return account, token
+
+
+def _tenant(name: str) -> Tenant:
+    organization, production_key, test_key = organization_create(name=name)
+    return Tenant(organization, production_key, test_key)
+
+
+@pytest.fixture
+def owner(db) -> Tenant:
+    return _tenant("Owner Org")
+
+
+@pytest.fixture
+def outsider(db) -> Tenant:
+    return _tenant("Outsider Org")
+
+
+def database_url_for_tests() -> str:
+    """The URL of the test database this pytest run uses, for subprocesses (workers, servers)."""
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    user = s.get("USER") or ""
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+class WorkerProcess:
+    """`celery -A config worker` in a subprocess, with the test database and Redis."""
+
+    def __init__(self, *, concurrency: int = 2, queues: str | None = None, beat: bool = False):
+        self.concurrency = concurrency
+        self.queues = queues
+        self.beat = beat
+        self.proc: subprocess.Popen | None = None
+        self.log_path = ROOT / ".run" / f"worker-{os.getpid()}-{time.time_ns()}.log"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DATABASE_URL"] = database_url_for_tests()
+        env.pop("PYTEST_VERSION", None)
+        env["DEBUG"] = "1"
+        return env
+
+    def start(self) -> "WorkerProcess":
+        self.log_path.parent.mkdir(exist_ok=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={self.concurrency}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            f"--hostname=test-{time.time_ns()}@%h",
+        ]
+        if self.queues:
+            cmd.append(f"--queues={self.queues}")
+        if self.beat:
+            cmd += ["--beat", f"--schedule={self.log_path.with_suffix('.beat')}"]
+        self.log = open(self.log_path, "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if "ready." in self.log_path.read_text():
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        raise RuntimeError(f"worker not ready in 30 s:\n{self.log_path.read_text()[-3000:]}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real worker consuming from the real Redis (REDIS_URL) against the test database."""
+    worker = WorkerProcess()
+    yield worker
+    worker.stop()
+
+
+def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
