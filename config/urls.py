@@ -18,11 +18,25 @@ api_patterns = [
 # The schema and its docs page are public; every API operation still needs a key.
 public = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
+sandbox_patterns = [
+    path("", include("syncs.urls_sandbox")),
+    path("", include("linking.urls_sandbox")),
+]
+
 urlpatterns = [
     path("api/<category:category>/v1/", include(api_patterns)),
+    path("api/sandbox/v1/", include(sandbox_patterns)),
+    path("api/billing/v1/", include("accounts.urls_billing")),
     path("api/schema/", SpectacularAPIView.as_view(**public), name="schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema", **public), name="api-docs"),
     path("admin/", admin.site.urls),
+    # The end-user link/relink page.
+    path("link/", include("linking.urls_public")),
+    # The operator dashboard: each app serves its own pages.
+    path("", include("accounts.urls_dashboard")),
+    path("", include("issues.urls_dashboard")),
+    path("", include("syncs.urls_dashboard")),
+    path("", include("linking.urls_dashboard")),
 ]
 
 
