@@ -134,9 +134,11 @@ class LinkedAccount(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["organization", "account_type", "id"], name="la_org_env_id"),
+            # Keyset pagination of /linked-accounts: (created_at, id) after the equality filters.
+            models.Index(fields=["organization", "account_type", "created_at", "id"], name="la_org_env_created"),
             models.Index(
-                fields=["organization", "account_type", "status", "id"], name="la_org_env_status_id"
+                fields=["organization", "account_type", "status", "created_at", "id"],
+                name="la_org_env_status_created",
             ),
             models.Index(
                 fields=["next_sync_at"],

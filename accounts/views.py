@@ -64,7 +64,7 @@ class LinkedAccountListView(OrganizationView):
             qs = qs.filter(id__in=params["ids"])
         if "integration_name" in params:
             qs = qs.filter(integration__in=catalog.slugs_for_name(params["integration_name"]))
-        rows, next_cursor, previous_cursor = paginate(queryset=qs, params=params)
+        rows, next_cursor, previous_cursor = paginate(queryset=qs, params=params, keys=("created_at", "id"))
         results = [
             {
                 "id": str(a.id),

@@ -1,0 +1,175 @@
+"""The benchmark harness behind `make bench`.
+
+A scenario is a module bench/scenarios/<name>.py with `def run(report: Report) -> None`.
+It seeds what it needs (the database is fresh and migrated, PostgreSQL), then records rows:
+
+    report.latency("GET /account-details", size="100k accounts", fn=call, n=300, target="p99 <= 15 ms",
+                   ok=lambda row: row.p99_ms <= 15)
+    report.throughput("webhook deliveries", size="10k", count=10_000, seconds=elapsed,
+                      rss_mb=peak_worker_rss, target=">= 300/s", ok=lambda row: row.per_second >= 300)
+
+`rss_mb` defaults to this process's peak RSS; pass the peak of the web/worker processes a
+scenario starts (see `peak_rss_mb`). Helpers for seeding: `bulk_copy` (PostgreSQL COPY).
+"""
+
+import contextlib
+import io
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import psutil
+
+
+@dataclass
+class Row:
+    scenario: str
+    size: str
+    median_ms: float | None = None
+    p99_ms: float | None = None
+    per_second: float | None = None
+    rss_mb: float | None = None
+    target: str = ""
+    passed: bool | None = None
+    note: str = ""
+
+
+def self_rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 1_048_576
+
+
+def peak_rss_mb(pids: Iterable[int]) -> float:
+    """Current RSS of processes and their children (sample it during and after a run)."""
+    total = 0
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            total += proc.memory_info().rss
+            for child in proc.children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    total += child.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / 1_048_576
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    current: str = ""
+
+    def latency(
+        self,
+        scenario: str,
+        *,
+        size: str,
+        fn: Callable[[], object],
+        n: int = 200,
+        warmup: int = 10,
+        target: str = "",
+        ok: Callable[[Row], bool] | None = None,
+        note: str = "",
+    ) -> Row:
+        for _ in range(warmup):
+            fn()
+        samples = []
+        started = time.perf_counter()
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            samples.append((time.perf_counter() - t0) * 1000)
+        elapsed = time.perf_counter() - started
+        row = Row(
+            scenario=scenario,
+            size=size,
+            median_ms=statistics.median(samples),
+            p99_ms=percentile(samples, 99),
+            per_second=n / elapsed,
+            rss_mb=self_rss_mb(),
+            target=target,
+            note=note,
+        )
+        return self._add(row, ok)
+
+    def throughput(
+        self,
+        scenario: str,
+        *,
+        size: str,
+        count: int,
+        seconds: float,
+        rss_mb: float | None = None,
+        median_ms: float | None = None,
+        p99_ms: float | None = None,
+        target: str = "",
+        ok: Callable[[Row], bool] | None = None,
+        note: str = "",
+    ) -> Row:
+        row = Row(
+            scenario=scenario,
+            size=size,
+            median_ms=median_ms,
+            p99_ms=p99_ms,
+            per_second=count / seconds if seconds else None,
+            rss_mb=rss_mb if rss_mb is not None else self_rss_mb(),
+            target=target,
+            note=note,
+        )
+        return self._add(row, ok)
+
+    def _add(self, row: Row, ok: Callable[[Row], bool] | None) -> Row:
+        if ok is not None:
+            row.passed = bool(ok(row))
+        self.rows.append(row)
+        print(f"  {format_row(row)}", flush=True)
+        return row
+
+    def error(self, scenario: str, message: str) -> None:
+        self.rows.append(Row(scenario=scenario, size="-", passed=False, note=f"ERROR: {message}"))
+
+    def table(self) -> str:
+        head = "| scenario | size | median ms | p99 ms | throughput /s | peak RSS MB | target | ok | note |"
+        sep = "|---|---|---:|---:|---:|---:|---|---|---|"
+        return "\n".join([head, sep, *(format_row(r) for r in self.rows)])
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def format_row(row: Row) -> str:
+    ok = "" if row.passed is None else ("yes" if row.passed else "NO")
+    return (
+        f"| {row.scenario} | {row.size} | {_num(row.median_ms)} | {_num(row.p99_ms)} | {_num(row.per_second, 0)} "
+        f"| {_num(row.rss_mb, 0)} | {row.target} | {ok} | {row.note} |"
+    )
+
+
+def bulk_copy(table: str, columns: list[str], rows: Iterable[tuple]) -> int:
+    """Fast seeding with PostgreSQL COPY. Values are written with str(); None becomes NULL."""
+    from django.db import connection
+
+    count = 0
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+    return count
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+__all__ = ["Report", "Row", "bulk_copy", "peak_rss_mb", "percentile", "self_rss_mb", "timed", "io"]
