@@ -1,0 +1,602 @@
+"""Writes for issues and webhooks.
+
+Issues: `issue_record_failure` (open / repeat / reopen), `issues_resolve_for_account`,
+`issue_mute` / `issue_unmute`. Webhooks: endpoints (create, update, rotate the key, delete),
+`webhook_event_emit` (one delivery row per subscribed endpoint, in the caller's transaction),
+`webhook_delivery_attempt` (one POST, called by the send task), the retry schedule, redelivery,
+the re-queue sweep, and the consumer of the accounts status-history outbox.
+"""
+
+import base64
+import json
+import logging
+import random
+import secrets
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.crypto import decrypt_str, encrypt_str
+from accounts.models import HistoryStatus, LinkedAccount, LinkedAccountStatusChange, Organization
+from accounts.selectors import linked_account_details
+
+from . import sender
+from .models import (
+    AttemptOutcome,
+    DeliveryStatus,
+    ErrorDescription,
+    Issue,
+    IssueStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookNotice,
+)
+from .selectors import issue_as_api
+
+logger = logging.getLogger(__name__)
+
+ERROR_DETAIL_MAX_CHARS = 500
+
+
+# Issues
+
+
+def _append_detail(details: list[str], detail: str) -> list[str]:
+    limit = max(1, settings.ISSUE_ERROR_DETAILS_MAX)
+    details = [*details, detail[:ERROR_DETAIL_MAX_CHARS]]
+    return details[-limit:]
+
+
+def issue_record_failure(*, account: LinkedAccount, error_description: str, detail: str) -> Issue:
+    """A failure of `account`: opens an issue (Issue.new), updates the ONGOING one (a repeat:
+    last_incident_time, occurrences, error_details), or reopens the latest RESOLVED one
+    (Issue.reopened). Runs inside the caller's transaction."""
+    error_description = ErrorDescription(error_description).value  # ValueError on unknown values
+    now = timezone.now()
+    with transaction.atomic():
+        # One writer per account at a time, so two failures never open two ONGOING issues.
+        LinkedAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk").first()
+        issue = (
+            Issue.objects.select_for_update()
+            .filter(linked_account=account, error_description=error_description)
+            .order_by("status", "-id")  # the ONGOING one, else the latest RESOLVED one
+            .first()
+        )
+        if issue is not None and issue.status == IssueStatus.ONGOING:
+            issue.last_incident_time = now
+            issue.occurrences += 1
+            issue.error_details = _append_detail(issue.error_details, detail)
+            issue.save(update_fields=["last_incident_time", "occurrences", "error_details"])
+            return issue
+        if issue is not None:
+            issue.status = IssueStatus.ONGOING
+            issue.last_incident_time = now
+            issue.occurrences += 1
+            issue.error_details = _append_detail(issue.error_details, detail)
+            issue.resolved_at = None
+            issue.resolution_reason = ""
+            issue.reopened_count += 1
+            issue.save()
+            event = WebhookEvent.ISSUE_REOPENED
+        else:
+            issue = Issue.objects.create(
+                organization_id=account.organization_id,
+                linked_account=account,
+                account_type=account.account_type,
+                error_description=error_description,
+                first_incident_time=now,
+                last_incident_time=now,
+                error_details=_append_detail([], detail),
+            )
+            event = WebhookEvent.ISSUE_NEW
+        if not issue.is_muted:
+            _emit_issue_event(issue=issue, account=account, event=event)
+    return issue
+
+
+def issues_resolve_for_account(
+    *, account: LinkedAccount, reason: str, error_descriptions: Iterable[str] | None = None
+) -> int:
+    """Resolve the account's ONGOING issues (all, or those with these descriptions); each fires
+    Issue.resolved (unless muted). Returns how many were resolved."""
+    now = timezone.now()
+    with transaction.atomic():
+        qs = Issue.objects.select_for_update().filter(linked_account=account, status=IssueStatus.ONGOING)
+        if error_descriptions is not None:
+            qs = qs.filter(error_description__in=[ErrorDescription(d).value for d in error_descriptions])
+        issues = list(qs.order_by("id"))
+        for issue in issues:
+            issue.status = IssueStatus.RESOLVED
+            issue.resolved_at = now
+            issue.resolution_reason = reason[:300]
+            issue.save(update_fields=["status", "resolved_at", "resolution_reason"])
+            if not issue.is_muted:
+                _emit_issue_event(issue=issue, account=account, event=WebhookEvent.ISSUE_RESOLVED)
+    return len(issues)
+
+
+def issue_mute(*, issue: Issue, muted_by: str = "") -> Issue:
+    """Mute an issue: left out of GET /issues by default, no more Issue.* events but this one."""
+    with transaction.atomic():
+        updated = Issue.objects.filter(pk=issue.pk, is_muted=False).update(
+            is_muted=True, muted_at=timezone.now(), muted_by=muted_by[:150]
+        )
+        issue.refresh_from_db()
+        if updated:
+            _emit_issue_event(issue=issue, account=issue.linked_account, event=WebhookEvent.ISSUE_MUTED)
+    return issue
+
+
+def issue_unmute(*, issue: Issue) -> Issue:
+    Issue.objects.filter(pk=issue.pk).update(is_muted=False, muted_at=None, muted_by="")
+    issue.refresh_from_db()
+    return issue
+
+
+def _emit_issue_event(*, issue: Issue, account: LinkedAccount, event: str) -> None:
+    webhook_event_emit(
+        organization=account.organization,
+        event=event,
+        account_details=linked_account_details(account=account),
+        data=issue_as_api(issue=issue, account=account),
+    )
+
+
+# Webhook endpoints
+
+ALL_EVENTS = [e.value for e in WebhookEvent]
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def webhook_url_validate(url: str) -> str:
+    """http(s) only; a private, loopback or link-local host only when WEBHOOK_ALLOW_PRIVATE_URLS
+    (on in DEBUG and tests). Raises ValidationError with a plain reason."""
+    url = (url or "").strip()
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValidationError("The webhook URL must start with http:// or https://.", code="scheme")
+    try:
+        _url_validator(url)
+    except ValidationError:
+        raise ValidationError("Enter a valid http(s) URL for the webhook endpoint.", code="invalid")
+    if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        host = urlsplit(url).hostname or ""
+        if host == "localhost" or host.endswith(".localhost") or sender.address_is_private(host):
+            raise ValidationError(
+                "The webhook URL points at a private or loopback address; use a public address.",
+                code="private",
+            )
+    return url
+
+
+def webhook_events_validate(events: Iterable[str] | None) -> list[str]:
+    """Event names, checked against the contract's list; None or empty means every event."""
+    if events is None:
+        return list(ALL_EVENTS)
+    names = [e.strip() for e in events if e and e.strip()]
+    if not names:
+        return list(ALL_EVENTS)
+    unknown = sorted({n for n in names if n not in ALL_EVENTS})
+    if unknown:
+        raise ValidationError(
+            f"Unknown webhook event(s): {', '.join(unknown)}. Known events: {', '.join(ALL_EVENTS)}.",
+            code="unknown_event",
+        )
+    return [e for e in ALL_EVENTS if e in names]
+
+
+def _new_signature_key() -> str:
+    # "whsec_" + base64 secret: usable as is by Standard Webhooks libraries, and as the
+    # plain HMAC key string for X-Merge-Webhook-Signature.
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def webhook_endpoint_create(
+    *,
+    organization: Organization,
+    url: str,
+    events: Iterable[str] | None = None,
+    enabled: bool = True,
+    description: str = "",
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its signature key (also readable later by the organization's operators)."""
+    url = webhook_url_validate(url)
+    event_list = webhook_events_validate(events)
+    key = _new_signature_key()
+    endpoint = WebhookEndpoint.objects.create(
+        organization=organization,
+        url=url,
+        events=event_list,
+        enabled=enabled,
+        description=description[:200],
+        signature_key_encrypted=encrypt_str(key),
+    )
+    return endpoint, key
+
+
+def webhook_endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    events: Iterable[str] | None = None,
+    enabled: bool | None = None,
+    description: str | None = None,
+) -> WebhookEndpoint:
+    fields = ["updated_at"]
+    if url is not None:
+        endpoint.url = webhook_url_validate(url)
+        fields.append("url")
+    if events is not None:
+        endpoint.events = webhook_events_validate(events)
+        fields.append("events")
+    if description is not None:
+        endpoint.description = description[:200]
+        fields.append("description")
+    if enabled is not None and enabled != endpoint.enabled:
+        endpoint.enabled = enabled
+        fields.append("enabled")
+        if enabled:
+            # A fresh start: the failure clock begins again.
+            endpoint.failing_since = None
+            endpoint.disabled_at = None
+            endpoint.disabled_reason = ""
+            fields += ["failing_since", "disabled_at", "disabled_reason"]
+        else:
+            endpoint.disabled_at = timezone.now()
+            endpoint.disabled_reason = "Disabled by an operator"
+            fields += ["disabled_at", "disabled_reason"]
+    endpoint.save(update_fields=fields)
+    return endpoint
+
+
+def webhook_endpoint_rotate_key(*, endpoint: WebhookEndpoint) -> str:
+    """A new signature key; every attempt from now on (retries too) is signed with it."""
+    key = _new_signature_key()
+    endpoint.signature_key_encrypted = encrypt_str(key)
+    endpoint.key_rotated_at = timezone.now()
+    endpoint.save(update_fields=["signature_key_encrypted", "key_rotated_at", "updated_at"])
+    return key
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+def webhook_notice_acknowledge(*, notice: WebhookNotice) -> None:
+    WebhookNotice.objects.filter(pk=notice.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now()
+    )
+
+
+# Emitting events
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=False, default=str)
+
+
+def webhook_event_emit(
+    *, organization: Organization, event: str, account_details: dict, data: dict
+) -> list[WebhookDelivery]:
+    """One delivery row per enabled endpoint of `organization` subscribed to `event`, written in
+    the caller's transaction; each send is queued when that transaction commits."""
+    event = WebhookEvent(event).value  # ValueError on unknown events: a programming error
+    endpoints = [
+        e
+        for e in WebhookEndpoint.objects.filter(organization=organization, enabled=True)
+        if event in e.events
+    ]
+    if not endpoints:
+        return []
+    now = timezone.now()
+    account_id = account_details.get("id")
+    deliveries = []
+    for endpoint in endpoints:
+        delivery = WebhookDelivery(
+            endpoint=endpoint,
+            organization=organization,
+            event=event,
+            linked_account_uuid=uuid.UUID(str(account_id)) if account_id else None,
+            window_started_at=now,
+            next_attempt_at=now,
+            queued_at=now,
+            created_at=now,
+            body="",
+        )
+        delivery.body = _dumps(
+            {
+                "hook": {"id": str(delivery.id), "event": event, "target": endpoint.url},
+                "linked_account": account_details,
+                "data": data,
+            }
+        )
+        deliveries.append(delivery)
+    WebhookDelivery.objects.bulk_create(deliveries)
+    ids = [str(d.id) for d in deliveries]
+    transaction.on_commit(lambda: _queue_sends(ids))
+    return deliveries
+
+
+def _queue_sends(delivery_ids: list[str], countdown: float | None = None) -> None:
+    """Put send tasks on the queue. A broker outage is logged, not raised: the rows are in the
+    database and the sweep queues them again."""
+    from . import tasks
+
+    for delivery_id in delivery_ids:
+        try:
+            if countdown:
+                tasks.deliver_webhook.apply_async(args=[delivery_id], countdown=countdown)
+            else:
+                tasks.deliver_webhook.apply_async(args=[delivery_id])
+        except Exception:
+            logger.warning("could not queue webhook delivery %s; the sweep will retry", delivery_id)
+
+
+# Sending
+
+
+def _retry_delay(*, window_attempts: int) -> float:
+    base = settings.WEBHOOK_RETRY_BASE_SECONDS * (2 ** max(0, window_attempts - 1))
+    delay = min(settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS, base)
+    return delay * (1 + random.uniform(0, settings.WEBHOOK_RETRY_JITTER))
+
+
+def _claim(*, delivery_id: uuid.UUID, now: datetime) -> bool:
+    lease = now + timedelta(
+        seconds=settings.WEBHOOK_TOTAL_TIMEOUT_SECONDS + settings.WEBHOOK_READ_TIMEOUT_SECONDS + 30
+    )
+    return bool(
+        WebhookDelivery.objects.filter(
+            pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+        )
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(
+            claimed_until=lease,
+            attempt_count=F("attempt_count") + 1,
+            window_attempts=F("window_attempts") + 1,
+        )
+    )
+
+
+def webhook_delivery_attempt(*, delivery_id: uuid.UUID) -> str | None:
+    """Claim a due delivery, POST it once, record the attempt and schedule what comes next.
+    Returns the attempt's outcome, or None when the delivery was not ours to send (already sent,
+    not due, or claimed by another worker): running twice is harmless."""
+    now = timezone.now()
+    if not _claim(delivery_id=delivery_id, now=now):
+        return None
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    endpoint = delivery.endpoint
+    if not endpoint.enabled:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.FAILED,
+            next_attempt_at=None,
+            claimed_until=None,
+            last_error="Endpoint disabled",
+            attempt_count=F("attempt_count") - 1,
+        )
+        return AttemptOutcome.PERMANENT
+    attempt = WebhookAttempt.objects.create(delivery=delivery, number=delivery.attempt_count, started_at=now)
+    headers = sender.signed_headers(
+        signature_key=decrypt_str(endpoint.signature_key_encrypted),
+        message_id=str(delivery.id),
+        body=delivery.body,
+        at=now,
+    )
+    result = sender.send(url=endpoint.url, body=delivery.body, headers=headers)
+    _record_result(delivery=delivery, attempt=attempt, result=result)
+    return result.outcome
+
+
+def _record_result(*, delivery: WebhookDelivery, attempt: WebhookAttempt, result: sender.SendResult) -> None:
+    now = timezone.now()
+    endpoint = delivery.endpoint
+    with transaction.atomic():
+        attempt.duration_ms = result.duration_ms
+        attempt.outcome = result.outcome
+        attempt.status_code = result.status_code
+        attempt.response_body = result.response_body
+        attempt.response_truncated = result.response_truncated
+        attempt.error = result.error[:500]
+        attempt.save(
+            update_fields=[
+                "duration_ms",
+                "outcome",
+                "status_code",
+                "response_body",
+                "response_truncated",
+                "error",
+            ]
+        )
+        fields: dict[str, Any] = {
+            "claimed_until": None,
+            "last_status_code": result.status_code,
+            "last_error": result.error[:500],
+        }
+        requeue_in: float | None = None
+        if result.outcome == AttemptOutcome.SUCCESS:
+            fields.update(status=DeliveryStatus.SUCCEEDED, delivered_at=now, next_attempt_at=None)
+        elif result.outcome == AttemptOutcome.PERMANENT:
+            fields.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
+        else:
+            deadline = delivery.window_started_at + timedelta(hours=settings.WEBHOOK_RETRY_WINDOW_HOURS)
+            if now >= deadline:
+                fields.update(
+                    status=DeliveryStatus.FAILED,
+                    next_attempt_at=None,
+                    last_error=f"Gave up after {settings.WEBHOOK_RETRY_WINDOW_HOURS:g} h: {result.error}"[
+                        :500
+                    ],
+                )
+            else:
+                delay = _retry_delay(window_attempts=delivery.window_attempts)
+                if result.retry_after_seconds is not None:
+                    delay = result.retry_after_seconds
+                next_at = min(now + timedelta(seconds=delay), deadline)
+                requeue_in = max(0.0, (next_at - now).total_seconds())
+                # Short waits ride on a countdown task; long ones are left to the sweep (a broker
+                # holding an ETA task for hours redelivers it after its visibility timeout).
+                short = requeue_in <= settings.WEBHOOK_REQUEUE_AFTER_SECONDS * 5
+                fields.update(next_attempt_at=next_at, queued_at=next_at if short else None)
+                if not short:
+                    requeue_in = None
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+        if result.outcome == AttemptOutcome.SUCCESS:
+            if (
+                endpoint.failing_since is not None
+                or endpoint.last_success_at is None
+                or (now - endpoint.last_success_at > timedelta(minutes=1))
+            ):
+                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None, last_success_at=now)
+        else:
+            _endpoint_record_failure(endpoint=endpoint, now=now)
+    if requeue_in is not None:
+        ids = [str(delivery.id)]
+        transaction.on_commit(lambda: _queue_sends(ids, countdown=requeue_in or None))
+
+
+def _endpoint_record_failure(*, endpoint: WebhookEndpoint, now: datetime) -> None:
+    WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
+    cutoff = now - timedelta(hours=settings.WEBHOOK_DISABLE_AFTER_HOURS)
+    disabled = WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True, failing_since__lte=cutoff).update(
+        enabled=False,
+        disabled_at=now,
+        disabled_reason=f"Every delivery failed for {settings.WEBHOOK_DISABLE_AFTER_HOURS:g} hours",
+    )
+    if disabled:
+        WebhookNotice.objects.create(
+            organization_id=endpoint.organization_id,
+            endpoint=endpoint,
+            kind=WebhookNotice.Kind.ENDPOINT_DISABLED,
+            message=(
+                f"The webhook endpoint {endpoint.url} was disabled: every delivery to it failed for "
+                f"{settings.WEBHOOK_DISABLE_AFTER_HOURS:g} hours. Fix the receiver, enable the endpoint "
+                "again and redeliver the failed deliveries."
+            ),
+        )
+        logger.warning(
+            "webhook endpoint %s disabled after failing since %s", endpoint.pk, endpoint.failing_since
+        )
+
+
+def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery again now (same body and webhook-id, so receivers can drop duplicates),
+    with a fresh retry window. Refused while it is being sent."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = (
+            WebhookDelivery.objects.filter(pk=delivery.pk)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .update(
+                status=DeliveryStatus.PENDING,
+                next_attempt_at=now,
+                queued_at=now,
+                window_started_at=now,
+                window_attempts=0,
+                claimed_until=None,
+            )
+        )
+        if not updated:
+            raise ValidationError("This delivery is being sent right now; try again in a moment.")
+        ids = [str(delivery.pk)]
+        transaction.on_commit(lambda: _queue_sends(ids))
+    delivery.refresh_from_db()
+    return delivery
+
+
+def webhook_deliveries_requeue_due(*, limit: int = 1000) -> int:
+    """The sweep: due, unclaimed deliveries whose send task is missing (never queued, lost with
+    a broker or worker restart) are queued again. Returns how many."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.WEBHOOK_REQUEUE_AFTER_SECONDS)
+    ids = list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    if not ids:
+        return 0
+    # Mark them queued first (conditionally), so two sweeps never queue the same rows twice.
+    claimed = []
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        with transaction.atomic():
+            rows = list(
+                WebhookDelivery.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=chunk, status=DeliveryStatus.PENDING)
+                .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
+                .values_list("id", flat=True)
+            )
+            WebhookDelivery.objects.filter(pk__in=rows).update(queued_at=now)
+        claimed += rows
+    _queue_sends([str(i) for i in claimed])
+    return len(claimed)
+
+
+# The status-history outbox (accounts.LinkedAccountStatusChange)
+
+
+def status_changes_process(*, change_ids: Iterable[int] | None = None, limit: int = 500) -> int:
+    """Turn unprocessed status-history rows into LinkedAccount.status_changed / .deleted
+    deliveries. Rows are claimed with skip_locked and marked in the same transaction as the
+    deliveries they produce, so each becomes its webhooks exactly once. Creation rows (no
+    from-status) produce nothing. Returns how many rows were processed."""
+    with transaction.atomic():
+        qs = LinkedAccountStatusChange.objects.select_for_update(skip_locked=True).filter(
+            processed_at__isnull=True
+        )
+        if change_ids is not None:
+            qs = qs.filter(pk__in=list(change_ids))
+        changes = list(qs.select_related("organization").order_by("id")[:limit])
+        if not changes:
+            return 0
+        processed = []
+        for change in changes:
+            if change.from_status:
+                _emit_status_change(change=change)
+            processed.append(change.pk)
+        LinkedAccountStatusChange.objects.filter(pk__in=processed, processed_at__isnull=True).update(
+            processed_at=timezone.now()
+        )
+    return len(processed)
+
+
+def _emit_status_change(*, change: LinkedAccountStatusChange) -> None:
+    details = dict(change.account_snapshot) or {"id": str(change.linked_account_uuid)}
+    if change.to_status == HistoryStatus.DELETED:
+        webhook_event_emit(
+            organization=change.organization,
+            event=WebhookEvent.DELETED,
+            account_details=details,
+            data={"reason": change.reason, "deleted_at": change.at.isoformat()},
+        )
+        return
+    details["status"] = change.to_status
+    webhook_event_emit(
+        organization=change.organization,
+        event=WebhookEvent.STATUS_CHANGED,
+        account_details=details,
+        data={"from": change.from_status, "to": change.to_status, "reason": change.reason},
+    )
+
+
+def status_change_listener(change_ids: list[int]) -> None:
+    """Registered with accounts.outbox: runs after the change commits. Failure here is logged;
+    the beat sweep processes whatever is left."""
+    try:
+        status_changes_process(change_ids=change_ids)
+    except Exception:
+        logger.exception("status-change outbox: processing %s failed; the sweep will retry", change_ids)

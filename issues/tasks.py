@@ -1,0 +1,28 @@
+"""Celery tasks: each takes ids, and calls one service. Idempotent: a second run finds nothing
+to claim."""
+
+import uuid
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(
+    name="issues.deliver_webhook", acks_late=True, soft_time_limit=60, time_limit=90, ignore_result=True
+)
+def deliver_webhook(delivery_id: str) -> None:
+    services.webhook_delivery_attempt(delivery_id=uuid.UUID(delivery_id))
+
+
+@shared_task(name="issues.requeue_due_webhooks", soft_time_limit=60, time_limit=90, ignore_result=True)
+def requeue_due_webhooks() -> None:
+    services.webhook_deliveries_requeue_due()
+
+
+@shared_task(name="issues.process_status_changes", soft_time_limit=60, time_limit=90, ignore_result=True)
+def process_status_changes() -> None:
+    # Drain the backlog in bounded transactions.
+    for _ in range(20):
+        if services.status_changes_process(limit=500) < 500:
+            break
