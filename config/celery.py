@@ -13,4 +13,12 @@ app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
     # Entries are added by each app's issue; keep them all in this dict.
+    # syncs: hand out due accounts (one claim query, one message per batch of accounts).
+    "syncs-dispatch-due": {
+        "task": "syncs.dispatch_due_syncs",
+        "schedule": float(os.environ.get("SYNC_DISPATCH_INTERVAL_SECONDS", "5")),
+    },
+    "syncs-recover-expired-runs": {"task": "syncs.recover_expired_runs", "schedule": 60.0},
+    "syncs-mark-idle-accounts": {"task": "syncs.mark_idle_accounts", "schedule": crontab(minute=17)},
+    "syncs-prune-request-logs": {"task": "syncs.prune_request_logs", "schedule": crontab(hour=3, minute=41)},
 }

@@ -1,5 +1,6 @@
 """Relink settings: one environ.Env; embedded defaults for local runs, secrets required in production."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -87,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.dashboard.navigation",
             ],
         },
     }
@@ -186,6 +188,30 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="relink@localhost")
 # Domain settings.
 IDLE_AFTER_DAYS = env.int("IDLE_AFTER_DAYS", default=14)
 INBOUND_USE_RECORD_INTERVAL_SECONDS = 3600
+
+# Syncs (syncs app).
+SANDBOX_PROVIDER_URL = env.str("SANDBOX_PROVIDER_URL", default="http://127.0.0.1:8765")
+# Guards the sandbox provider's /control endpoints; the web app and the provider derive the same one.
+SANDBOX_CONTROL_TOKEN = env.str(
+    "SANDBOX_CONTROL_TOKEN",
+    default=hashlib.sha256(f"sandbox-control:{SECRET_KEY}".encode()).hexdigest(),
+)
+SYNC_HTTP_TIMEOUT_SECONDS = env.float("SYNC_HTTP_TIMEOUT_SECONDS", default=10.0)
+SYNC_REQUEST_DEADLINE_SECONDS = env.float("SYNC_REQUEST_DEADLINE_SECONDS", default=30.0)
+SYNC_MAX_RESPONSE_BYTES = env.int("SYNC_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
+SYNC_MAX_RECORDS_PER_RUN = env.int("SYNC_MAX_RECORDS_PER_RUN", default=200_000)
+SYNC_RATE_LIMIT_RETRIES = env.int("SYNC_RATE_LIMIT_RETRIES", default=3)
+SYNC_RATE_LIMIT_MAX_WAIT_SECONDS = env.float("SYNC_RATE_LIMIT_MAX_WAIT_SECONDS", default=30.0)
+SYNC_TASK_SOFT_TIME_LIMIT = env.int("SYNC_TASK_SOFT_TIME_LIMIT", default=300)
+SYNC_TASK_TIME_LIMIT = env.int("SYNC_TASK_TIME_LIMIT", default=330)
+# A running sync's lease outlives the hard time limit; the recovery job fails runs past it.
+SYNC_RUN_LEASE_SECONDS = env.int("SYNC_RUN_LEASE_SECONDS", default=SYNC_TASK_TIME_LIMIT + 60)
+# How far a dispatch pushes next_sync_at ahead until the run sets the real next time.
+SYNC_DISPATCH_LEASE_SECONDS = env.int("SYNC_DISPATCH_LEASE_SECONDS", default=SYNC_RUN_LEASE_SECONDS + 60)
+SYNC_DISPATCH_BATCH_SIZE = env.int("SYNC_DISPATCH_BATCH_SIZE", default=100)
+SYNC_DISPATCH_MAX_PER_TICK = env.int("SYNC_DISPATCH_MAX_PER_TICK", default=20_000)
+SYNC_DISPATCH_INTERVAL_SECONDS = env.float("SYNC_DISPATCH_INTERVAL_SECONDS", default=5.0)
+REQUEST_LOG_RETENTION_DAYS = env.int("REQUEST_LOG_RETENTION_DAYS", default=30)
 
 # Issues and webhooks (issues app).
 ISSUE_ERROR_DETAILS_MAX = env.int("ISSUE_ERROR_DETAILS_MAX", default=20)

@@ -1,0 +1,89 @@
+"""The bundled sandbox HRIS (syncs/sandbox_provider.py): the template for a real provider."""
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+
+from .base import CredentialField, Integration, ProviderError, ProviderSession, RecordError
+
+PAGE_SIZE = 100
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise RecordError(f"bad timestamp {value!r}")
+
+
+class SandboxIntegration(Integration):
+    slug = "sandbox"
+    name = "Sandbox HRIS"
+    categories = ("hris",)
+    color = "#0EA5E9"
+    credential_fields = (
+        CredentialField(
+            name="api_key",
+            label="API key",
+            secret=True,
+            help_text="Any key that begins with sk_sandbox_ works until it is revoked.",
+            placeholder="sk_sandbox_…",
+        ),
+    )
+
+    def base_url(self) -> str:
+        return settings.SANDBOX_PROVIDER_URL.rstrip("/")
+
+    def _headers(self, credentials: dict[str, Any]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {credentials.get('api_key', '')}", "Accept": "application/json"}
+
+    def validate(self, credentials: dict[str, Any], session: ProviderSession) -> None:
+        data = session.get_json(f"{self.base_url()}/v1/me", headers=self._headers(credentials))
+        if not isinstance(data, dict) or "company" not in data:
+            raise ProviderError("bad_response", "The provider's answer did not name a company.")
+
+    def fetch_pages(
+        self, credentials: dict[str, Any], session: ProviderSession, model: str
+    ) -> Iterator[list[dict[str, Any]]]:
+        cursor: str | None = "0"
+        seen_cursors = set()
+        while cursor is not None:
+            if cursor in seen_cursors:
+                raise ProviderError("bad_response", "The provider repeated a page cursor (a paging loop).")
+            seen_cursors.add(cursor)
+            data = session.get_json(
+                f"{self.base_url()}/v1/employees",
+                params={"cursor": cursor, "limit": PAGE_SIZE},
+                headers=self._headers(credentials),
+            )
+            if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+                raise ProviderError("bad_response", "The provider's page had no 'data' list.")
+            yield data["data"]
+            nxt = data.get("next_cursor")
+            cursor = str(nxt) if nxt not in (None, "") else None
+
+    def map_record(self, model: str, raw: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(raw, dict) or not raw.get("id"):
+            raise RecordError("employee without an id")
+        first, last = raw.get("first_name") or "", raw.get("last_name") or ""
+        status = str(raw.get("status") or "").lower()
+        return {
+            "remote_id": str(raw["id"]),
+            "employee_number": raw.get("employee_number"),
+            "first_name": first,
+            "last_name": last,
+            "display_full_name": f"{first} {last}".strip(),
+            "work_email": raw.get("email"),
+            "personal_email": raw.get("personal_email"),
+            "mobile_phone_number": raw.get("phone"),
+            "employment_status": {"active": "ACTIVE", "pending": "PENDING", "terminated": "INACTIVE"}.get(
+                status
+            ),
+            "start_date": parse_datetime(raw.get("hire_date")),
+            "termination_date": parse_datetime(raw.get("termination_date")),
+            "remote_created_at": parse_datetime(raw.get("created_at")),
+        }

@@ -1,0 +1,132 @@
+from django.db import models
+from django.db.models import Q
+
+from accounts.ids import uuid7
+from accounts.models import LinkedAccount, Organization
+
+
+class SyncTrigger(models.TextChoices):
+    SCHEDULE = "schedule", "On schedule"
+    FORCED = "forced", "Forced (resync, relink or operator)"
+
+
+class SyncRunStatus(models.TextChoices):
+    RUNNING = "RUNNING", "Running"
+    DONE = "DONE", "Done"
+    FAILED = "FAILED", "Failed"
+    PARTIALLY_SYNCED = "PARTIALLY_SYNCED", "Partially synced"
+
+
+class SyncRun(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    linked_account = models.ForeignKey(LinkedAccount, on_delete=models.CASCADE, related_name="sync_runs")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.CharField(max_length=64)
+    trigger = models.CharField(max_length=16, choices=SyncTrigger.choices)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=20, choices=SyncRunStatus.choices, default=SyncRunStatus.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # A running run belongs to its worker until then; the recovery job fails it afterwards.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    error_class = models.CharField(max_length=32, blank=True, default="")
+    error_message = models.CharField(max_length=500, blank=True, default="")
+    requests_total = models.PositiveIntegerField(default=0)
+    requests_failed = models.PositiveIntegerField(default=0)
+    records_fetched = models.PositiveIntegerField(default=0)
+    records_created = models.PositiveIntegerField(default=0)
+    records_updated = models.PositiveIntegerField(default=0)
+    records_deleted = models.PositiveIntegerField(default=0)
+    records_skipped = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # An account never runs two syncs at once, whatever the workers do.
+            models.UniqueConstraint(
+                fields=["linked_account"], condition=Q(status="RUNNING"), name="one_running_sync_per_account"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["linked_account", "-started_at"], name="syncrun_account_started"),
+            models.Index(
+                fields=["lease_expires_at"], name="syncrun_running_lease", condition=Q(status="RUNNING")
+            ),
+        ]
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.integration} run {self.id} ({self.status})"
+
+
+class RequestLog(models.Model):
+    """One outbound provider request. Bulk-written after each run; URLs carry no secrets."""
+
+    id = models.BigAutoField(primary_key=True)
+    linked_account = models.ForeignKey(
+        LinkedAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False
+    )
+    sync_run = models.ForeignKey(
+        SyncRun, on_delete=models.CASCADE, null=True, blank=True, related_name="requests"
+    )
+    organization_id = models.UUIDField(null=True, blank=True)
+    integration = models.CharField(max_length=64)
+    method = models.CharField(max_length=8)
+    url = models.CharField(max_length=2000)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    error_class = models.CharField(max_length=32, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], name="requestlog_created"),
+            models.Index(fields=["linked_account", "-created_at"], name="requestlog_account_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url} -> {self.status_code or self.error_class}"
+
+
+class EmploymentStatus(models.TextChoices):
+    ACTIVE = "ACTIVE"
+    PENDING = "PENDING"
+    INACTIVE = "INACTIVE"
+
+
+class Employee(models.Model):
+    """The hris Employee common model (Merge's field names), one row per provider record."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    linked_account = models.ForeignKey(
+        LinkedAccount, on_delete=models.CASCADE, related_name="employees", db_index=False
+    )
+    remote_id = models.CharField(max_length=255)
+    # Merge's API tells "unknown" (null) from empty: these stay nullable on purpose.
+    employee_number = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    first_name = models.CharField(max_length=255, blank=True, default="")
+    last_name = models.CharField(max_length=255, blank=True, default="")
+    display_full_name = models.CharField(max_length=512, blank=True, default="")
+    work_email = models.CharField(max_length=320, null=True, blank=True)  # noqa: DJ001
+    personal_email = models.CharField(max_length=320, null=True, blank=True)  # noqa: DJ001
+    mobile_phone_number = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    employment_status = models.CharField(  # noqa: DJ001
+        max_length=16, choices=EmploymentStatus.choices, null=True, blank=True
+    )
+    start_date = models.DateTimeField(null=True, blank=True)
+    termination_date = models.DateTimeField(null=True, blank=True)
+    remote_created_at = models.DateTimeField(null=True, blank=True)
+    remote_was_deleted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["linked_account", "remote_id"], name="uniq_employee_remote_id")
+        ]
+        indexes = [
+            models.Index(fields=["linked_account", "id"], name="employee_account_id"),
+            models.Index(fields=["linked_account", "modified_at"], name="employee_account_modified"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_full_name} ({self.remote_id})"

@@ -1,0 +1,89 @@
+"""Reads of the syncs app: sync status per common model, synced data, runs and request logs."""
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from accounts.models import LinkedAccount, LinkedAccountStatus, SyncFrequency
+
+from .models import Employee, RequestLog, SyncRun, SyncRunStatus
+
+# The common models each category syncs today.
+MODELS_BY_CATEGORY: dict[str, list[tuple[str, str]]] = {"hris": [("Employee", "hris.Employee")]}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def sync_status_rows(*, account: LinkedAccount) -> list[dict[str, Any]]:
+    """One row per synced model, in Merge's SyncStatus shape."""
+    models = MODELS_BY_CATEGORY.get(account.category, [])
+    if not models:
+        return []
+    runs = SyncRun.objects.filter(linked_account=account)
+    latest = runs.order_by("-started_at").first()
+    last_finished = runs.exclude(status=SyncRunStatus.RUNNING).order_by("-started_at").first()
+    ever_succeeded = runs.filter(status__in=[SyncRunStatus.DONE, SyncRunStatus.PARTIALLY_SYNCED]).exists()
+    frequency = account.sync_frequency or account.organization.default_sync_frequency
+    if account.status == LinkedAccountStatus.RELINK_NEEDED:
+        status = "PAUSED"
+    elif latest is not None and latest.status == SyncRunStatus.RUNNING:
+        status = "SYNCING"
+    elif account.status == LinkedAccountStatus.INCOMPLETE or (
+        frequency == SyncFrequency.MANUAL and last_finished is None
+    ):
+        status = "DISABLED"
+    elif last_finished is not None:
+        status = last_finished.status
+    else:
+        status = "DISABLED" if account.next_sync_at is None else "SYNCING"
+    next_start = account.next_sync_at if account.status != LinkedAccountStatus.RELINK_NEEDED else None
+    return [
+        {
+            "model_name": name,
+            "model_id": model_id,
+            "last_sync_start": _iso(latest.started_at) if latest else None,
+            "next_sync_start": _iso(next_start),
+            "last_sync_result": last_finished.status if last_finished else None,
+            "last_sync_finished": _iso(last_finished.finished_at) if last_finished else None,
+            "status": status,
+            "is_initial_sync": not ever_succeeded,
+            "selective_sync_configurations": [],
+        }
+        for name, model_id in models
+    ]
+
+
+def employees_for_account(
+    *,
+    account: LinkedAccount,
+    include_deleted: bool = False,
+    modified_after: datetime | None = None,
+    remote_id: str | None = None,
+) -> QuerySet[Employee]:
+    qs = Employee.objects.filter(linked_account=account)
+    if not include_deleted:
+        qs = qs.filter(remote_was_deleted=False)
+    if modified_after is not None:
+        qs = qs.filter(modified_at__gt=modified_after)
+    if remote_id is not None:
+        qs = qs.filter(remote_id=remote_id)
+    return qs
+
+
+def employee_for_account(*, account: LinkedAccount, employee_id) -> Employee | None:
+    return Employee.objects.filter(linked_account=account, pk=employee_id).first()
+
+
+def sync_runs_for_account(*, account: LinkedAccount, limit: int = 50) -> list[SyncRun]:
+    return list(SyncRun.objects.filter(linked_account=account).order_by("-started_at")[:limit])
+
+
+def request_logs_for_account(*, account: LinkedAccount, limit: int = 100) -> list[RequestLog]:
+    return list(RequestLog.objects.filter(linked_account=account).order_by("-created_at", "-id")[:limit])
+
+
+def sync_run_running(*, account: LinkedAccount) -> SyncRun | None:
+    return SyncRun.objects.filter(linked_account=account, status=SyncRunStatus.RUNNING).first()

@@ -1,0 +1,581 @@
+"""Writes of the syncs app: credential checks, sync runs and the Relink Needed rule, the dispatch
+tick, recovery and retention jobs, IDLE marking, and the sandbox provider's controls."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import LinkedAccount, LinkedAccountStatus, SyncFrequency
+from accounts.selectors import linked_account_credentials, linked_account_details
+from accounts.services import (
+    linked_account_mark_complete,
+    linked_account_mark_idle,
+    linked_account_mark_relink_needed,
+)
+from issues.models import ErrorDescription
+from issues.services import issue_record_failure, issues_resolve_for_account, webhook_event_emit
+
+from . import integrations
+from .integrations.base import ErrorClass, LoggedRequest, ProviderError, RecordError
+from .models import Employee, RequestLog, SyncRun, SyncRunStatus, SyncTrigger
+from .selectors import sync_status_rows  # noqa: F401  (part of this module's agreed interface)
+
+logger = logging.getLogger(__name__)
+
+ERROR_DESCRIPTION: dict[str, str] = {
+    ErrorClass.CREDENTIALS_REJECTED: ErrorDescription.INVALID_API_KEY,
+    ErrorClass.MISSING_PERMISSIONS: ErrorDescription.MISSING_PERMISSIONS,
+    ErrorClass.RATE_LIMITED: ErrorDescription.RATE_LIMITED,
+    ErrorClass.PROVIDER_OFFLINE: ErrorDescription.THIRD_PARTY_OFFLINE,
+}
+
+# Plain words for the end user on the link page: never the credentials, never provider internals.
+END_USER_MESSAGE: dict[str, str] = {
+    ErrorClass.CREDENTIALS_REJECTED: "These credentials were rejected. Check them and try again.",
+    ErrorClass.MISSING_PERMISSIONS: "These credentials work but lack a permission we need. "
+    "Ask your administrator for read access to employees.",
+    ErrorClass.RATE_LIMITED: "The service is busy right now. Please try again in a few minutes.",
+    ErrorClass.PROVIDER_OFFLINE: "We could not reach the service. Please try again in a few minutes.",
+    ErrorClass.BAD_RESPONSE: "The service answered in a way we did not understand. Please try again later.",
+}
+
+INTERVALS = {
+    SyncFrequency.EVERY_5_MINUTES: timedelta(minutes=5),
+    SyncFrequency.HOURLY: timedelta(hours=1),
+    SyncFrequency.DAILY: timedelta(days=1),
+}
+IDLE_INTERVAL = timedelta(days=1)
+SCHEDULABLE = (LinkedAccountStatus.COMPLETE, LinkedAccountStatus.IDLE)
+
+
+# --- credentials ---------------------------------------------------------------------------------
+@dataclass
+class CredentialCheck:
+    ok: bool
+    error_description: str | None  # an issues ErrorDescription value, or None
+    message: str  # for the end user; never echoes the credentials
+
+
+def credentials_validate(*, integration: str, credentials: dict[str, Any]) -> CredentialCheck:
+    """One real request to the provider with these credentials."""
+    found = integrations.find(integration)
+    if found is None:
+        return CredentialCheck(False, None, "This integration is not available.")
+    missing = found.missing_credentials(credentials)
+    if missing:
+        labels = [f.label for f in found.credential_fields if f.name in missing]
+        return CredentialCheck(False, None, f"Please fill in: {', '.join(labels)}.")
+    session = found.session(credentials)
+    try:
+        found.validate(credentials, session)
+        result = CredentialCheck(True, None, "Connected.")
+    except ProviderError as exc:
+        result = CredentialCheck(
+            False,
+            ERROR_DESCRIPTION.get(exc.error_class),
+            END_USER_MESSAGE.get(exc.error_class, END_USER_MESSAGE[ErrorClass.BAD_RESPONSE]),
+        )
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        logger.exception("credential validation for %s crashed", integration)
+        result = CredentialCheck(False, None, END_USER_MESSAGE[ErrorClass.BAD_RESPONSE])
+    request_logs_write(entries=session.log, integration=integration)
+    return result
+
+
+# --- request logs --------------------------------------------------------------------------------
+def request_logs_write(
+    *,
+    entries: Iterable[LoggedRequest],
+    integration: str,
+    account: LinkedAccount | None = None,
+    run: SyncRun | None = None,
+) -> int:
+    rows = [
+        RequestLog(
+            linked_account_id=account.pk if account else None,
+            sync_run_id=run.pk if run else None,
+            organization_id=account.organization_id if account else None,
+            integration=integration,
+            method=e.method,
+            url=e.url,
+            status_code=e.status_code,
+            duration_ms=e.duration_ms,
+            error_class=e.error_class,
+            created_at=e.started_at,
+        )
+        for e in entries
+    ]
+    if rows:
+        RequestLog.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def request_logs_prune(*, older_than_days: int | None = None, batch_size: int = 10_000) -> int:
+    """Delete request logs past retention, in batches (short locks, bounded transactions)."""
+    days = settings.REQUEST_LOG_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    total = 0
+    while True:
+        ids = list(
+            RequestLog.objects.filter(created_at__lt=cutoff)
+            .order_by("created_at")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return total
+        total += RequestLog.objects.filter(id__in=ids).delete()[0]
+
+
+# --- scheduling ----------------------------------------------------------------------------------
+def sync_next_time(*, account: LinkedAccount, after: datetime) -> datetime | None:
+    """When the account's next scheduled sync is due; None for manual-only accounts."""
+    frequency = account.sync_frequency or account.organization.default_sync_frequency
+    interval = INTERVALS.get(frequency)
+    if interval is None:
+        return None
+    if account.status == LinkedAccountStatus.IDLE:
+        interval = max(interval, IDLE_INTERVAL)
+    return after + interval
+
+
+def sync_queue_now(*, account: LinkedAccount, reason: str) -> None:
+    """Queue one sync of the account as this transaction commits, whatever its schedule, also
+    when RELINK_NEEDED (a forced attempt). Runs never overlap: a run that finds one going
+    waits and retries."""
+    from .tasks import sync_account
+
+    account_id = str(account.pk)
+    transaction.on_commit(
+        lambda: sync_account.apply_async(
+            args=[account_id], kwargs={"trigger": SyncTrigger.FORCED, "reason": reason[:200]}
+        )
+    )
+
+
+def sync_dispatch_due(*, now: datetime | None = None, limit: int | None = None) -> int:
+    """One beat tick: claim every due account with one query (advancing next_sync_at by a lease
+    so no other dispatcher can claim it) and hand them out, one message per batch."""
+    from .tasks import sync_accounts_batch
+
+    now = now or timezone.now()
+    limit = limit or settings.SYNC_DISPATCH_MAX_PER_TICK
+    lease_until = now + timedelta(seconds=settings.SYNC_DISPATCH_LEASE_SECONDS)
+    ids = _claim_due(now=now, lease_until=lease_until, limit=limit)
+    if not ids:
+        return 0
+    size = settings.SYNC_DISPATCH_BATCH_SIZE
+    batches = [ids[i : i + size] for i in range(0, len(ids), size)]
+    with sync_accounts_batch.app.producer_or_acquire() as producer:
+        for batch in batches:
+            sync_accounts_batch.apply_async(args=[batch], producer=producer)
+    return len(ids)
+
+
+def _claim_due(*, now: datetime, lease_until: datetime, limit: int) -> list[str]:
+    """The claim: UPDATE … WHERE id IN (due rows, SKIP LOCKED) RETURNING id, on the partial
+    `la_due` index. On SQLite the write lock (BEGIN IMMEDIATE) serialises dispatchers instead."""
+    table = LinkedAccount._meta.db_table
+    statuses = [str(s) for s in SCHEDULABLE]
+    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    sql = f"""
+        UPDATE {table} SET next_sync_at = %s
+        WHERE id IN (
+            SELECT id FROM {table}
+            WHERE status IN (%s, %s) AND next_sync_at IS NOT NULL AND next_sync_at <= %s
+            ORDER BY next_sync_at
+            LIMIT %s {lock}
+        )
+        RETURNING id
+    """  # noqa: S608 - table name from model meta; values are parameters
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [lease_until, *statuses, now, limit])
+        rows = cursor.fetchall()
+    return [str(r[0]) if not isinstance(r[0], str) else _uuid_str(r[0]) for r in rows]
+
+
+def _uuid_str(value: str) -> str:
+    # SQLite stores UUIDs as 32 hex characters.
+    if len(value) == 32:
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return value
+
+
+def sync_batch_expand(*, account_ids: list[str]) -> int:
+    """A worker turns one dispatch batch into one sync task per account (parallel across workers)."""
+    from .tasks import sync_account
+
+    with sync_account.app.producer_or_acquire() as producer:
+        for account_id in account_ids:
+            sync_account.apply_async(
+                args=[account_id], kwargs={"trigger": SyncTrigger.SCHEDULE}, producer=producer
+            )
+    return len(account_ids)
+
+
+def sync_runs_recover_expired(*, now: datetime | None = None) -> int:
+    """Fail runs whose worker vanished (lease expired) and make their accounts due again."""
+    now = now or timezone.now()
+    expired = list(
+        SyncRun.objects.filter(status=SyncRunStatus.RUNNING, lease_expires_at__lt=now).values_list(
+            "id", "linked_account_id"
+        )[:1000]
+    )
+    recovered = 0
+    for run_id, account_id in expired:
+        with transaction.atomic():
+            updated = SyncRun.objects.filter(pk=run_id, status=SyncRunStatus.RUNNING).update(
+                status=SyncRunStatus.FAILED,
+                finished_at=now,
+                error_class=ErrorClass.LEASE_EXPIRED,
+                error_message="The worker running this sync stopped before finishing it.",
+            )
+            if updated:
+                recovered += 1
+                LinkedAccount.objects.filter(pk=account_id, next_sync_at__isnull=False).update(
+                    next_sync_at=now
+                )
+    return recovered
+
+
+# --- one sync run ----------------------------------------------------------------------------------
+class SyncAlreadyRunning(Exception):
+    pass
+
+
+@dataclass
+class _Outcome:
+    error: ProviderError | None
+    records: dict[str, list[dict[str, Any]]]
+    skipped: int = 0
+
+
+def sync_run_account(*, account_id: str, trigger: str, reason: str = "") -> SyncRun | None:
+    """Run one sync of one account: fetch everything, then (in one transaction) write the data
+    if and only if the run fully succeeded, the request logs, and the status/issue rule.
+    Returns None when there was nothing to do; raises SyncAlreadyRunning when a run is going."""
+    account = LinkedAccount.objects.select_related("organization").filter(pk=account_id).first()
+    if account is None or account.status == LinkedAccountStatus.INCOMPLETE:
+        return None
+    if trigger == SyncTrigger.SCHEDULE and account.status not in SCHEDULABLE:
+        return None  # paused (RELINK_NEEDED) since it was dispatched
+    integration = integrations.find(account.integration)
+    if integration is None:
+        logger.warning("account %s has unknown integration %r; not syncing", account.pk, account.integration)
+        return None
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                linked_account=account,
+                organization_id=account.organization_id,
+                integration=account.integration,
+                trigger=trigger,
+                reason=reason[:200],
+                started_at=now,
+                lease_expires_at=now + timedelta(seconds=settings.SYNC_RUN_LEASE_SECONDS),
+            )
+    except IntegrityError:
+        raise SyncAlreadyRunning(str(account.pk))
+
+    credentials_version = account.credentials_encrypted
+    credentials = linked_account_credentials(account=account)
+    session = integration.session(credentials)
+    outcome = _fetch(integration=integration, credentials=credentials, session=session)
+    return _finish(
+        run=run,
+        account=account,
+        log=session.log,
+        outcome=outcome,
+        credentials_version=credentials_version,
+    )
+
+
+def _fetch(*, integration, credentials, session) -> _Outcome:
+    records: dict[str, list[dict[str, Any]]] = {}
+    skipped = 0
+    cap = settings.SYNC_MAX_RECORDS_PER_RUN
+    try:
+        if integration.missing_credentials(credentials):
+            raise ProviderError(
+                ErrorClass.CREDENTIALS_REJECTED, "No credentials are stored for this account."
+            )
+        for model in integration.common_models:
+            mapped = records.setdefault(model, [])
+            for page in integration.fetch_pages(credentials, session, model):
+                if not isinstance(page, list):
+                    raise ProviderError(ErrorClass.BAD_RESPONSE, "A page was not a list of records.")
+                for raw in page:
+                    try:
+                        mapped.append(integration.map_record(model, raw))
+                    except RecordError:
+                        skipped += 1
+                if len(mapped) > cap:
+                    raise ProviderError(ErrorClass.BAD_RESPONSE, f"More than {cap} records in one run.")
+        return _Outcome(None, records, skipped)
+    except ProviderError as exc:
+        return _Outcome(exc, {}, skipped)
+    except SoftTimeLimitExceeded:
+        return _Outcome(
+            ProviderError(ErrorClass.TIME_LIMIT, "The sync ran past its time limit."), {}, skipped
+        )
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        logger.exception("sync of %s failed on an unexpected provider answer", integration.slug)
+        return _Outcome(
+            ProviderError(ErrorClass.BAD_RESPONSE, f"Unexpected provider answer ({type(exc).__name__})."),
+            {},
+            skipped,
+        )
+
+
+def _finish(
+    *,
+    run: SyncRun,
+    account: LinkedAccount,
+    log: list[LoggedRequest],
+    outcome: _Outcome,
+    credentials_version: str,
+) -> SyncRun | None:
+    now = timezone.now()
+    error = outcome.error
+    failed = sum(1 for e in log if e.failed)
+    with transaction.atomic():
+        locked = (
+            LinkedAccount.objects.select_for_update()
+            .select_related("organization")
+            .filter(pk=account.pk)
+            .first()
+        )
+        if locked is None:
+            return None  # deleted mid-run: its runs, logs and data are gone with it
+        request_logs_write(entries=log, integration=run.integration, account=locked, run=run)
+        fields: dict[str, Any] = {
+            "finished_at": now,
+            "requests_total": len(log),
+            "requests_failed": failed,
+            "records_skipped": outcome.skipped,
+        }
+        if error is None:
+            counts = _store_records(
+                account=locked, records=outcome.records, now=now, complete=not outcome.skipped
+            )
+            fields.update(counts)
+            fields["status"] = SyncRunStatus.PARTIALLY_SYNCED if outcome.skipped else SyncRunStatus.DONE
+        else:
+            fields.update(
+                status=SyncRunStatus.FAILED, error_class=error.error_class, error_message=str(error)[:500]
+            )
+        # Only the run that still holds its lease may report (the recovery job may have failed it).
+        if not SyncRun.objects.filter(pk=run.pk, status=SyncRunStatus.RUNNING).update(**fields):
+            transaction.set_rollback(True)
+            return None
+        for key, value in fields.items():
+            setattr(run, key, value)
+        superseded = locked.credentials_encrypted != credentials_version
+        _apply_rule(
+            account=locked,
+            run=run,
+            error=error,
+            all_failed=bool(log) and failed == len(log),
+            superseded=superseded,
+        )
+        next_at = sync_next_time(account=locked, after=run.started_at)
+        LinkedAccount.objects.filter(pk=locked.pk).update(next_sync_at=next_at)
+    return run
+
+
+def _store_records(
+    *, account: LinkedAccount, records: dict[str, list[dict[str, Any]]], now: datetime, complete: bool
+) -> dict[str, int]:
+    """Upsert by remote_id; records that disappeared get remote_was_deleted (only when the run
+    saw every record: a partial run cannot tell missing from unmappable)."""
+    rows = records.get("hris.Employee", [])
+    incoming: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        incoming[row["remote_id"]] = _normalise_employee(row)
+    existing = {e.remote_id: e for e in Employee.objects.filter(linked_account=account)}
+    to_create, to_update = [], []
+    for remote_id, data in incoming.items():
+        current = existing.get(remote_id)
+        if current is None:
+            to_create.append(Employee(linked_account=account, modified_at=now, **data))
+            continue
+        changed = current.remote_was_deleted or any(getattr(current, k) != v for k, v in data.items())
+        if changed:
+            for k, v in data.items():
+                setattr(current, k, v)
+            current.remote_was_deleted = False
+            current.modified_at = now
+            to_update.append(current)
+    deleted = 0
+    if complete:
+        gone = [e for rid, e in existing.items() if rid not in incoming and not e.remote_was_deleted]
+        for e in gone:
+            e.remote_was_deleted = True
+            e.modified_at = now
+        to_update += gone
+        deleted = len(gone)
+    if to_create:
+        Employee.objects.bulk_create(to_create, batch_size=1000)
+    if to_update:
+        Employee.objects.bulk_update(
+            to_update, [*EMPLOYEE_FIELDS, "remote_was_deleted", "modified_at"], batch_size=500
+        )
+    return {
+        "records_fetched": len(rows),
+        "records_created": len(to_create),
+        "records_updated": len(to_update) - deleted,
+        "records_deleted": deleted,
+    }
+
+
+EMPLOYEE_FIELDS = (
+    "employee_number",
+    "first_name",
+    "last_name",
+    "display_full_name",
+    "work_email",
+    "personal_email",
+    "mobile_phone_number",
+    "employment_status",
+    "start_date",
+    "termination_date",
+    "remote_created_at",
+)
+_NOT_NULL = {"first_name", "last_name", "display_full_name"}
+_MAX_LENGTH = {f.name: f.max_length for f in Employee._meta.fields if getattr(f, "max_length", None)}
+
+
+def _normalise_employee(row: dict[str, Any]) -> dict[str, Any]:
+    data = {}
+    for name in EMPLOYEE_FIELDS:
+        value = row.get(name)
+        if value is None and name in _NOT_NULL:
+            value = ""
+        if isinstance(value, str) and name in _MAX_LENGTH:
+            value = value[: _MAX_LENGTH[name]]
+        data[name] = value
+    data["remote_id"] = str(row["remote_id"])[:255]
+    return {k: v for k, v in data.items() if k != "remote_id"} | {"remote_id": data["remote_id"]}
+
+
+def _apply_rule(
+    *, account: LinkedAccount, run: SyncRun, error: ProviderError | None, all_failed: bool, superseded: bool
+) -> None:
+    """The Relink Needed rule, inside the run's transaction (the account row is locked)."""
+    if error is None:
+        issues_resolve_for_account(account=account, reason="A sync succeeded")
+        forced = run.trigger == SyncTrigger.FORCED
+        if account.status == LinkedAccountStatus.RELINK_NEEDED or (
+            forced and account.status == LinkedAccountStatus.IDLE
+        ):
+            linked_account_mark_complete(account=account, reason="A sync succeeded")
+        webhook_event_emit(
+            organization=account.organization,
+            event="LinkedAccount.sync_completed",
+            account_details=linked_account_details(account=account),
+            data=_sync_completed_data(account=account, run=run),
+        )
+        return
+    if superseded:
+        return  # the credentials changed (a relink) while this run used the old ones
+    description = ERROR_DESCRIPTION.get(error.error_class)
+    if description:
+        issue_record_failure(account=account, error_description=description, detail=str(error))
+    credential_error = error.error_class in (ErrorClass.CREDENTIALS_REJECTED, ErrorClass.MISSING_PERMISSIONS)
+    if account.status in SCHEDULABLE and (credential_error or all_failed):
+        cause = description or error.error_class
+        if credential_error:
+            reason = f"{cause}: the provider rejected the credentials"
+        else:
+            reason = f"Every request of the latest sync failed ({cause})"
+        linked_account_mark_relink_needed(account=account, reason=reason)
+
+
+def _sync_completed_data(*, account: LinkedAccount, run: SyncRun) -> dict[str, Any]:
+    return {
+        "integration_name": account.integration,
+        "sync_run_id": str(run.pk),
+        "result": run.status,
+        "last_sync_start": run.started_at.isoformat(),
+        "last_sync_finished": run.finished_at.isoformat() if run.finished_at else None,
+        "models": [
+            {
+                "model_name": "Employee",
+                "model_id": "hris.Employee",
+                "records_created": run.records_created,
+                "records_updated": run.records_updated,
+                "records_deleted": run.records_deleted,
+            }
+        ],
+    }
+
+
+# --- IDLE ----------------------------------------------------------------------------------------------
+def linked_accounts_mark_idle(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """COMPLETE accounts with no inbound API request for IDLE_AFTER_DAYS become IDLE."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.IDLE_AFTER_DAYS)
+    candidates = LinkedAccount.objects.filter(status=LinkedAccountStatus.COMPLETE).filter(
+        Q(last_inbound_at__lt=cutoff)
+        | Q(last_inbound_at__isnull=True, completed_at__lt=cutoff)
+        | Q(last_inbound_at__isnull=True, completed_at__isnull=True, created_at__lt=cutoff)
+    )
+    count = 0
+    for account in candidates.only("id", "status", "organization_id")[:limit]:
+        try:
+            linked_account_mark_idle(
+                account=account, reason=f"No API request for this account in {settings.IDLE_AFTER_DAYS} days"
+            )
+            count += 1
+        except Exception:  # TransitionNotAllowed: it changed meanwhile
+            logger.info("account %s changed before it could be marked idle", account.pk)
+    return count
+
+
+# --- sandbox provider controls -----------------------------------------------------------------------
+class SandboxError(Exception):
+    pass
+
+
+def _sandbox_control(action: str, body: dict[str, Any]) -> dict[str, Any]:
+    url = f"{settings.SANDBOX_PROVIDER_URL.rstrip('/')}/control/{action}"
+    try:
+        response = httpx.post(
+            url, json=body, headers={"X-Sandbox-Control": settings.SANDBOX_CONTROL_TOKEN}, timeout=5.0
+        )
+    except httpx.HTTPError as exc:
+        raise SandboxError(f"The sandbox provider is not reachable ({type(exc).__name__}).")
+    if response.status_code != 200:
+        raise SandboxError(
+            f"The sandbox provider refused the {action} control (HTTP {response.status_code})."
+        )
+    return response.json()
+
+
+def sandbox_revoke_key(*, api_key: str) -> None:
+    _sandbox_control("revoke", {"api_key": api_key})
+
+
+def sandbox_rotate_key(*, api_key: str) -> str:
+    return _sandbox_control("rotate", {"api_key": api_key})["api_key"]
+
+
+def sandbox_set_outage(*, api_key: str, mode: str) -> None:
+    _sandbox_control("outage", {"api_key": api_key, "mode": mode})
+
+
+def sandbox_set_latency(*, ms: int) -> None:
+    _sandbox_control("latency", {"ms": ms})
