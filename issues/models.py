@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.ids import uuid7
 from accounts.models import AccountType, LinkedAccount, Organization
@@ -45,6 +46,7 @@ class Issue(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution_reason = models.CharField(max_length=300, blank=True, default="")
     reopened_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
@@ -55,22 +57,26 @@ class Issue(models.Model):
             )
         ]
         indexes = [
-            # GET /issues with include_muted=true, newest first, any depth.
-            models.Index(fields=["organization", "account_type", "id"], name="issue_org_env_id"),
-            # The default list (muted issues left out), with and without a status filter.
+            # Keyset pagination of GET /issues on (created_at, id) after the equality filters;
+            # the partial ones serve the default list, which leaves muted issues out.
             models.Index(
-                fields=["organization", "account_type", "id"],
-                name="issue_org_env_unmuted_id",
+                fields=["organization", "account_type", "created_at", "id"], name="issue_org_env_created"
+            ),
+            models.Index(
+                fields=["organization", "account_type", "created_at", "id"],
+                name="issue_org_env_unmuted",
                 condition=Q(is_muted=False),
             ),
             models.Index(
-                fields=["organization", "account_type", "status", "id"],
-                name="issue_org_env_status_id",
+                fields=["organization", "account_type", "status", "created_at", "id"],
+                name="issue_org_env_status",
             ),
-            models.Index(fields=["linked_account", "id"], name="issue_account_id"),
             models.Index(
-                fields=["organization", "account_type", "last_incident_time"], name="issue_org_env_last"
+                fields=["organization", "account_type", "status", "created_at", "id"],
+                name="issue_org_env_status_unmuted",
+                condition=Q(is_muted=False),
             ),
+            models.Index(fields=["linked_account", "created_at"], name="issue_account_created"),
         ]
 
     def __str__(self) -> str:

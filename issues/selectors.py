@@ -102,7 +102,7 @@ def issues_for_account(*, account: LinkedAccount, status: str | None = None) -> 
     qs = Issue.objects.filter(linked_account=account).select_related("linked_account")
     if status:
         qs = qs.filter(status=status)
-    return qs.order_by("-id")
+    return qs.order_by("-created_at", "-id")
 
 
 def issue_counts_for_organization(*, organization: Organization, account_type: str | None = None) -> dict:
