@@ -13,6 +13,13 @@ app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
     # Entries are added by each app's issue; keep them all in this dict.
+    # issues: re-queue due webhook deliveries whose send task was lost (broker/worker restart).
+    "issues-requeue-due-webhooks": {
+        "task": "issues.requeue_due_webhooks",
+        "schedule": float(os.environ.get("WEBHOOK_SWEEP_INTERVAL_SECONDS", "15")),
+    },
+    # issues: status-history rows the on-commit listener missed become status_changed/deleted webhooks.
+    "issues-process-status-changes": {"task": "issues.process_status_changes", "schedule": 30.0},
     # syncs: hand out due accounts (one claim query, one message per batch of accounts).
     "syncs-dispatch-due": {
         "task": "syncs.dispatch_due_syncs",
