@@ -50,7 +50,6 @@ def sync_status_rows(*, account: LinkedAccount) -> list[dict[str, Any]]:
             "last_sync_finished": _iso(last_finished.finished_at) if last_finished else None,
             "status": status,
             "is_initial_sync": not ever_succeeded,
-            "selective_sync_configurations": [],
         }
         for name, model_id in models
     ]

@@ -171,3 +171,17 @@ def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1, message
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture
+def sandbox_provider(settings, monkeypatch):
+    """The sandbox HRIS provider on a real socket (127.0.0.1, a free port), in a thread.
+    settings.SANDBOX_PROVIDER_URL points at it, and so does the environment of any worker
+    process started afterwards."""
+    from syncs.sandbox_provider import serve_in_thread
+
+    running = serve_in_thread(control_token=settings.SANDBOX_CONTROL_TOKEN, slow_seconds=1.0)
+    settings.SANDBOX_PROVIDER_URL = running.url
+    monkeypatch.setenv("SANDBOX_PROVIDER_URL", running.url)
+    yield running
+    running.stop()

@@ -342,6 +342,18 @@ def parse_json(response: httpx.Response) -> Any:
         )
 
 
+def parse_datetime(value: Any) -> datetime | None:
+    """A provider's ISO 8601 date or timestamp as an aware datetime (a bare date: that day, UTC);
+    RecordError when it is not one."""
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise RecordError(f"bad timestamp {value!r}")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 class Integration:
     """One provider. Class attributes describe it; methods talk to it through a session."""
 

@@ -1,23 +1,13 @@
 """The bundled sandbox HRIS (syncs/sandbox_provider.py): the template for a real provider."""
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 
-from .base import CredentialField, Integration, ProviderError, ProviderSession, RecordError
+from .base import CredentialField, Integration, ProviderError, ProviderSession, RecordError, parse_datetime
 
 PAGE_SIZE = 100
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise RecordError(f"bad timestamp {value!r}")
 
 
 class SandboxIntegration(Integration):

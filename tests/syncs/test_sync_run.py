@@ -1,0 +1,89 @@
+"""One sync run against the sandbox provider on a real socket: data, request logs, and the
+Relink Needed rule (status, issues) after every run."""
+
+import pytest
+
+from accounts.models import LinkedAccount
+from issues.models import Issue
+from syncs import services
+from syncs.models import Employee, RequestLog, SyncRun
+
+
+def _refresh(account) -> LinkedAccount:
+    return LinkedAccount.objects.get(pk=account.pk)
+
+
+def _sync(account, trigger="schedule"):
+    return services.sync_run_account(account_id=str(account.pk), trigger=trigger)
+
+
+@pytest.mark.django_db
+def test_credentials_validate_real_request(sandbox_provider):
+    ok = services.credentials_validate(integration="sandbox", credentials={"api_key": "sk_sandbox_good"})
+    assert ok.ok and ok.error_description is None
+    bad = services.credentials_validate(integration="sandbox", credentials={"api_key": "nope_secret_value"})
+    assert not bad.ok and bad.error_description == "Invalid API key"
+    assert "nope_secret_value" not in bad.message
+    missing = services.credentials_validate(integration="sandbox", credentials={})
+    assert not missing.ok and "API key" in missing.message
+    sandbox_provider.state.global_outage = "http_500"
+    offline = services.credentials_validate(integration="sandbox", credentials={"api_key": "sk_sandbox_good"})
+    assert not offline.ok and offline.error_description == "Third-party offline"
+    unknown = services.credentials_validate(integration="nope", credentials={"api_key": "x"})
+    assert not unknown.ok
+    # Each real request was logged, without the key.
+    assert RequestLog.objects.count() == 3
+    assert not RequestLog.objects.filter(url__contains="sk_sandbox").exists()
+
+
+@pytest.mark.django_db
+def test_successful_sync_stores_employees_and_logs(owner, sandbox_provider):
+    account, _ = owner.linked_account(origin_id="s1")
+    run = _sync(account)
+    assert run.status == "DONE"
+    assert run.records_created == 200 and run.requests_total == 2 and run.requests_failed == 0
+    assert Employee.objects.filter(linked_account=account).count() == 200
+    ada = Employee.objects.get(linked_account=account, remote_id="emp_0010")
+    assert ada.first_name == "Ada" and ada.employment_status == "ACTIVE"
+    assert Employee.objects.get(linked_account=account, remote_id="emp_0020").employment_status == "INACTIVE"
+    logs = list(RequestLog.objects.filter(sync_run=run))
+    assert len(logs) == 2 and all(log.status_code == 200 and not log.error_class for log in logs)
+    assert _refresh(account).next_sync_at is not None
+    # A second run changes nothing it does not need to.
+    again = _sync(account)
+    assert again.status == "DONE" and again.records_created == 0 and again.records_updated == 0
+
+
+@pytest.mark.django_db
+def test_revoked_key_means_relink_needed_and_invalid_api_key_issue(owner, sandbox_provider):
+    account, _ = owner.linked_account(origin_id="s2")
+    _sync(account)
+    services.sandbox_revoke_key(api_key="sk_sandbox_s2")
+    run = _sync(account)
+    assert run.status == "FAILED" and run.error_class == "credentials_rejected"
+    account = _refresh(account)
+    assert account.status == "RELINK_NEEDED"
+    issue = Issue.objects.get(linked_account=account)
+    assert issue.error_description == "Invalid API key" and issue.status == "ONGOING"
+    # The last good data stays.
+    assert Employee.objects.filter(linked_account=account, remote_was_deleted=False).count() == 200
+    # Paused: a scheduled run does nothing.
+    assert _sync(account) is None
+    assert SyncRun.objects.filter(linked_account=account).count() == 2
+
+
+@pytest.mark.django_db
+def test_outage_then_forced_resync_brings_account_back(owner, sandbox_provider):
+    account, _ = owner.linked_account(origin_id="s3")
+    services.sandbox_set_outage(api_key="sk_sandbox_s3", mode="http_500")
+    run = _sync(account)
+    assert run.status == "FAILED" and run.error_class == "provider_offline"
+    assert _refresh(account).status == "RELINK_NEEDED"
+    issue = Issue.objects.get(linked_account=account)
+    assert issue.error_description == "Third-party offline" and issue.status == "ONGOING"
+    services.sandbox_set_outage(api_key="sk_sandbox_s3", mode="none")
+    run = _sync(account, trigger="forced")
+    assert run.status == "DONE"
+    assert _refresh(account).status == "COMPLETE"
+    issue.refresh_from_db()
+    assert issue.status == "RESOLVED"
