@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+# Mounted under /api/sandbox/v1/ by config.urls.
+urlpatterns = [
+    path("public-token", views.SandboxPublicTokenView.as_view(), name="sandbox-public-token"),
+]

@@ -1,0 +1,95 @@
+"""Link tokens (the start of a link or relink), public tokens (its single-use result) and the
+relink e-mails sent to end users. Every token is stored only as a keyed hash."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.ids import uuid7
+from accounts.models import AccountType, LinkedAccount, Organization
+
+
+class LinkToken(models.Model):
+    """One link flow for one end user: single use, expiring. `linked_account` is set from the
+    start on a relink (an account already exists for the origin id) and on finishing otherwise."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="link_tokens")
+    account_type = models.CharField(max_length=10, choices=AccountType.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    # The category of the URL the token was created under: preferred for a new account.
+    category = models.CharField(max_length=16)
+    categories = models.JSONField(default=list)
+    integration = models.CharField(max_length=64, blank=True, default="")
+    end_user_origin_id = models.CharField(max_length=255)
+    end_user_organization_name = models.CharField(max_length=255)
+    end_user_email_address = models.EmailField(max_length=255)
+    language = models.CharField(max_length=8, blank=True, default="")
+    is_magic_link = models.BooleanField(default=False)
+    # SET_NULL: a relink link for an account deleted meanwhile becomes a new link.
+    linked_account = models.ForeignKey(
+        LinkedAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="link_tokens"
+    )
+    is_relink = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization", "account_type", "end_user_origin_id"],
+                name="link_token_org_env_origin",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"link token for {self.end_user_origin_id} ({self.account_type})"
+
+
+class PublicToken(models.Model):
+    """The result of a finished link, exchanged once for the account token within 30 minutes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="public_tokens")
+    account_type = models.CharField(max_length=10, choices=AccountType.choices)
+    linked_account = models.ForeignKey(LinkedAccount, on_delete=models.CASCADE, related_name="public_tokens")
+    link_token = models.ForeignKey(LinkToken, on_delete=models.CASCADE, related_name="public_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"public token for {self.linked_account_id}"
+
+
+class RelinkEmailKind(models.TextChoices):
+    MANUAL = "MANUAL", "Sent by an operator"
+    REMINDER = "REMINDER", "Automatic reminder"
+
+
+class RelinkEmail(models.Model):
+    """One relink e-mail sent to the end user of an account."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="relink_emails")
+    linked_account = models.ForeignKey(LinkedAccount, on_delete=models.CASCADE, related_name="relink_emails")
+    link_token = models.ForeignKey(LinkToken, on_delete=models.SET_NULL, null=True, blank=True)
+    to_address = models.EmailField(max_length=255)
+    kind = models.CharField(max_length=10, choices=RelinkEmailKind.choices, default=RelinkEmailKind.MANUAL)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sent_at = models.DateTimeField()
+    link_expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-sent_at"]
+        indexes = [models.Index(fields=["linked_account", "-sent_at"], name="relink_email_account_sent")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(to_address=""), name="relink_email_has_address"),
+        ]
+
+    def __str__(self) -> str:
+        return f"relink e-mail to {self.to_address} at {self.sent_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,151 @@
+"""The end-user link and relink page: one page, its steps as template partials. With htmx each
+step swaps into the panel; without JavaScript every link and form still works as a full page."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import catalog
+
+from .models import LinkToken
+from .selectors import (
+    integrations_for_link,
+    link_token_find,
+    link_token_problem,
+    relink_broke_again,
+    relink_explanation,
+)
+from .services import LINK_TOKEN_PROBLEM_MESSAGES, LinkProblem, link_finish
+
+TEMPLATE = "linking/link.html"
+PROBLEM_STATUS = {"unknown": 404, "used": 410, "expired": 410}
+# Form inputs carry this prefix so that no credential name can collide with Django's own fields.
+FIELD_PREFIX = "credential-"
+
+
+def _render(request: HttpRequest, step: str, context: dict, status: int = 200) -> HttpResponse:
+    context = {"step": step, **context}
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, f"{TEMPLATE}#{step}", context, status=200)
+    return render(request, TEMPLATE, context, status=status)
+
+
+def _problem(request: HttpRequest, code: str, message: str | None = None) -> HttpResponse:
+    return _render(
+        request,
+        "problem",
+        {"message": message or LINK_TOKEN_PROBLEM_MESSAGES[code], "title": "This link can't be used"},
+        status=PROBLEM_STATUS.get(code, 400),
+    )
+
+
+def _common(request: HttpRequest, token: LinkToken, raw_token: str) -> dict:
+    magic = request.GET.get("mode") == "magic" or request.POST.get("mode") == "magic"
+    account = token.linked_account
+    context = {
+        "raw_token": raw_token,
+        "magic": magic,
+        "mode_query": "?mode=magic" if magic else "",
+        "organization_name": token.organization.name,
+        "end_user_organization_name": token.end_user_organization_name,
+        "language": token.language or "en",
+        "relink_account": account,
+    }
+    if account is not None:
+        context["relink_reason"] = relink_explanation(account=account)
+        if relink_broke_again(account=account):
+            context["support_text"] = token.organization.relink_support_text
+    return context
+
+
+def _fixed_integration(token: LinkToken) -> str:
+    if token.linked_account is not None:
+        return token.linked_account.integration
+    return token.integration
+
+
+def _form_context(integration: str, error: str = "", support_text: str = "") -> dict:
+    info = catalog.get(integration)
+    fields = [
+        {
+            "name": f"{FIELD_PREFIX}{field.name}",
+            "id": f"field-{field.name}",
+            "label": field.label,
+            "secret": field.secret,
+            "help_text": field.help_text,
+            "placeholder": field.placeholder,
+        }
+        for field in info.credential_fields
+    ]
+    context = {"integration": info, "fields": fields, "error": error}
+    if support_text:
+        context["support_text"] = support_text
+    return context
+
+
+def _load(raw_token: str) -> tuple[LinkToken | None, str | None]:
+    token = link_token_find(raw_token=raw_token)
+    return token, link_token_problem(token=token)
+
+
+@xframe_options_exempt
+@require_GET
+def link_page(request: HttpRequest, token: str) -> HttpResponse:
+    link_token, problem = _load(token)
+    if problem:
+        return _problem(request, problem)
+    context = _common(request, link_token, token)
+    fixed = _fixed_integration(link_token)
+    if fixed:
+        return _render(request, "form", {**context, **_form_context(fixed), "can_go_back": False})
+    return _render(request, "chooser", {**context, "integrations": integrations_for_link(token=link_token)})
+
+
+@xframe_options_exempt
+@require_GET
+def link_form(request: HttpRequest, token: str, integration: str) -> HttpResponse:
+    link_token, problem = _load(token)
+    if problem:
+        return _problem(request, problem)
+    fixed = _fixed_integration(link_token)
+    allowed = [fixed] if fixed else [i.slug for i in integrations_for_link(token=link_token)]
+    if integration not in allowed:
+        return _problem(request, "integration", "This integration is not offered with this link.")
+    context = _common(request, link_token, token)
+    return _render(request, "form", {**context, **_form_context(integration), "can_go_back": not fixed})
+
+
+@xframe_options_exempt
+@require_POST
+def link_submit(request: HttpRequest, token: str, integration: str) -> HttpResponse:
+    link_token, problem = _load(token)
+    if problem:
+        return _problem(request, problem)
+    fixed = _fixed_integration(link_token)
+    credentials = {
+        key[len(FIELD_PREFIX) :]: value for key, value in request.POST.items() if key.startswith(FIELD_PREFIX)
+    }
+    context = _common(request, link_token, token)
+    try:
+        result = link_finish(link_token=token, integration=integration, credentials=credentials)
+    except LinkProblem as exc:
+        if exc.code in PROBLEM_STATUS:
+            return _problem(request, exc.code)
+        if exc.code == "integration":
+            return _problem(request, "integration", exc.message)
+        form = _form_context(integration, error=exc.message)
+        return _render(request, "form", {**context, **form, "can_go_back": not fixed}, status=400)
+    if not result.ok:
+        form = _form_context(integration, error=result.message, support_text=result.support_text)
+        return _render(request, "form", {**context, **form, "can_go_back": not fixed}, status=400)
+    return _render(
+        request,
+        "success",
+        {
+            **context,
+            "integration": catalog.get(result.account.integration),
+            "public_token": "" if context["magic"] else result.public_token,
+            "is_relink": result.is_relink,
+        },
+    )

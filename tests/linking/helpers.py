@@ -1,0 +1,38 @@
+"""Helpers for the link-flow tests: link tokens through the API, finishes through the sandbox
+endpoint, and a webhook endpoint that records what the organization would receive."""
+
+import json
+
+from issues.models import WebhookDelivery
+
+
+def create_link_token(
+    tenant, *, test: bool = True, origin_id: str = "end-user-1", category: str = "hris", **fields
+):
+    body = {
+        "end_user_email_address": f"{origin_id}@example.com",
+        "end_user_organization_name": f"{origin_id} Ltd",
+        "end_user_origin_id": origin_id,
+        "categories": [category],
+        **fields,
+    }
+    response = tenant.client(test=test).post(f"/api/{category}/v1/link-token", body, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def sandbox_finish(tenant, link_token: str, api_key: str, *, integration: str = "sandbox"):
+    return tenant.client(test=True).post(
+        "/api/sandbox/v1/public-token",
+        {"link_token": link_token, "integration": integration, "credentials": {"api_key": api_key}},
+        format="json",
+    )
+
+
+def exchange(tenant, public_token: str, *, test: bool = True, category: str = "hris"):
+    return tenant.client(test=test).get(f"/api/{category}/v1/account-token/{public_token}")
+
+
+def deliveries(organization, event: str) -> list[dict]:
+    rows = WebhookDelivery.objects.filter(organization=organization, event=event).order_by("created_at")
+    return [json.loads(d.body) for d in rows]
