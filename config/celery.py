@@ -28,4 +28,10 @@ app.conf.beat_schedule = {
     "syncs-recover-expired-runs": {"task": "syncs.recover_expired_runs", "schedule": 60.0},
     "syncs-mark-idle-accounts": {"task": "syncs.mark_idle_accounts", "schedule": crontab(minute=17)},
     "syncs-prune-request-logs": {"task": "syncs.prune_request_logs", "schedule": crontab(hour=3, minute=41)},
+    # linking: relink reminder e-mails (each organization opts in), forget long-expired link tokens.
+    "linking-relink-reminders": {"task": "linking.relink_reminders_sweep", "schedule": crontab(minute=23)},
+    "linking-purge-link-tokens": {
+        "task": "linking.purge_expired_link_tokens",
+        "schedule": crontab(hour=4, minute=7),
+    },
 }

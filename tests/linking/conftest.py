@@ -13,16 +13,3 @@ def webhook_endpoint(owner):
         events=["LinkedAccount.linked", "Issue.resolved"],
     )
     return endpoint
-
-
-@pytest.fixture
-def sandbox_provider(settings, monkeypatch):
-    # TEMPORARY until the syncs helper's shared fixture lands in tests/conftest.py.
-    from syncs.sandbox_provider import serve_in_thread
-
-    running = serve_in_thread(control_token=settings.SANDBOX_CONTROL_TOKEN)
-    settings.SANDBOX_PROVIDER_URL = running.url
-    monkeypatch.setenv("SANDBOX_PROVIDER_URL", running.url)
-    monkeypatch.setenv("SANDBOX_CONTROL_TOKEN", settings.SANDBOX_CONTROL_TOKEN)
-    yield running
-    running.stop()
