@@ -17,6 +17,20 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# The sandbox HRIS provider: a real HTTP service the sandbox integration syncs from.
+# SANDBOX_PROVIDER_URL says where (default http://127.0.0.1:8765); a busy port gets a free one.
+if [ -z "${SANDBOX_PROVIDER_URL:-}" ]; then
+  SANDBOX_PROVIDER_URL="$(.venv/bin/python -c 'import socket
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", 8765)); print("http://127.0.0.1:8765")
+except OSError:
+    s.bind(("127.0.0.1", 0)); print(f"http://127.0.0.1:{s.getsockname()[1]}")')"
+fi
+export SANDBOX_PROVIDER_URL
+.venv/bin/python manage.py sandbox_provider &
+pids+=($!)
+echo "Sandbox provider on $SANDBOX_PROVIDER_URL"
 .venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 &
 pids+=($!)
 .venv/bin/celery -A config beat --loglevel=INFO --schedule=.run/celerybeat-schedule &

@@ -81,6 +81,7 @@ def credentials_validate(*, integration: str, credentials: dict[str, Any]) -> Cr
         found.validate(credentials, session)
         result = CredentialCheck(True, None, "Connected.")
     except ProviderError as exc:
+        _blame_last_request(session, exc.error_class)
         result = CredentialCheck(
             False,
             ERROR_DESCRIPTION.get(exc.error_class),
@@ -326,6 +327,7 @@ def _fetch(*, integration, credentials, session) -> _Outcome:
                     raise ProviderError(ErrorClass.BAD_RESPONSE, f"More than {cap} records in one run.")
         return _Outcome(None, records, skipped)
     except ProviderError as exc:
+        _blame_last_request(session, exc.error_class)
         return _Outcome(exc, {}, skipped)
     except SoftTimeLimitExceeded:
         return _Outcome(
@@ -333,11 +335,19 @@ def _fetch(*, integration, credentials, session) -> _Outcome:
         )
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
         logger.exception("sync of %s failed on an unexpected provider answer", integration.slug)
+        _blame_last_request(session, ErrorClass.BAD_RESPONSE)
         return _Outcome(
             ProviderError(ErrorClass.BAD_RESPONSE, f"Unexpected provider answer ({type(exc).__name__})."),
             {},
             skipped,
         )
+
+
+def _blame_last_request(session, error_class: str) -> None:
+    """An answer that arrived fine but was unusable (HTML, bad JSON, wrong shape) is a failed
+    request too: the Relink Needed rule counts it."""
+    if session.log and not session.log[-1].error_class:
+        session.log[-1].error_class = error_class
 
 
 def _finish(

@@ -5,11 +5,13 @@ link page read names, logos and credential fields from there)."""
 
 from accounts import catalog
 
+from .bamboohr import BambooHRIntegration
 from .base import CredentialField, Integration, ProviderError  # noqa: F401
+from .hibob import HiBobIntegration
 from .sandbox import SandboxIntegration
 
 # Provider modules add their class here.
-INTEGRATIONS: list[type[Integration]] = [SandboxIntegration]
+INTEGRATIONS: list[type[Integration]] = [SandboxIntegration, BambooHRIntegration, HiBobIntegration]
 
 _instances: dict[str, Integration] = {}
 

@@ -248,7 +248,15 @@ class ProviderSession:
         started_at = datetime.now(UTC)
         started = time.monotonic()
         try:
-            request = self.client.build_request(method, url, params=params, headers=headers, json=json_body)
+            timeout = settings.SYNC_HTTP_TIMEOUT_SECONDS
+            request = self.client.build_request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                json=json_body,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
             self._record(method, url, started, started_at, error_class=ErrorClass.BAD_RESPONSE)
             raise ProviderError(ErrorClass.BAD_RESPONSE, f"Invalid provider URL: {type(exc).__name__}")
