@@ -1,0 +1,237 @@
+"""Abuse limits: API rate limits per API key and per account token (real Redis), fail-open when
+Redis is unreachable, dashboard login throttling, request body size limits."""
+
+import json
+import logging
+import random
+import time
+import uuid
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from accounts import ratelimit
+from accounts.models import LinkedAccount
+
+ACCOUNT_DETAILS = "/api/hris/v1/account-details"
+LINKED_ACCOUNTS = "/api/hris/v1/linked-accounts"
+
+
+@pytest.fixture(autouse=True)
+def fresh_breaker(monkeypatch):
+    monkeypatch.setattr(ratelimit, "_breaker", ratelimit._Breaker())
+
+
+@pytest.fixture
+def limits(settings):
+    settings.RATE_LIMIT_ENABLED = True
+    settings.RATE_LIMIT_WINDOW_SECONDS = 60
+    settings.RATE_LIMIT_ACCOUNT_REQUESTS = 3
+    settings.RATE_LIMIT_KEY_REQUESTS = 1000
+    return settings
+
+
+def test_account_token_limit_gives_429_with_retry_after(owner, limits):
+    _, token = owner.linked_account(origin_id="a1")
+    _, other_token = owner.linked_account(origin_id="a2")
+    client = owner.client(account_token=token)
+    for _ in range(3):
+        assert client.get(ACCOUNT_DETAILS).status_code == 200
+    response = client.get(ACCOUNT_DETAILS)
+    assert response.status_code == 429
+    retry_after = int(response["Retry-After"])
+    assert 1 <= retry_after <= 60
+    body = response.json()
+    assert body["scope"] == "linked_account"
+    assert body["limit"] == 3
+    assert body["retry_after"] == retry_after
+    assert "X-Account-Token" in body["detail"]
+    # Per account: another account of the same key is not held back.
+    assert owner.client(account_token=other_token).get(ACCOUNT_DETAILS).status_code == 200
+
+
+def test_api_key_limit_counts_every_request_of_the_key(owner, limits):
+    limits.RATE_LIMIT_KEY_REQUESTS = 4
+    _, token = owner.linked_account(origin_id="k1")
+    client = owner.client()
+    assert client.get(LINKED_ACCOUNTS).status_code == 200
+    assert client.get(LINKED_ACCOUNTS).status_code == 200
+    with_token = owner.client(account_token=token)
+    assert with_token.get(ACCOUNT_DETAILS).status_code == 200
+    assert with_token.get(ACCOUNT_DETAILS).status_code == 200
+    response = client.get(LINKED_ACCOUNTS)
+    assert response.status_code == 429
+    assert response.json()["scope"] == "api_key"
+    assert int(response["Retry-After"]) >= 1
+    # The organization's other key (test environment) has its own counter.
+    assert owner.client(test=True).get(LINKED_ACCOUNTS).status_code == 200
+
+
+def test_organization_endpoints_do_not_count_against_the_account(owner, limits):
+    """SDK clients send X-Account-Token on every call; organization-level endpoints ignore it."""
+    _, token = owner.linked_account(origin_id="o1")
+    client = owner.client(account_token=token)
+    for _ in range(6):
+        assert client.get(LINKED_ACCOUNTS).status_code == 200
+    assert client.get(ACCOUNT_DETAILS).status_code == 200
+
+
+def test_the_window_ends_and_requests_pass_again(owner, limits):
+    limits.RATE_LIMIT_WINDOW_SECONDS = 1
+    limits.RATE_LIMIT_ACCOUNT_REQUESTS = 2
+    _, token = owner.linked_account(origin_id="w1")
+    client = owner.client(account_token=token)
+    assert client.get(ACCOUNT_DETAILS).status_code == 200
+    assert client.get(ACCOUNT_DETAILS).status_code == 200
+    limited = client.get(ACCOUNT_DETAILS)
+    assert limited.status_code == 429
+    assert limited["Retry-After"] == "1"
+    time.sleep(1.2)
+    assert client.get(ACCOUNT_DETAILS).status_code == 200
+
+
+def test_unknown_tokens_are_counted_too(owner, limits):
+    """Guessing account tokens runs into the limit like any other request."""
+    client = owner.client(account_token=f"not-a-real-token-{uuid.uuid4().hex}")
+    statuses = [client.get(ACCOUNT_DETAILS).status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+
+
+def test_redis_keys_hold_no_raw_secret(owner, limits):
+    _, token = owner.linked_account(origin_id="s1")
+    owner.client(account_token=token).get(ACCOUNT_DETAILS)
+    r = redis.Redis.from_url(django_settings.REDIS_URL)
+    keys = [k.decode() for k in r.scan_iter(match="relink:rl:*", count=1000)]
+    assert keys, "the limiter wrote no counter"
+    assert not [k for k in keys if token in k or owner.production_key in k]
+
+
+def test_redis_down_fails_open_and_warns_once(owner, limits, caplog):
+    """The API keeps serving stored data while Redis is unreachable."""
+    limits.RATE_LIMIT_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    _, token = owner.linked_account(origin_id="d1")
+    client = owner.client(account_token=token)
+    caplog.set_level(logging.WARNING, logger="accounts.ratelimit")
+    started = time.monotonic()
+    statuses = [client.get(ACCOUNT_DETAILS).status_code for _ in range(10)]
+    elapsed = time.monotonic() - started
+    assert statuses == [200] * 10  # over the limit of 3, yet served
+    warnings = [r for r in caplog.records if r.name == "accounts.ratelimit"]
+    assert len(warnings) == 1
+    assert "failing open" in warnings[0].getMessage()
+    # The breaker skips Redis after the first failure: no connect attempt per request.
+    assert elapsed < 5
+
+
+def test_limits_can_be_switched_off(owner, limits):
+    limits.RATE_LIMIT_ENABLED = False
+    _, token = owner.linked_account(origin_id="off1")
+    client = owner.client(account_token=token)
+    assert [client.get(ACCOUNT_DETAILS).status_code for _ in range(5)] == [200] * 5
+
+
+# Dashboard login throttling.
+
+
+@pytest.fixture
+def login_limits(settings):
+    settings.LOGIN_FAILURES_PER_USER_IP = 3
+    settings.LOGIN_FAILURES_PER_IP = 6
+    settings.LOGIN_LOCKOUT_SECONDS = 60
+    return settings
+
+
+def _random_ip() -> str:
+    return f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+
+
+def _operator(password="correct horse battery staple"):  # noqa: S107
+    name = f"op-{uuid.uuid4().hex[:8]}"
+    get_user_model().objects.create_user(username=name, password=password)
+    return name, password
+
+
+def _login(client, ip, username, password):
+    return client.post("/login", {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+
+@pytest.mark.django_db
+def test_login_locks_after_failures_per_username_and_ip(login_limits):
+    username, password = _operator()
+    ip = _random_ip()
+    client = Client()
+    assert _login(client, ip, username, "wrong-1").status_code == 200
+    assert _login(client, ip, username, "wrong-2").status_code == 200
+    locked = _login(client, ip, username, "wrong-3")
+    assert locked.status_code == 429
+    assert "Too many failed login attempts" in locked.content.decode()
+    assert 1 <= int(locked["Retry-After"]) <= 60
+    # Locked means locked: the right password is not even checked.
+    again = _login(client, ip, username, password)
+    assert again.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # The same user from another address, and another user from this one, can still log in.
+    assert _login(Client(), _random_ip(), username, password).status_code == 302
+    other, other_password = _operator()
+    assert _login(Client(), ip, other, other_password).status_code == 302
+
+
+@pytest.mark.django_db
+def test_login_lock_ends_with_its_window_and_success_clears_failures(login_limits):
+    login_limits.LOGIN_LOCKOUT_SECONDS = 1
+    username, password = _operator()
+    ip = _random_ip()
+    for i in range(3):
+        _login(Client(), ip, username, f"wrong-{i}")
+    assert _login(Client(), ip, username, password).status_code == 429
+    time.sleep(1.2)
+    assert _login(Client(), ip, username, password).status_code == 302
+    # A success clears the (username, IP) failures: two more failures do not lock.
+    login_limits.LOGIN_LOCKOUT_SECONDS = 60
+    _login(Client(), ip, username, "wrong-a")
+    _login(Client(), ip, username, "wrong-b")
+    assert _login(Client(), ip, username, password).status_code == 302
+
+
+@pytest.mark.django_db
+def test_login_locks_an_address_spraying_many_usernames(login_limits):
+    ip = _random_ip()
+    statuses = [_login(Client(), ip, f"nobody-{i}-{uuid.uuid4().hex[:6]}", "x").status_code for i in range(6)]
+    assert statuses[-1] == 429
+    username, password = _operator()
+    assert _login(Client(), ip, username, password).status_code == 429
+
+
+# Request bodies.
+
+
+def test_oversized_api_body_is_a_clean_413(owner, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    account, token = owner.linked_account(origin_id="big1")
+    body = json.dumps({"padding": "x" * (2 * 1024 * 1024)})
+    response = owner.client(account_token=token).post(
+        "/api/hris/v1/delete-account", data=body, content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert "too large" in response.json()["detail"]
+    assert LinkedAccount.objects.filter(pk=account.pk).exists()
+
+
+def test_malformed_json_is_a_json_400(owner):
+    response = owner.client().post(
+        "/api/hris/v1/link-token", data="{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "detail" in response.json()
+
+
+def test_bad_content_length_is_a_json_400(owner):
+    response = owner.client().post(
+        "/api/hris/v1/linked-accounts", data="{}", content_type="application/json", CONTENT_LENGTH="abc"
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Invalid Content-Length header."
