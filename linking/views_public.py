@@ -20,6 +20,8 @@ from .services import LINK_TOKEN_PROBLEM_MESSAGES, LinkProblem, link_finish
 
 TEMPLATE = "linking/link.html"
 PROBLEM_STATUS = {"unknown": 404, "used": 410, "expired": 410}
+# Errors on the form answer 200 (a normal form page; and Django logs the path, which holds the
+# live link token, of every 4xx response).
 # Form inputs carry this prefix so that no credential name can collide with Django's own fields.
 FIELD_PREFIX = "credential-"
 
@@ -31,12 +33,16 @@ def _render(request: HttpRequest, step: str, context: dict, status: int = 200) -
     return render(request, TEMPLATE, context, status=status)
 
 
-def _problem(request: HttpRequest, code: str, message: str | None = None) -> HttpResponse:
+def _problem(
+    request: HttpRequest, code: str, message: str | None = None, status: int | None = None
+) -> HttpResponse:
+    """A page that says what is wrong. Dead tokens answer 404/410; problems with a live token
+    answer 200, because Django logs the path (which holds the token) of every 4xx."""
     return _render(
         request,
         "problem",
         {"message": message or LINK_TOKEN_PROBLEM_MESSAGES[code], "title": "This link can't be used"},
-        status=PROBLEM_STATUS.get(code, 400),
+        status=status or PROBLEM_STATUS.get(code, 400),
     )
 
 
@@ -111,7 +117,7 @@ def link_form(request: HttpRequest, token: str, integration: str) -> HttpRespons
     fixed = _fixed_integration(link_token)
     allowed = [fixed] if fixed else [i.slug for i in integrations_for_link(token=link_token)]
     if integration not in allowed:
-        return _problem(request, "integration", "This integration is not offered with this link.")
+        return _problem(request, "integration", "This integration is not offered with this link.", status=200)
     context = _common(request, link_token, token)
     return _render(request, "form", {**context, **_form_context(integration), "can_go_back": not fixed})
 
@@ -133,12 +139,12 @@ def link_submit(request: HttpRequest, token: str, integration: str) -> HttpRespo
         if exc.code in PROBLEM_STATUS:
             return _problem(request, exc.code)
         if exc.code == "integration":
-            return _problem(request, "integration", exc.message)
+            return _problem(request, "integration", exc.message, status=200)
         form = _form_context(integration, error=exc.message)
-        return _render(request, "form", {**context, **form, "can_go_back": not fixed}, status=400)
+        return _render(request, "form", {**context, **form, "can_go_back": not fixed})
     if not result.ok:
         form = _form_context(integration, error=result.message, support_text=result.support_text)
-        return _render(request, "form", {**context, **form, "can_go_back": not fixed}, status=400)
+        return _render(request, "form", {**context, **form, "can_go_back": not fixed})
     return _render(
         request,
         "success",
