@@ -36,6 +36,28 @@ FERNET_KEYS = [
     for k in _secret("FERNET_KEYS", "kP2v0oWb8b9Sg2TqjJm0o7y3a0z8u1w5Hk3t5aB1c9E=").split(",")
     if k.strip()
 ]
+
+
+def _check_fernet_keys(keys: list[str]) -> None:
+    """A bad key would only show on the first encrypt/decrypt; say so at start-up instead."""
+    import base64
+    import binascii
+
+    if not keys:
+        raise ImproperlyConfigured("FERNET_KEYS is empty: give at least one Fernet key.")
+    for n, key in enumerate(keys, start=1):
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            raise ImproperlyConfigured(
+                f"FERNET_KEYS entry {n} is not a Fernet key (32 url-safe base64-encoded bytes). "
+                'Make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            )
+
+
+_check_fernet_keys(FERNET_KEYS)
 # Keyed hash for API keys, account tokens, link tokens: lookups by HMAC, never by the raw token.
 TOKEN_HASH_KEY = env.str("TOKEN_HASH_KEY", default=SECRET_KEY)
 
