@@ -28,7 +28,9 @@ def test_employees_list_pages_with_cursor_in_merge_field_names(owner, synced):
     client = owner.client(account_token=token)
     seen, cursor = [], None
     while True:
-        response = client.get("/api/hris/v1/employees", {"page_size": 70, **({"cursor": cursor} if cursor else {})})
+        response = client.get(
+            "/api/hris/v1/employees", {"page_size": 70, **({"cursor": cursor} if cursor else {})}
+        )
         assert response.status_code == 200
         body = response.json()
         seen += body["results"]
@@ -37,8 +39,18 @@ def test_employees_list_pages_with_cursor_in_merge_field_names(owner, synced):
             break
     assert len(seen) == 200 and len({e["id"] for e in seen}) == 200
     first = seen[0]
-    for field in ("id", "remote_id", "first_name", "last_name", "display_full_name", "work_email",
-                  "employment_status", "remote_was_deleted", "created_at", "modified_at"):
+    for field in (
+        "id",
+        "remote_id",
+        "first_name",
+        "last_name",
+        "display_full_name",
+        "work_email",
+        "employment_status",
+        "remote_was_deleted",
+        "created_at",
+        "modified_at",
+    ):
         assert field in first
     one = client.get(f"/api/hris/v1/employees/{first['id']}")
     assert one.status_code == 200 and one.json()["remote_id"] == first["remote_id"]
@@ -61,7 +73,9 @@ def test_deleted_remote_records_are_flagged_and_hidden_by_default(owner, synced)
     assert stale.remote_was_deleted
     client = owner.client(account_token=token)
     assert client.get(f"/api/hris/v1/employees/{stale.id}").status_code == 404
-    assert client.get(f"/api/hris/v1/employees/{stale.id}", {"include_deleted_data": "true"}).status_code == 200
+    assert (
+        client.get(f"/api/hris/v1/employees/{stale.id}", {"include_deleted_data": "true"}).status_code == 200
+    )
     hidden = client.get("/api/hris/v1/employees", {"remote_id": "emp_9999"}).json()["results"]
     shown = client.get(
         "/api/hris/v1/employees", {"remote_id": "emp_9999", "include_deleted_data": "true"}
@@ -78,7 +92,10 @@ def test_employees_are_tenant_isolated(owner, outsider, synced):
     response = outsider.client(account_token=token).get("/api/hris/v1/employees")
     assert response.status_code == 401 and response.json()["header"] == "X-Account-Token"
     # The outsider's own account cannot reach the owner's employee.
-    assert outsider.client(account_token=other_token).get(f"/api/hris/v1/employees/{employee.id}").status_code == 404
+    assert (
+        outsider.client(account_token=other_token).get(f"/api/hris/v1/employees/{employee.id}").status_code
+        == 404
+    )
     # A test key never sees production data.
     assert owner.client(test=True, account_token=token).get("/api/hris/v1/employees").status_code == 401
     # Data endpoints only exist in their category.
@@ -122,8 +139,12 @@ def test_resync_queues_a_sync_and_returns_a_plain_list(owner, sandbox_provider, 
     response = owner.client(account_token=token).post("/api/hris/v1/sync-status/resync")
     assert response.status_code == 200
     body = response.json()
-    assert isinstance(body, list) and body[0]["model_id"] == "hris.Employee" and body[0]["status"] == "SYNCING"
-    assert queued == [([str(account.pk)], {"trigger": "forced", "reason": "Resync requested through the API"})]
+    assert (
+        isinstance(body, list) and body[0]["model_id"] == "hris.Employee" and body[0]["status"] == "SYNCING"
+    )
+    assert queued == [
+        ([str(account.pk)], {"trigger": "forced", "reason": "Resync requested through the API"})
+    ]
 
 
 @pytest.mark.django_db
@@ -144,7 +165,9 @@ def test_sandbox_reset_login_and_outage_reach_the_provider(owner, sandbox_provid
     client = owner.client(test=True, account_token=token)
     bad = client.post("/api/sandbox/v1/provider-outage", {"mode": "meteor"}, format="json")
     assert bad.status_code == 400 and "mode" in bad.json()
-    assert client.post("/api/sandbox/v1/provider-outage", {"mode": "http_500"}, format="json").status_code == 200
+    assert (
+        client.post("/api/sandbox/v1/provider-outage", {"mode": "http_500"}, format="json").status_code == 200
+    )
     assert _sync(account).error_class == "provider_offline"
     assert client.post("/api/sandbox/v1/provider-outage", {"mode": "none"}, format="json").status_code == 200
     assert _sync(account, trigger="forced").status == "DONE"

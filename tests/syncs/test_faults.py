@@ -20,8 +20,9 @@ def _sync(account, trigger="schedule"):
 
 def _snapshot(account):
     return sorted(
-        Employee.objects.filter(linked_account=account).values_list("remote_id", "first_name", "modified_at",
-                                                                    "remote_was_deleted")
+        Employee.objects.filter(linked_account=account).values_list(
+            "remote_id", "first_name", "modified_at", "remote_was_deleted"
+        )
     )
 
 

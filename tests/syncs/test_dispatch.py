@@ -1,0 +1,196 @@
+"""The beat jobs: dispatch of due accounts, lease recovery, request-log retention, IDLE."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection, connections
+from django.utils import timezone
+
+from accounts.models import LinkedAccount, SyncFrequency
+from accounts.services import linked_account_set_sync_frequency
+from syncs import services, tasks
+from syncs.models import RequestLog, SyncRun
+
+from .conftest import bulk_accounts
+
+
+@pytest.fixture
+def published(monkeypatch):
+    batches = []
+    monkeypatch.setattr(
+        tasks.sync_accounts_batch, "apply_async", lambda args, producer=None: batches.append(args[0])
+    )
+    return batches
+
+
+@pytest.mark.django_db
+def test_dispatch_hands_out_exactly_the_due_accounts_once_in_batches(owner, published, settings):
+    settings.SYNC_DISPATCH_BATCH_SIZE = 7
+    due = bulk_accounts(owner.organization, 20, prefix="due")
+    bulk_accounts(owner.organization, 5, due=False, prefix="later")
+    bulk_accounts(owner.organization, 4, status="RELINK_NEEDED", prefix="paused")
+    bulk_accounts(owner.organization, 3, status="INCOMPLETE", prefix="incomplete")
+    bulk_accounts(owner.organization, 2, status="IDLE", prefix="idle")
+    manual = bulk_accounts(owner.organization, 2, prefix="manual")
+    LinkedAccount.objects.filter(pk__in=[a.pk for a in manual]).update(next_sync_at=None)
+
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.sync_dispatch_due() == 22
+    assert len([q for q in queries.captured_queries if "UPDATE" in q["sql"]]) == 1
+    assert [len(b) for b in published] == [7, 7, 7, 1]
+    handed = [i for b in published for i in b]
+    idle = LinkedAccount.objects.filter(end_user_origin_id__startswith="idle").values_list("id", flat=True)
+    assert sorted(handed) == sorted([str(a.pk) for a in due] + [str(i) for i in idle])
+    # Claimed: their next_sync_at moved past now, so the next tick finds nothing.
+    assert services.sync_dispatch_due() == 0
+    assert len(published) == 4
+
+
+@pytest.mark.django_db
+def test_dispatch_query_count_does_not_grow_with_due_accounts(owner, published):
+    from django.test.utils import CaptureQueriesContext
+
+    bulk_accounts(owner.organization, 10, prefix="a")
+    with CaptureQueriesContext(connection) as small:
+        services.sync_dispatch_due()
+    bulk_accounts(owner.organization, 500, prefix="b")
+    with CaptureQueriesContext(connection) as large:
+        services.sync_dispatch_due()
+    assert len(small.captured_queries) == len(large.captured_queries)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_dispatchers_at_once_never_double_enqueue(owner, published):
+    accounts = bulk_accounts(owner.organization, 3000, prefix="race")
+    barrier = threading.Barrier(4)
+    results: list[list[str]] = [[] for _ in range(4)]
+
+    def dispatcher(slot: int) -> None:
+        try:
+            barrier.wait()
+            for _ in range(5):
+                now = timezone.now()
+                results[slot] += services._claim_due(
+                    now=now, lease_until=now + timedelta(minutes=10), limit=400
+                )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=dispatcher, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    handed = [i for r in results for i in r]
+    assert len(handed) == len(set(handed)) == 3000
+    assert set(handed) == {str(a.pk) for a in accounts}
+    assert sum(1 for r in results if r) >= 2  # they really ran side by side
+
+
+@pytest.mark.django_db
+def test_batches_expand_into_one_sync_task_per_account(owner, monkeypatch):
+    sent = []
+    monkeypatch.setattr(
+        tasks.sync_account, "apply_async", lambda args, kwargs, producer=None: sent.append((args, kwargs))
+    )
+    assert services.sync_batch_expand(account_ids=["a", "b"]) == 2
+    assert sent == [(["a"], {"trigger": "schedule"}), (["b"], {"trigger": "schedule"})]
+
+
+@pytest.mark.django_db
+def test_next_sync_follows_frequency_and_idle_syncs_daily(owner, sandbox_provider):
+    account, _ = owner.linked_account(origin_id="freq")
+    run = services.sync_run_account(account_id=str(account.pk), trigger="schedule")
+    account = LinkedAccount.objects.get(pk=account.pk)
+    assert account.next_sync_at == run.started_at + timedelta(hours=1)  # the organization default
+    linked_account_set_sync_frequency(account=account, sync_frequency=SyncFrequency.EVERY_5_MINUTES)
+    run = services.sync_run_account(account_id=str(account.pk), trigger="schedule")
+    account = LinkedAccount.objects.get(pk=account.pk)
+    assert account.next_sync_at == run.started_at + timedelta(minutes=5)
+    # IDLE: at most daily.
+    with time_machine.travel(timezone.now() + timedelta(days=15)):
+        assert services.linked_accounts_mark_idle() == 1
+        account = LinkedAccount.objects.get(pk=account.pk)
+        assert account.status == "IDLE"
+        run = services.sync_run_account(account_id=str(account.pk), trigger="schedule")
+        account = LinkedAccount.objects.get(pk=account.pk)
+        assert account.status == "IDLE"
+        assert account.next_sync_at == run.started_at + timedelta(days=1)
+        # A forced resync wakes it.
+        services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        account = LinkedAccount.objects.get(pk=account.pk)
+        assert account.status == "COMPLETE"
+    linked_account_set_sync_frequency(account=account, sync_frequency=SyncFrequency.MANUAL)
+    services.sync_run_account(account_id=str(account.pk), trigger="forced")
+    account = LinkedAccount.objects.get(pk=account.pk)
+    assert account.next_sync_at is None
+
+
+@pytest.mark.django_db
+def test_idle_marking_respects_recent_inbound_use(owner):
+    used, _ = owner.linked_account(origin_id="used")
+    unused, _ = owner.linked_account(origin_id="unused")
+    with time_machine.travel(timezone.now() + timedelta(days=10)):
+        LinkedAccount.objects.filter(pk=used.pk).update(last_inbound_at=timezone.now())
+    with time_machine.travel(timezone.now() + timedelta(days=15)):
+        assert services.linked_accounts_mark_idle() == 1
+    assert LinkedAccount.objects.get(pk=unused.pk).status == "IDLE"
+    assert LinkedAccount.objects.get(pk=used.pk).status == "COMPLETE"
+
+
+@pytest.mark.django_db
+def test_an_account_never_runs_two_syncs_at_once(owner, sandbox_provider):
+    account, _ = owner.linked_account(origin_id="twice")
+    SyncRun.objects.create(
+        linked_account=account,
+        organization=owner.organization,
+        integration="sandbox",
+        trigger="schedule",
+        started_at=timezone.now(),
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+    )
+    with pytest.raises(services.SyncAlreadyRunning):
+        services.sync_run_account(account_id=str(account.pk), trigger="forced")
+    assert SyncRun.objects.filter(linked_account=account).count() == 1
+
+
+@pytest.mark.django_db
+def test_recovery_fails_runs_whose_lease_expired_and_makes_the_account_due(owner, sandbox_provider):
+    account, _ = owner.linked_account(origin_id="lost")
+    LinkedAccount.objects.filter(pk=account.pk).update(next_sync_at=timezone.now() + timedelta(hours=1))
+    lost = SyncRun.objects.create(
+        linked_account=account,
+        organization=owner.organization,
+        integration="sandbox",
+        trigger="schedule",
+        started_at=timezone.now() - timedelta(hours=1),
+        lease_expires_at=timezone.now() - timedelta(minutes=1),
+    )
+    assert services.sync_runs_recover_expired() == 1
+    lost.refresh_from_db()
+    assert lost.status == "FAILED" and lost.error_class == "lease_expired"
+    assert LinkedAccount.objects.get(pk=account.pk).next_sync_at <= timezone.now()
+    assert services.sync_runs_recover_expired() == 0
+    # The account can sync again.
+    assert services.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
+
+
+@pytest.mark.django_db
+def test_request_log_retention_prunes_in_batches(owner):
+    now = timezone.now()
+    old = [
+        RequestLog(integration="sandbox", method="GET", url="http://x/", created_at=now - timedelta(days=31))
+        for _ in range(25)
+    ]
+    fresh = [
+        RequestLog(integration="sandbox", method="GET", url="http://x/", created_at=now - timedelta(days=29))
+        for _ in range(5)
+    ]
+    RequestLog.objects.bulk_create(old + fresh)
+    assert services.request_logs_prune(batch_size=10) == 25
+    assert RequestLog.objects.count() == 5
