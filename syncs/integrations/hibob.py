@@ -6,7 +6,8 @@ The service user sees only the field categories its permission group grants.
 
 Endpoint used for both validation and sync: ``POST /v1/people/search``. It is a bulk read with
 no paging: one call returns every matching employee in one ``employees`` array (only active
-ones unless ``showInactive`` is true). The body names field IDs in dot notation
+ones unless ``showInactive`` is true). A sync reads all IDs first, then the fields in batches
+with a ``root.id`` ``equals`` filter (Bob's advice for large companies). The body names field IDs in dot notation
 (``root.id``, ``work.startDate``); the answer carries them as nested category objects
 (``{"work": {"startDate": ...}}``) and/or in slash notation (``{"/work/startDate": {"value":
 ...}}``), so both are read. Machine format gives list fields as list-item IDs and dates as ISO;
@@ -39,6 +40,7 @@ from .base import (
 )
 
 API_ROOT = "https://api.hibob.com/v1"
+BATCH_SIZE = 500  # employees per filtered search
 SEARCH_FIELDS = (
     "root.id",
     "root.firstName",
@@ -162,12 +164,25 @@ class HiBobIntegration(Integration):
     def fetch_pages(
         self, credentials: dict[str, Any], session: ProviderSession, model: str
     ) -> Iterator[list[dict[str, Any]]]:
-        data = self._search(
-            credentials,
-            session,
-            {"fields": list(SEARCH_FIELDS), "showInactive": True, "humanReadable": "APPEND"},
-        )
-        yield data["employees"]
+        # Bob has no paging, and one full answer for a large company outgrows any sane body cap.
+        # So: every ID first (a small answer), then the fields in batches filtered by root.id,
+        # the batching Bob's read contract recommends for large companies.
+        listing = self._search(credentials, session, {"fields": ["root.id"], "showInactive": True})
+        ids = list(dict.fromkeys(_text(field_value(raw, "root.id")) for raw in listing["employees"]))
+        ids = [i for i in ids if i]
+        for start in range(0, len(ids), BATCH_SIZE):
+            batch = ids[start : start + BATCH_SIZE]
+            data = self._search(
+                credentials,
+                session,
+                {
+                    "fields": list(SEARCH_FIELDS),
+                    "filters": [{"fieldPath": "root.id", "operator": "equals", "values": batch}],
+                    "showInactive": True,
+                    "humanReadable": "APPEND",
+                },
+            )
+            yield data["employees"]
 
     def map_record(self, model: str, raw: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(raw, dict):

@@ -87,6 +87,33 @@ def _search_route(mock, *responses):
     return mock.post(SEARCH_URL).mock(side_effect=list(responses))
 
 
+def _id_of(record):
+    return record.get("id") or record["/root/id"]["value"]
+
+
+def bob(employees):
+    """Bob's people search over these records: an ID listing for fields ["root.id"], the
+    records matching a root.id equals filter otherwise (unknown IDs are simply left out)."""
+
+    def answer(request):
+        body = json.loads(request.content)
+        if body.get("fields") == ["root.id"]:
+            return httpx.Response(200, json={"employees": [{"id": _id_of(e)} for e in employees]})
+        wanted = None
+        for f in body.get("filters") or []:
+            assert f["fieldPath"] == "root.id" and f["operator"] == "equals"
+            wanted = set(f["values"])
+        return httpx.Response(
+            200, json={"employees": [e for e in employees if wanted is None or _id_of(e) in wanted]}
+        )
+
+    return answer
+
+
+def _bob_route(mock, employees):
+    return mock.post(SEARCH_URL).mock(side_effect=bob(employees))
+
+
 def _basic(request) -> tuple[str, str]:
     scheme, _, encoded = request.headers["Authorization"].partition(" ")
     assert scheme == "Basic"
@@ -128,14 +155,18 @@ def test_validate_rejections(status, description):
     assert TOKEN not in check.message and SERVICE_USER not in check.message
 
 
-def test_fetch_reads_all_employees_in_one_call_and_maps_both_shapes():
+def test_fetch_lists_ids_then_reads_fields_and_maps_both_shapes():
     integration = integrations.get("hibob")
     with respx.mock() as mock:
-        route = _search_route(mock, httpx.Response(200, json=SEARCH_RESULT))
+        route = _bob_route(mock, SEARCH_RESULT["employees"])
         pages = list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
-    assert route.call_count == 1 and [len(p) for p in pages] == [4]
+    assert route.call_count == 2 and [len(p) for p in pages] == [4]
+    listing = json.loads(route.calls[0].request.content)
+    assert listing == {"fields": ["root.id"], "showInactive": True}
     body = json.loads(route.calls.last.request.content)
     assert body["showInactive"] is True and body["humanReadable"] == "APPEND"
+    assert body["filters"][0]["values"] == [_id_of(e) for e in SEARCH_RESULT["employees"]]
+    assert all(_basic(c.request) == (SERVICE_USER, TOKEN) for c in route.calls)
     assert {"root.id", "root.firstName", "root.surname", "work.startDate", "internal.status"} <= set(
         body["fields"]
     )
@@ -172,6 +203,32 @@ def test_fetch_reads_all_employees_in_one_call_and_maps_both_shapes():
     assert sam["employment_status"] == "ACTIVE"
 
 
+def test_large_companies_are_read_in_batches_of_ids():
+    integration = integrations.get("hibob")
+    staff = [
+        {"id": str(10_000 + n), "firstName": f"P{n}", "surname": "Staff", "internal": {"status": "Active"}}
+        for n in range(1_203)
+    ]
+    with respx.mock() as mock:
+        route = _bob_route(mock, staff)
+        pages = list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
+    assert [len(p) for p in pages] == [500, 500, 203]
+    assert route.call_count == 4  # the ID listing, then three batches
+    batches = [json.loads(c.request.content)["filters"][0]["values"] for c in route.calls[1:]]
+    assert [len(b) for b in batches] == [500, 500, 203]
+    assert sum(batches, []) == [e["id"] for e in staff]  # each employee asked for exactly once
+    mapped = [integration.map_record("hris.Employee", raw) for p in pages for raw in p]
+    assert len({m["remote_id"] for m in mapped}) == 1_203
+
+
+def test_no_employees_means_no_field_reads():
+    integration = integrations.get("hibob")
+    with respx.mock() as mock:
+        route = _bob_route(mock, [])
+        pages = list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
+    assert pages == [] and route.call_count == 1
+
+
 def test_unmappable_records_raise_record_error():
     integration = integrations.get("hibob")
     for raw in (
@@ -194,13 +251,14 @@ def test_429_waits_until_x_ratelimit_reset(monkeypatch):
                 429,
                 headers={"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
             ),
+            httpx.Response(200, json={"employees": [{"id": _id_of(e)} for e in SEARCH_RESULT["employees"]]}),
             httpx.Response(200, json=SEARCH_RESULT),
         )
         session = integration.session(CREDS)
         pages = list(integration.fetch_pages(CREDS, session, "hris.Employee"))
-    assert route.call_count == 2 and len(pages[0]) == 4
+    assert route.call_count == 3 and len(pages[0]) == 4
     assert len(waits) == 1 and 3.0 <= waits[0] <= 5.0
-    assert [e.status_code for e in session.log] == [429, 200]
+    assert [e.status_code for e in session.log] == [429, 200, 200]
 
 
 def test_429_wait_prefers_retry_after_and_is_capped(monkeypatch, settings):
@@ -248,9 +306,9 @@ def test_unusable_answers(response):
 def test_sync_run_stores_employees_and_a_lost_permission_means_relink_needed(owner):
     account, _ = owner.linked_account(origin_id="bob-1", integration="hibob", credentials=dict(CREDS))
     with respx.mock() as mock:
-        _search_route(mock, httpx.Response(200, json=SEARCH_RESULT))
+        _bob_route(mock, SEARCH_RESULT["employees"])
         run = services.sync_run_account(account_id=str(account.pk), trigger="forced")
-    assert run.status == "DONE" and run.records_created == 4 and run.requests_total == 1
+    assert run.status == "DONE" and run.records_created == 4 and run.requests_total == 2
     assert Employee.objects.filter(linked_account=account).count() == 4
     assert Employee.objects.get(
         linked_account=account, remote_id="3332883884017713239"
@@ -258,7 +316,7 @@ def test_sync_run_stores_employees_and_a_lost_permission_means_relink_needed(own
 
     # Omar's record disappears from Bob on the next run: kept, flagged as deleted.
     with respx.mock() as mock:
-        _search_route(mock, httpx.Response(200, json={"employees": [JANE, LI, SAM]}))
+        _bob_route(mock, [JANE, LI, SAM])
         services.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert Employee.objects.get(linked_account=account, remote_id="3332883884017713239").remote_was_deleted
 
