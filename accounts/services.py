@@ -210,3 +210,19 @@ def linked_account_reencrypt_all() -> int:
         LinkedAccount.objects.filter(pk=account.pk).update(**fields)
         count += 1
     return count
+
+
+def organization_update_settings(
+    *,
+    organization: Organization,
+    default_sync_frequency: str,
+    relink_support_text: str,
+    relink_reminder_days: int | None,
+) -> Organization:
+    """The operator's settings: default sync frequency, the relink support text shown to end
+    users, and the relink reminder schedule (days between reminders; None = off)."""
+    organization.default_sync_frequency = default_sync_frequency
+    organization.relink_support_text = relink_support_text
+    organization.relink_reminder_days = relink_reminder_days
+    organization.save(update_fields=["default_sync_frequency", "relink_support_text", "relink_reminder_days"])
+    return organization

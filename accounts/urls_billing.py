@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views_billing
+
+# Mounted under /api/billing/v1/ by config.urls.
+urlpatterns = [
+    path("usage", views_billing.UsageView.as_view(), name="billing-usage"),
+]

@@ -1,3 +1,17 @@
-from django.urls import path  # noqa: F401
+from django.contrib.auth import views as auth_views
+from django.urls import path
 
-urlpatterns: list = []
+from . import views_dashboard as views
+from .views_login import ThrottledLoginView
+
+urlpatterns = [
+    path("login", ThrottledLoginView.as_view(), name="login"),
+    path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.home, name="dash-home"),
+    path("organization", views.organization_switch, name="dash-org-switch"),
+    path("billing", views.billing, name="dash-billing"),
+    path("billing.csv", views.billing_csv, name="dash-billing-csv"),
+    path("settings", views.settings_page, name="dash-settings"),
+    path("settings/api-keys", views.api_key_create, name="dash-api-key-create"),
+    path("settings/api-keys/<uuid:key_id>/revoke", views.api_key_revoke, name="dash-api-key-revoke"),
+]

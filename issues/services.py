@@ -600,3 +600,49 @@ def status_change_listener(change_ids: list[int]) -> None:
         status_changes_process(change_ids=change_ids)
     except Exception:
         logger.exception("status-change outbox: processing %s failed; the sweep will retry", change_ids)
+
+
+def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A test delivery to this one endpoint (the operator's "send a test event"): a
+    LinkedAccount.status_changed event about a made-up account, marked `"test": true`,
+    signed, recorded and retried like any other delivery."""
+    if not endpoint.enabled:
+        raise ValidationError("This endpoint is disabled: enable it to send a test event.", code="disabled")
+    now = timezone.now()
+    event = WebhookEvent.STATUS_CHANGED.value
+    delivery = WebhookDelivery(
+        endpoint=endpoint,
+        organization_id=endpoint.organization_id,
+        event=event,
+        linked_account_uuid=None,
+        window_started_at=now,
+        next_attempt_at=now,
+        queued_at=now,
+        created_at=now,
+        body="",
+    )
+    delivery.body = _dumps(
+        {
+            "hook": {"id": str(delivery.id), "event": event, "target": endpoint.url},
+            "linked_account": {
+                "id": "00000000-0000-0000-0000-000000000000",
+                "integration": "Sandbox",
+                "integration_slug": "sandbox",
+                "category": "hris",
+                "end_user_origin_id": "test-origin-id",
+                "end_user_organization_name": "Test end user",
+                "end_user_email_address": "test@example.com",
+                "status": "COMPLETE",
+                "webhook_listener_url": "",
+                "is_duplicate": None,
+                "account_type": "TEST",
+                "completed_at": now.isoformat(),
+            },
+            "data": {"from": "RELINK_NEEDED", "to": "COMPLETE", "reason": "Test event", "test": True},
+        }
+    )
+    with transaction.atomic():
+        delivery.save(force_insert=True)
+        ids = [str(delivery.id)]
+        transaction.on_commit(lambda: _queue_sends(ids))
+    return delivery

@@ -1,0 +1,67 @@
+"""GET /api/billing/v1/usage (Relink): the month's billing, the same numbers as the billing page."""
+
+import re
+from datetime import date
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from .api import OrganizationView, validate_query
+from .selectors import billing_usage
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM (UTC); defaults to the current month.", required=False)
+
+    def validate_month(self, value: str) -> date:
+        if not re.fullmatch(r"\d{4}-\d{2}", value):
+            raise serializers.ValidationError("Use YYYY-MM, for example 2026-05.")
+        year, month = int(value[:4]), int(value[5:])
+        if not 1 <= month <= 12 or year < 2000:
+            raise serializers.ValidationError("Not a valid month.")
+        first = date(year, month, 1)
+        if first > timezone.now().date().replace(day=1):
+            raise serializers.ValidationError("The month is in the future.")
+        return first
+
+
+class ExcludedDaysSerializer(serializers.Serializer):
+    relink_needed = serializers.IntegerField()
+    incomplete = serializers.IntegerField()
+    test = serializers.IntegerField()
+    deleted = serializers.IntegerField()
+
+
+class AccountUsageSerializer(serializers.Serializer):
+    linked_account_id = serializers.UUIDField()
+    end_user_origin_id = serializers.CharField()
+    end_user_organization_name = serializers.CharField()
+    integration = serializers.CharField()
+    category = serializers.CharField()
+    account_type = serializers.CharField()
+    status = serializers.CharField(help_text="The account's status now, or DELETED.")
+    billable_days = serializers.IntegerField()
+    excluded_days = ExcludedDaysSerializer()
+
+
+class UsageSerializer(serializers.Serializer):
+    month = serializers.CharField()
+    days_in_month = serializers.IntegerField()
+    days_counted = serializers.IntegerField(help_text="Days that have ended (all of them for a past month).")
+    is_final = serializers.BooleanField(help_text="True once the month is over: the numbers never change.")
+    billable_account_days = serializers.IntegerField()
+    average_billable_accounts = serializers.FloatField()
+    excluded_account_days = ExcludedDaysSerializer()
+    accounts = AccountUsageSerializer(many=True)
+
+
+class UsageView(OrganizationView):
+    @extend_schema(
+        operation_id="billing_usage_retrieve", parameters=[UsageQuerySerializer], responses=UsageSerializer
+    )
+    def get(self, request):
+        params = validate_query(UsageQuerySerializer, request)
+        month = params.get("month") or timezone.now().date().replace(day=1)
+        return Response(billing_usage(organization=self.client.organization, month=month))

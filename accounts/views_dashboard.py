@@ -1,0 +1,284 @@
+"""Operator dashboard pages of the ground floor: home, organization switcher, billing, settings."""
+
+import csv
+import uuid
+from datetime import date
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import services
+from .dashboard import SESSION_KEY, operator_required
+from .models import AccountType, ApiKey, LinkedAccount, LinkedAccountStatus, SyncFrequency
+from .selectors import billing_usage, organizations_for_user, status_counts_by_day
+
+CHART_STATUSES = ("COMPLETE", "IDLE", "RELINK_NEEDED", "INCOMPLETE")
+
+
+def _environment(request) -> str:
+    return AccountType.TEST if request.GET.get("environment") == "test" else AccountType.PRODUCTION
+
+
+def _chart(days: list[dict], *, width: int = 720, height: int = 200) -> dict:
+    """Stacked bars, one per day, drawn by the template as SVG rects."""
+    top = max((sum(d[s] for s in CHART_STATUSES) for d in days), default=0) or 1
+    slot = width / max(len(days), 1)
+    bars = []
+    for i, day in enumerate(days):
+        y = height
+        rects = []
+        for status in CHART_STATUSES:
+            h = day[status] / top * (height - 10)
+            if day[status]:
+                y -= h
+                rects.append({"status": status, "y": round(y, 2), "h": round(h, 2), "n": day[status]})
+        bars.append(
+            {
+                "x": round(i * slot + slot * 0.1, 2),
+                "w": round(slot * 0.8, 2),
+                "rects": rects,
+                "day": day["day"],
+                "total": sum(day[s] for s in CHART_STATUSES),
+            }
+        )
+    return {"bars": bars, "width": width, "height": height, "top": top}
+
+
+@require_GET
+@operator_required
+def home(request):
+    organization = request.organization
+    environment = _environment(request)
+    counts = {s: 0 for s in LinkedAccountStatus.values}
+    test_total = 0
+    for row in (
+        LinkedAccount.objects.filter(organization=organization)
+        .values("account_type", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        if row["account_type"] == environment:
+            counts[row["status"]] = row["n"]
+        if row["account_type"] == AccountType.TEST:
+            test_total += row["n"]
+    days = status_counts_by_day(organization=organization, account_type=environment, days=30)
+    return render(
+        request,
+        "accounts/home.html",
+        {
+            "counts": [(s, LinkedAccountStatus(s).label, counts[s]) for s in LinkedAccountStatus.values],
+            "total": sum(counts.values()),
+            "environment": environment,
+            "chart": _chart(days),
+            "chart_statuses": [(s, LinkedAccountStatus(s).label) for s in CHART_STATUSES],
+            "days": days,
+        },
+    )
+
+
+@require_POST
+@login_required
+def organization_switch(request):
+    try:
+        org_id = uuid.UUID(request.POST.get("organization", ""))
+    except ValueError:
+        raise Http404("No such organization.")
+    organization = organizations_for_user(user=request.user).filter(pk=org_id).first()
+    if organization is None:
+        raise Http404("No such organization.")
+    request.session[SESSION_KEY] = str(organization.pk)
+    target = request.POST.get("next") or reverse("dash-home")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("dash-home")
+    # Detail pages belong to the previous organization: land on the section's list.
+    if target.count("/") > 2:
+        target = "/" + target.strip("/").split("/")[0]
+    return redirect(target)
+
+
+def _parse_month(raw: str | None) -> date | None:
+    """YYYY-MM, not in the future; None when malformed."""
+    if not raw:
+        today = timezone.now().date()
+        return today.replace(day=1)
+    try:
+        year, month = raw.split("-")
+        if len(year) != 4 or len(month) != 2:
+            return None
+        value = date(int(year), int(month), 1)
+    except ValueError:
+        return None
+    if value > timezone.now().date().replace(day=1) or value.year < 2000:
+        return None
+    return value
+
+
+def _previous_month(value: date) -> date:
+    return (value.replace(day=1) - timezone.timedelta(days=1)).replace(day=1)
+
+
+def _next_month(value: date) -> date:
+    return (value.replace(day=28) + timezone.timedelta(days=4)).replace(day=1)
+
+
+@require_GET
+@operator_required
+def billing(request):
+    month = _parse_month(request.GET.get("month"))
+    if month is None:
+        return HttpResponseBadRequest("Invalid month: use YYYY-MM, not in the future.")
+    usage = billing_usage(organization=request.organization, month=month)
+    this_month = timezone.now().date().replace(day=1)
+    rows = sorted(usage["accounts"], key=lambda a: (-a["billable_days"], a["end_user_origin_id"]))
+    return render(
+        request,
+        "accounts/billing.html",
+        {
+            "usage": usage,
+            "rows": rows,
+            "month": month,
+            "previous_month": _previous_month(month).strftime("%Y-%m"),
+            "next_month": _next_month(month).strftime("%Y-%m") if month < this_month else None,
+            "max_month": this_month.strftime("%Y-%m"),
+        },
+    )
+
+
+@require_GET
+@operator_required
+def billing_csv(request):
+    month = _parse_month(request.GET.get("month"))
+    if month is None:
+        return HttpResponseBadRequest("Invalid month: use YYYY-MM, not in the future.")
+    usage = billing_usage(organization=request.organization, month=month)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="relink-billing-{usage["month"]}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "linked_account_id",
+            "end_user_origin_id",
+            "end_user_organization_name",
+            "integration",
+            "account_type",
+            "status",
+            "billable_days",
+            "relink_needed_days",
+            "incomplete_days",
+            "test_days",
+            "deleted_days",
+        ]
+    )
+    for a in usage["accounts"]:
+        writer.writerow(
+            [
+                a["linked_account_id"],
+                _csv_safe(a["end_user_origin_id"]),
+                _csv_safe(a["end_user_organization_name"]),
+                a["integration"],
+                a["account_type"],
+                a["status"],
+                a["billable_days"],
+                a["excluded_days"]["relink_needed"],
+                a["excluded_days"]["incomplete"],
+                a["excluded_days"]["test"],
+                a["excluded_days"]["deleted"],
+            ]
+        )
+    writer.writerow([])
+    writer.writerow(["month", usage["month"]])
+    writer.writerow(["days_in_month", usage["days_in_month"]])
+    writer.writerow(["billable_account_days", usage["billable_account_days"]])
+    writer.writerow(["average_billable_accounts", usage["average_billable_accounts"]])
+    return response
+
+
+def _csv_safe(value: str) -> str:
+    """End users name their organizations: keep spreadsheet formulas out of the CSV."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
+
+
+class SettingsForm(forms.Form):
+    default_sync_frequency = forms.ChoiceField(choices=SyncFrequency.choices)
+    relink_support_text = forms.CharField(widget=forms.Textarea, max_length=2000, required=False)
+    relink_reminder_days = forms.IntegerField(
+        min_value=1, max_value=90, required=False, help_text="Days between reminders; empty: no reminders."
+    )
+
+
+class ApiKeyForm(forms.Form):
+    environment = forms.ChoiceField(choices=AccountType.choices)
+    name = forms.CharField(max_length=100, required=False)
+
+
+@require_http_methods(["GET", "POST"])
+@operator_required
+def settings_page(request):
+    organization = request.organization
+    form = SettingsForm(
+        initial={
+            "default_sync_frequency": organization.default_sync_frequency,
+            "relink_support_text": organization.relink_support_text,
+            "relink_reminder_days": organization.relink_reminder_days,
+        }
+    )
+    if request.method == "POST":
+        form = SettingsForm(request.POST)
+        if form.is_valid():
+            services.organization_update_settings(organization=organization, **form.cleaned_data)
+            messages.success(request, "Settings saved.")
+            return redirect("dash-settings")
+    return _render_settings(request, form=form)
+
+
+def _render_settings(request, *, form: SettingsForm, new_key: dict | None = None, status: int = 200):
+    keys = ApiKey.objects.filter(organization=request.organization).order_by("revoked_at", "-created_at")
+    return render(
+        request,
+        "accounts/settings.html",
+        {"form": form, "key_form": ApiKeyForm(), "keys": keys, "new_key": new_key},
+        status=status,
+    )
+
+
+@require_POST
+@operator_required
+def api_key_create(request):
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose an environment for the new key.")
+        return redirect("dash-settings")
+    key, raw = services.api_key_create(organization=request.organization, **form.cleaned_data)
+    organization = request.organization
+    form = SettingsForm(
+        initial={
+            "default_sync_frequency": organization.default_sync_frequency,
+            "relink_support_text": organization.relink_support_text,
+            "relink_reminder_days": organization.relink_reminder_days,
+        }
+    )
+    # The key is in this response only: it is stored nowhere but as a keyed hash.
+    return _render_settings(
+        request, form=form, new_key={"raw": raw, "environment": key.environment, "name": key.name}
+    )
+
+
+@require_POST
+@operator_required
+def api_key_revoke(request, key_id):
+    key = ApiKey.objects.filter(organization=request.organization, pk=key_id).first()
+    if key is None:
+        raise Http404("No such API key.")
+    services.api_key_revoke(key=key)
+    messages.success(request, f"Revoked the key {key.prefix}…")
+    return redirect("dash-settings")
