@@ -177,3 +177,21 @@ def test_sandbox_reset_login_and_outage_reach_the_provider(owner, sandbox_provid
     # Without a token: a clear 401 naming the header.
     response = owner.client(test=True).post("/api/sandbox/v1/reset-login")
     assert response.status_code == 401 and response.json()["header"] == "X-Account-Token"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_force_resync_action_queues_syncs(owner, sandbox_provider, monkeypatch, admin_client):
+    from syncs import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.sync_account, "apply_async", lambda args, kwargs: queued.append(args))
+    account, _ = owner.linked_account(origin_id="adm-1")
+    run = _sync(account)
+    assert admin_client.get("/admin/syncs/syncrun/").status_code == 200
+    assert admin_client.get("/admin/syncs/requestlog/").status_code == 200
+    assert admin_client.get("/admin/syncs/employee/").status_code == 200
+    response = admin_client.post(
+        "/admin/syncs/syncrun/", {"action": "force_resync", "_selected_action": [str(run.pk)]}
+    )
+    assert response.status_code == 302
+    assert queued == [[str(account.pk)]]

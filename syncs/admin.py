@@ -1,0 +1,69 @@
+"""Read-mostly admin for sync runs, request logs and synced employees; one action: force resync."""
+
+from django.contrib import admin, messages
+
+from accounts.models import LinkedAccount
+
+from . import services
+from .models import Employee, RequestLog, SyncRun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(description="Force a resync of these runs' linked accounts")
+def force_resync(modeladmin, request, queryset):
+    account_ids = set(queryset.values_list("linked_account_id", flat=True))
+    for account in LinkedAccount.objects.filter(pk__in=account_ids):
+        services.sync_queue_now(account=account, reason=f"Forced by operator {request.user}")
+    modeladmin.message_user(request, f"Queued {len(account_ids)} resync(s).", messages.SUCCESS)
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "started_at",
+        "linked_account",
+        "integration",
+        "trigger",
+        "status",
+        "error_class",
+        "requests_total",
+        "requests_failed",
+        "records_fetched",
+        "finished_at",
+    )
+    list_filter = ("status", "trigger", "error_class", "integration")
+    search_fields = ("linked_account__end_user_origin_id", "linked_account__end_user_organization_name")
+    list_select_related = ("linked_account",)
+    date_hierarchy = "started_at"
+    actions = [force_resync]
+    show_full_result_count = False
+
+
+@admin.register(RequestLog)
+class RequestLogAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "integration", "method", "url", "status_code", "duration_ms", "error_class")
+    list_filter = ("error_class", "integration", "method")
+    raw_id_fields = ("linked_account", "sync_run")
+    show_full_result_count = False
+
+
+@admin.register(Employee)
+class EmployeeAdmin(ReadOnlyAdmin):
+    list_display = (
+        "display_full_name",
+        "remote_id",
+        "linked_account",
+        "employment_status",
+        "remote_was_deleted",
+    )
+    list_filter = ("employment_status", "remote_was_deleted")
+    search_fields = ("remote_id", "display_full_name", "work_email")
+    raw_id_fields = ("linked_account",)
+    show_full_result_count = False
