@@ -55,3 +55,38 @@ def decrypt_json(value: str) -> dict[str, Any]:
 def rotate(value: str) -> str:
     """Re-encrypt with the first (primary) key."""
     return fernet().rotate(value.encode()).decode()
+
+
+# Which columns hold Fernet ciphertext, for `manage.py rotate_fernet_keys`: every concrete model
+# field whose name ends in "_encrypted" (the house convention), plus any registered here by an
+# app whose column is named otherwise. `accounts` imports no other app: it finds them through
+# Django's app registry.
+_registered_fields: set[tuple[str, str]] = set()
+
+
+def register_encrypted_field(model_label: str, field_name: str) -> None:
+    """Call from an AppConfig.ready() for an encrypted column not named `*_encrypted`."""
+    _registered_fields.add((model_label, field_name))
+
+
+def encrypted_fields() -> list[tuple[Any, str]]:
+    """(model class, field name) of every encrypted column, in a stable order."""
+    from django.apps import apps
+
+    found: set[tuple[str, str]] = set(_registered_fields)
+    for model in apps.get_models():
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        for field in model._meta.concrete_fields:
+            if field.name.endswith("_encrypted"):
+                found.add((model._meta.label, field.name))
+    return [(apps.get_model(label), name) for label, name in sorted(found)]
+
+
+def is_primary_ciphertext(value: str) -> bool:
+    """True when the first (primary) key alone decrypts it: safe to drop the other keys."""
+    try:
+        Fernet(settings.FERNET_KEYS[0].encode()).decrypt(value.encode())
+    except InvalidToken:
+        return False
+    return True

@@ -207,9 +207,34 @@ def linked_account_reencrypt_all() -> int:
         fields = {"account_token_encrypted": rotate(account.account_token_encrypted)}
         if account.credentials_encrypted:
             fields["credentials_encrypted"] = rotate(account.credentials_encrypted)
-        LinkedAccount.objects.filter(pk=account.pk).update(**fields)
+        # Only if unchanged since read: a relink or token regeneration in between has already
+        # written with the new first key, and must not be overwritten with the old secret.
+        LinkedAccount.objects.filter(
+            pk=account.pk,
+            account_token_encrypted=account.account_token_encrypted,
+            credentials_encrypted=account.credentials_encrypted,
+        ).update(**fields)
         count += 1
     return count
+
+
+def encrypted_fields_reencrypt_all(*, skip_models: tuple[type, ...] = (LinkedAccount,)) -> dict[str, int]:
+    """Re-encrypt every other app's encrypted column (accounts.crypto.encrypted_fields) with the
+    first key of FERNET_KEYS. Returns the count of values per "app.Model.field". A row is updated
+    only if its value is unchanged since it was read (a concurrent write already used the new key)."""
+    from .crypto import encrypted_fields
+
+    counts: dict[str, int] = {}
+    for model, field in encrypted_fields():
+        if issubclass(model, skip_models):
+            continue
+        count = 0
+        rows = model._default_manager.exclude(**{field: ""}).exclude(**{f"{field}__isnull": True})
+        for pk, value in rows.values_list("pk", field).iterator(chunk_size=500):
+            model._default_manager.filter(pk=pk, **{field: value}).update(**{field: rotate(value)})
+            count += 1
+        counts[f"{model._meta.label}.{field}"] = count
+    return counts
 
 
 def organization_update_settings(
