@@ -29,8 +29,13 @@ FIELD_PREFIX = "credential-"
 def _render(request: HttpRequest, step: str, context: dict, status: int = 200) -> HttpResponse:
     context = {"step": step, **context}
     if request.htmx and not request.htmx.history_restore_request:
-        return render(request, f"{TEMPLATE}#{step}", context, status=200)
-    return render(request, TEMPLATE, context, status=status)
+        response = render(request, f"{TEMPLATE}#{step}", context, status=200)
+    else:
+        response = render(request, TEMPLATE, context, status=status)
+    # The page runs in a popup (or frame) of the customer's app and reports back to it with
+    # postMessage: Django's default COOP (same-origin) would cut the popup off from its opener.
+    response["Cross-Origin-Opener-Policy"] = "unsafe-none"
+    return response
 
 
 def _problem(
