@@ -1,0 +1,176 @@
+"""One dispatch tick (claim due accounts + publish batches to the real Redis) over 100,000
+linked accounts of which 10,000 are due, then over 1,000,000 with the same 10,000 due.
+
+Checks besides the time: a constant number of queries per tick, and exactly the due accounts
+handed out, each once (read back from the Redis queue)."""
+
+import base64
+import json
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.crypto import encrypt_str
+from accounts.ids import uuid7
+from accounts.services import organization_create
+from bench.harness import bulk_copy
+from syncs import services
+
+DUE = 10_000
+ROUNDS = 5
+QUEUE = "celery"
+COLUMNS = [
+    "id",
+    "organization_id",
+    "category",
+    "integration",
+    "end_user_origin_id",
+    "end_user_organization_name",
+    "end_user_email_address",
+    "account_type",
+    "status",
+    "webhook_listener_url",
+    "is_duplicate",
+    "completed_at",
+    "created_at",
+    "updated_at",
+    "account_token_hash",
+    "account_token_encrypted",
+    "credentials_encrypted",
+    "sync_frequency",
+    "next_sync_at",
+    "last_inbound_at",
+]
+
+
+def _seed(org_id: str, start: int, count: int, *, due_ids: list[str] | None, far: datetime) -> None:
+    encrypted = encrypt_str("bench")
+    statuses = ("COMPLETE", "COMPLETE", "COMPLETE", "IDLE", "RELINK_NEEDED", "INCOMPLETE")
+    created = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
+
+    def rows():
+        for n in range(start, start + count):
+            account_id = str(uuid7())
+            due = due_ids is not None and len(due_ids) < DUE
+            if due:
+                due_ids.append(account_id)
+                status = "COMPLETE" if n % 10 else "IDLE"
+                next_at = "2026-01-01T00:00:00+00:00"
+            else:
+                status = statuses[n % len(statuses)]
+                # Not due: scheduled later (the partial index holds them), or manual (NULL).
+                next_at = None if n % 7 == 0 else (far + timedelta(seconds=n)).isoformat()
+            yield (
+                account_id,
+                org_id,
+                "hris",
+                "sandbox",
+                f"dispatch-{n}",
+                f"Customer {n}",
+                f"c{n}@example.com",
+                "PRODUCTION",
+                status,
+                "",
+                None,
+                created,
+                created,
+                created,
+                f"dispatch-token-{n}",
+                encrypted,
+                "",
+                "",
+                next_at,
+                None,
+            )
+
+    bulk_copy("accounts_linkedaccount", COLUMNS, rows())
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_linkedaccount")
+
+
+def _queued_ids(r: redis.Redis) -> tuple[int, list[str]]:
+    messages = r.lrange(QUEUE, 0, -1)
+    ids = []
+    for raw in messages:
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        ids += args[0]
+    return len(messages), ids
+
+
+def _make_due_again(due_ids: list[str]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE accounts_linkedaccount SET next_sync_at = %s WHERE id = ANY(%s::uuid[])",
+            [datetime(2026, 1, 1, tzinfo=UTC), due_ids],
+        )
+
+
+def _measure(r: redis.Redis, due_ids: list[str]) -> tuple[list[float], int, bool, str]:
+    timings, queries, exact, note = [], None, True, ""
+    for _ in range(ROUNDS):
+        r.delete(QUEUE)
+        _make_due_again(due_ids)
+        with CaptureQueriesContext(connection) as captured:
+            t0 = time.perf_counter()
+            handed = services.sync_dispatch_due(now=timezone.now())
+            timings.append((time.perf_counter() - t0) * 1000)
+        count = len(captured.captured_queries)
+        if queries is None:
+            queries = count
+        elif queries != count:
+            exact, note = False, f"query count varied: {queries} vs {count}"
+        messages, ids = _queued_ids(r)
+        if handed != DUE or len(ids) != DUE or set(ids) != set(due_ids) or len(set(ids)) != DUE:
+            exact, note = False, f"handed {handed}, queued {len(ids)} ids ({len(set(ids))} unique)"
+        # A second tick right after finds nothing (each due account handed out once).
+        if services.sync_dispatch_due(now=timezone.now()) != 0:
+            exact, note = False, "a second tick handed out accounts again"
+    r.delete(QUEUE)
+    return (
+        timings,
+        queries or 0,
+        exact,
+        note or f"{queries} queries/tick, {messages} messages, each due id once",
+    )
+
+
+def run(report):
+    r = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    organization, _, _ = organization_create(name="Dispatch bench")
+    far = timezone.now() + timedelta(days=1)
+    due_ids: list[str] = []
+    _seed(str(organization.id), 0, 100_000, due_ids=due_ids, far=far)
+    timings, _, exact, note = _measure(r, due_ids)
+    base = statistics.median(timings)
+    report.throughput(
+        "dispatch tick (claim + publish)",
+        size="100k accounts, 10k due",
+        count=DUE,
+        seconds=base / 1000,
+        median_ms=base,
+        p99_ms=max(timings),
+        target="<= 1000 ms, constant queries, each due once",
+        ok=lambda row: row.median_ms <= 1000 and exact,
+        note=note,
+    )
+    _seed(str(organization.id), 100_000, 900_000, due_ids=None, far=far)
+    timings, _, exact, note = _measure(r, due_ids)
+    large = statistics.median(timings)
+    report.throughput(
+        "dispatch tick (claim + publish)",
+        size="1M accounts, 10k due",
+        count=DUE,
+        seconds=large / 1000,
+        median_ms=large,
+        p99_ms=max(timings),
+        target=f"<= 1.5x of 100k ({1.5 * base:.0f} ms)",
+        ok=lambda row: row.median_ms <= 1.5 * base and exact,
+        note=f"{large / base:.2f}x; {note}",
+    )
