@@ -1,24 +1,52 @@
 """Seed a demo for `make run`: an operator login, an organization with keys, and sandbox linked
-accounts in every status. Idempotent: a second run only prints the login again."""
+accounts in every status, made the real way: valid sandbox credentials, real sync runs against
+the sandbox provider, and a key revoked at the provider so that a real failed sync puts the
+RELINK_NEEDED account where it is. Idempotent: a second run only prints the login again."""
 
 import os
+from contextlib import contextmanager
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from accounts.models import AccountType, Organization
+from accounts.models import AccountType, LinkedAccountStatus, Organization
 from accounts.services import (
     linked_account_create,
     linked_account_mark_complete,
     linked_account_mark_idle,
-    linked_account_mark_relink_needed,
     membership_add,
     organization_create,
 )
+from linking.services import magic_link_create
+from syncs.models import SyncTrigger
+from syncs.sandbox_provider import serve_in_thread
+from syncs.services import sandbox_revoke_key, sync_run_account
 
 DEMO_ORG = "Demo Co"
 DEMO_USER = "demo"
 DEMO_PASSWORD = "relink-demo-password"
+
+PEOPLE = [
+    ("acme-001", "Acme Corp", "it@acme.example", LinkedAccountStatus.COMPLETE),
+    ("globex-002", "Globex", "hr@globex.example", LinkedAccountStatus.RELINK_NEEDED),
+    ("initech-003", "Initech", "ops@initech.example", LinkedAccountStatus.IDLE),
+    ("umbrella-004", "Umbrella", "people@umbrella.example", LinkedAccountStatus.INCOMPLETE),
+]
+
+
+@contextmanager
+def private_sandbox_provider():
+    """A sandbox provider of our own for the seed's syncs, whether or not `make run` has started
+    the shared one yet (it starts after the seed). Keys work the same in both."""
+    running = serve_in_thread(control_token=settings.SANDBOX_CONTROL_TOKEN)
+    previous = settings.SANDBOX_PROVIDER_URL
+    settings.SANDBOX_PROVIDER_URL = running.url
+    try:
+        yield running
+    finally:
+        settings.SANDBOX_PROVIDER_URL = previous
+        running.stop()
 
 
 class Command(BaseCommand):
@@ -29,12 +57,14 @@ class Command(BaseCommand):
         organization = Organization.objects.filter(name=DEMO_ORG).first()
         if organization is None:
             organization, production_key, test_key = organization_create(name=DEMO_ORG)
-            self._seed_accounts(organization)
+            relink_url = self._seed_accounts(organization, base_url=f"http://127.0.0.1:{port}")
             self.stdout.write(f"Demo organization {organization.id}")
             self.stdout.write(f"  production API key: {production_key}")
             self.stdout.write(
                 f"  test API key:       {test_key}   (shown once; create more with create_organization)"
             )
+            if relink_url:
+                self.stdout.write(f"  relink page for Globex (test account): {relink_url}")
         User = get_user_model()
         user, created = User.objects.get_or_create(username=DEMO_USER, defaults={"is_staff": True})
         if created:
@@ -43,30 +73,50 @@ class Command(BaseCommand):
         membership_add(user=user, organization=organization)
         self.stdout.write(f"Log in at http://127.0.0.1:{port}/ as {DEMO_USER} / {DEMO_PASSWORD}")
 
-    def _seed_accounts(self, organization):
-        people = [
-            ("acme-001", "Acme Corp", "it@acme.example", "COMPLETE"),
-            ("globex-002", "Globex", "hr@globex.example", "RELINK_NEEDED"),
-            ("initech-003", "Initech", "ops@initech.example", "IDLE"),
-            ("umbrella-004", "Umbrella", "people@umbrella.example", "INCOMPLETE"),
-        ]
-        for origin_id, org_name, email, target in people:
-            for account_type in (AccountType.PRODUCTION, AccountType.TEST):
-                account, _ = linked_account_create(
-                    organization=organization,
-                    category="hris",
-                    integration="sandbox",
-                    end_user_origin_id=origin_id,
-                    end_user_organization_name=org_name,
-                    end_user_email_address=email,
-                    account_type=account_type,
-                    credentials={"api_key": f"sk_sandbox_{origin_id}"},
-                )
-                if target != "INCOMPLETE":
-                    linked_account_mark_complete(account=account, reason="Demo link")
-                if target == "RELINK_NEEDED":
-                    linked_account_mark_relink_needed(
-                        account=account, reason="Demo: the provider rejected the API key"
+    def _seed_accounts(self, organization, *, base_url: str) -> str | None:
+        relink_url = None
+        with private_sandbox_provider():
+            for origin_id, org_name, email, target in PEOPLE:
+                for account_type in (AccountType.PRODUCTION, AccountType.TEST):
+                    account = self._seed_account(
+                        organization, origin_id, org_name, email, target, account_type
                     )
-                if target == "IDLE":
-                    linked_account_mark_idle(account=account, reason="Demo: no API requests for 14 days")
+                    if target == LinkedAccountStatus.RELINK_NEEDED and account_type == AccountType.TEST:
+                        relink_url = magic_link_create(account=account, base_url=base_url)
+        return relink_url
+
+    def _seed_account(self, organization, origin_id, org_name, email, target, account_type):
+        # Each account has its own key, so revoking one breaks only that account.
+        api_key = f"sk_sandbox_demo_{origin_id}_{account_type.lower()}"
+        account, _ = linked_account_create(
+            organization=organization,
+            category="hris",
+            integration="sandbox",
+            end_user_origin_id=origin_id,
+            end_user_organization_name=org_name,
+            end_user_email_address=email,
+            account_type=account_type,
+            # INCOMPLETE: the end user opened the link page and has not finished.
+            credentials=None if target == LinkedAccountStatus.INCOMPLETE else {"api_key": api_key},
+        )
+        if target == LinkedAccountStatus.INCOMPLETE:
+            return account
+        linked_account_mark_complete(account=account, reason="Linked by the end user (demo)")
+        self._sync(account, "Initial sync after linking (demo)")
+        if target == LinkedAccountStatus.COMPLETE:
+            self._sync(account, "Resync (demo)")
+        elif target == LinkedAccountStatus.RELINK_NEEDED:
+            # The provider revokes the key; the next real sync gets 401 and the syncs rule marks
+            # the account RELINK_NEEDED with an ONGOING "Invalid API key" issue.
+            sandbox_revoke_key(api_key=api_key)
+            self._sync(account, "Sync after the key was revoked (demo)")
+        elif target == LinkedAccountStatus.IDLE:
+            linked_account_mark_idle(
+                account=account, reason="No API request for this account in 14 days (demo)"
+            )
+        return account
+
+    def _sync(self, account, reason: str) -> None:
+        run = sync_run_account(account_id=str(account.pk), trigger=SyncTrigger.FORCED, reason=reason)
+        if run is not None:
+            self.stdout.write(f"  synced {account.end_user_origin_id} ({account.account_type}): {run.status}")
