@@ -2,7 +2,8 @@ from accounts.models import Category
 
 
 class CategoryConverter:
-    regex = "|".join(c.value for c in Category)
+    # A group, so that the OpenAPI pattern drf-spectacular derives ("^...$") anchors every choice.
+    regex = "(?:" + "|".join(c.value for c in Category) + ")"
 
     def to_python(self, value: str) -> str:
         return value

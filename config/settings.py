@@ -182,6 +182,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # One name per choice set (the same choices appear in several serializers).
+    "ENUM_NAME_OVERRIDES": {
+        "CategoryEnum": "accounts.models.Category",
+        "LinkedAccountStatusEnum": "accounts.models.LinkedAccountStatus",
+    },
 }
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -1,6 +1,8 @@
 from datetime import UTC, datetime, time
 
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.serializers import BooleanString
@@ -28,6 +30,7 @@ class IssueSerializer(serializers.Serializer):
     error_details = serializers.ListField(child=serializers.CharField())
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class DateOrDateTimeField(serializers.Field):
     """An ISO 8601 date-time, or a plain date (midnight UTC), as Merge's start_date/end_date."""
 

@@ -1,7 +1,7 @@
 """The data endpoints (hris Employees), sync status and resync, and the sandbox controls."""
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -69,6 +69,7 @@ class EmployeeSerializer(serializers.ModelSerializer):
             "remote_data",
         ]
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def _null(self, obj) -> None:
         return None
 
