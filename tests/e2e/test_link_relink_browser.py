@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from accounts.models import LinkedAccount
@@ -38,6 +39,14 @@ def browser(monkeypatch):
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def close_connections_after():
+    """The ORM calls a test makes while Playwright's event loop runs get their own connections
+    (Django keeps connections per async context); close them in that context, or PostgreSQL
+    refuses to drop the test database at the end."""
+    return connections.close_all
 
 
 @pytest.fixture
@@ -88,7 +97,16 @@ def sync_runs(account) -> list[SyncRun]:
     return list(SyncRun.objects.filter(linked_account=account).order_by("started_at"))
 
 
-def test_link_then_relink_in_the_browser(live_server, owner, sandbox_provider, worker, browser):
+def test_link_then_relink_in_the_browser(
+    live_server, owner, sandbox_provider, worker, browser, close_connections_after
+):
+    try:
+        link_then_relink(live_server, owner, browser)
+    finally:
+        close_connections_after()
+
+
+def link_then_relink(live_server, owner, browser):
     context = browser.new_context(viewport={"width": 480, "height": 800})
     client = owner.client(test=True)
     js_errors: list[str] = []
@@ -178,7 +196,16 @@ def test_link_then_relink_in_the_browser(live_server, owner, sandbox_provider, w
     context.close()
 
 
-def test_magic_link_on_a_phone_ends_on_close_this_page(live_server, owner, sandbox_provider, browser):
+def test_magic_link_on_a_phone_ends_on_close_this_page(
+    live_server, owner, sandbox_provider, browser, close_connections_after
+):
+    try:
+        magic_link_on_a_phone(live_server, owner, browser)
+    finally:
+        close_connections_after()
+
+
+def magic_link_on_a_phone(live_server, owner, browser):
     from linking.services import magic_link_create
 
     url = magic_link_create(
