@@ -1,0 +1,39 @@
+from django.contrib import admin
+
+from .models import LinkToken, RelinkEmail
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Tokens and e-mail records are written by the link flow only; the admin shows them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LinkToken)
+class LinkTokenAdmin(ReadOnlyAdmin):
+    list_display = (
+        "end_user_origin_id",
+        "organization",
+        "account_type",
+        "is_relink",
+        "created_at",
+        "expires_at",
+        "used_at",
+    )
+    list_filter = ("account_type", "is_relink", "is_magic_link")
+    search_fields = ("end_user_origin_id", "end_user_organization_name")
+    list_select_related = ("organization",)
+    # The hash is no secret, but nobody needs to read it.
+    exclude = ("token_hash",)
+
+
+@admin.register(RelinkEmail)
+class RelinkEmailAdmin(ReadOnlyAdmin):
+    list_display = ("to_address", "linked_account", "kind", "sent_by", "sent_at", "link_expires_at")
+    list_filter = ("kind",)
+    list_select_related = ("linked_account", "sent_by")
+    exclude = ("link_token",)
