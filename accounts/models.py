@@ -135,7 +135,9 @@ class LinkedAccount(models.Model):
         ]
         indexes = [
             # Keyset pagination of /linked-accounts: (created_at, id) after the equality filters.
-            models.Index(fields=["organization", "account_type", "created_at", "id"], name="la_org_env_created"),
+            models.Index(
+                fields=["organization", "account_type", "created_at", "id"], name="la_org_env_created"
+            ),
             models.Index(
                 fields=["organization", "account_type", "status", "created_at", "id"],
                 name="la_org_env_status_created",
