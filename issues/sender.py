@@ -139,7 +139,8 @@ def send(*, url: str, body: str, headers: dict[str, str]) -> SendResult:
     truncated = False
     error = ""
     try:
-        for chunk in response.iter_raw(chunk_size=min(limit, 65536) or 1):
+        # No chunk_size: each piece as it arrives, so the deadline is checked even on a trickle.
+        for chunk in response.iter_raw():
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:

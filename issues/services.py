@@ -353,8 +353,13 @@ def _retry_delay(*, window_attempts: int) -> float:
 
 
 def _claim(*, delivery_id: uuid.UUID, now: datetime) -> bool:
+    # Longer than one attempt can take (connect + the total budget + the last read), so a live
+    # worker never loses its claim; a dead worker's claim lapses and the sweep re-queues it.
     lease = now + timedelta(
-        seconds=settings.WEBHOOK_TOTAL_TIMEOUT_SECONDS + settings.WEBHOOK_READ_TIMEOUT_SECONDS + 30
+        seconds=settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS
+        + settings.WEBHOOK_TOTAL_TIMEOUT_SECONDS
+        + settings.WEBHOOK_READ_TIMEOUT_SECONDS
+        + 5
     )
     return bool(
         WebhookDelivery.objects.filter(
@@ -387,6 +392,11 @@ def webhook_delivery_attempt(*, delivery_id: uuid.UUID) -> str | None:
             attempt_count=F("attempt_count") - 1,
         )
         return AttemptOutcome.PERMANENT
+    if delivery.attempt_count > 1:
+        # An attempt still "in flight" from an earlier claim belonged to a worker that died.
+        WebhookAttempt.objects.filter(delivery=delivery, outcome=AttemptOutcome.IN_FLIGHT).update(
+            outcome=AttemptOutcome.TRANSIENT, error="The worker stopped during this attempt"
+        )
     attempt = WebhookAttempt.objects.create(delivery=delivery, number=delivery.attempt_count, started_at=now)
     headers = sender.signed_headers(
         signature_key=decrypt_str(endpoint.signature_key_encrypted),

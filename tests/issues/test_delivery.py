@@ -1,0 +1,332 @@
+"""Sending deliveries to a real receiver on 127.0.0.1, one attempt at a time (the service the
+send task calls): signatures, outcomes, the retry schedule, bounded reads, auto-disable."""
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.selectors import linked_account_details
+from issues import services
+from issues.models import (
+    AttemptOutcome,
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookNotice,
+)
+
+from .receiver import Answer, Receiver, free_port
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(settings):
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 0.05
+    settings.WEBHOOK_RETRY_JITTER = 0.0
+    settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS = 1.0
+    settings.WEBHOOK_READ_TIMEOUT_SECONDS = 1.0
+    settings.WEBHOOK_TOTAL_TIMEOUT_SECONDS = 2.0
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def hooked(owner, receiver):
+    endpoint, key = services.webhook_endpoint_create(organization=owner.organization, url=receiver.url)
+    receiver.signature_key = key
+    account, _ = owner.linked_account()
+    return endpoint, account
+
+
+def emit(account, event="LinkedAccount.sync_completed", data=None) -> WebhookDelivery:
+    deliveries = services.webhook_event_emit(
+        organization=account.organization,
+        event=event,
+        account_details=linked_account_details(account=account),
+        data=data or {"n": 1},
+    )
+    assert len(deliveries) == 1
+    return deliveries[0]
+
+
+def attempt_when_due(delivery: WebhookDelivery, timeout: float = 5) -> str | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outcome = services.webhook_delivery_attempt(delivery_id=delivery.id)
+        if outcome is not None:
+            return outcome
+        time.sleep(0.02)
+    raise AssertionError("delivery never became due")
+
+
+def test_delivery_is_signed_both_ways_over_the_raw_body(hooked, receiver):
+    endpoint, account = hooked
+    delivery = emit(account, data={"unicode": "Zürich ✓", "n": 2})
+    assert services.webhook_delivery_attempt(delivery_id=delivery.id) == AttemptOutcome.SUCCESS
+    [got] = receiver.received
+    assert got.merge_signature_ok and got.standard_signature_ok
+    assert got.webhook_id == str(delivery.id)
+    assert got.headers["content-type"] == "application/json"
+    assert got.raw_body.decode() == delivery.body
+    body = got.json
+    assert body["hook"] == {
+        "id": str(delivery.id),
+        "event": "LinkedAccount.sync_completed",
+        "target": receiver.url,
+    }
+    assert body["linked_account"] == linked_account_details(account=account)
+    assert body["data"] == {"unicode": "Zürich ✓", "n": 2}
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.delivered_at
+    assert delivery.next_attempt_at is None and delivery.claimed_until is None
+    [attempt] = WebhookAttempt.objects.filter(delivery=delivery)
+    assert attempt.outcome == AttemptOutcome.SUCCESS and attempt.status_code == 200
+    assert attempt.response_body == "ok" and attempt.duration_ms is not None
+    # Sent and done: a duplicate task finds nothing to claim.
+    assert services.webhook_delivery_attempt(delivery_id=delivery.id) is None
+    assert len(receiver.received) == 1
+
+
+def test_wrong_key_fails_verification_at_the_receiver(hooked, receiver):
+    _, account = hooked
+    receiver.signature_key = "whsec_" + "A" * 44
+    services.webhook_delivery_attempt(delivery_id=emit(account).id)
+    assert not receiver.received[0].merge_signature_ok
+    assert not receiver.received[0].standard_signature_ok
+
+
+def test_rotated_key_signs_the_next_attempt(hooked, receiver):
+    endpoint, account = hooked
+    new_key = services.webhook_endpoint_rotate_key(endpoint=endpoint)
+    receiver.signature_key = new_key
+    services.webhook_delivery_attempt(delivery_id=emit(account).id)
+    assert receiver.received[0].merge_signature_ok and receiver.received[0].standard_signature_ok
+
+
+def test_500_500_200_arrives_on_the_third_attempt(hooked, receiver):
+    _, account = hooked
+    receiver.script = [Answer(500, b"boom"), Answer(502, b"bad gateway")]
+    delivery = emit(account)
+    outcomes = [attempt_when_due(delivery) for _ in range(3)]
+    assert outcomes == ["TRANSIENT", "TRANSIENT", "SUCCESS"]
+    assert len(receiver.received) == 3
+    assert len(receiver.unique_ids()) == 1  # the same webhook-id each time
+    attempts = list(WebhookAttempt.objects.filter(delivery=delivery).order_by("number"))
+    assert [(a.number, a.status_code, a.outcome) for a in attempts] == [
+        (1, 500, "TRANSIENT"),
+        (2, 502, "TRANSIENT"),
+        (3, 200, "SUCCESS"),
+    ]
+    assert attempts[0].response_body == "boom" and attempts[0].error == "HTTP 500"
+    # Exponential: the second wait is about twice the first.
+    gap1 = attempts[1].started_at - attempts[0].started_at
+    gap2 = attempts[2].started_at - attempts[1].started_at
+    assert gap1 >= timedelta(seconds=0.05) and gap2 >= timedelta(seconds=0.1)
+
+
+def test_a_400_is_final(hooked, receiver):
+    _, account = hooked
+    receiver.script = [Answer(400, b'{"error": "bad"}')]
+    delivery = emit(account)
+    assert services.webhook_delivery_attempt(delivery_id=delivery.id) == AttemptOutcome.PERMANENT
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED and delivery.next_attempt_at is None
+    assert delivery.last_status_code == 400
+    time.sleep(0.2)
+    assert services.webhook_delivery_attempt(delivery_id=delivery.id) is None
+    assert services.webhook_deliveries_requeue_due() == 0
+    assert len(receiver.received) == 1
+
+
+@pytest.mark.parametrize("status", [408, 429, 503])
+def test_retryable_statuses(hooked, receiver, status):
+    _, account = hooked
+    receiver.script = [Answer(status)]
+    delivery = emit(account)
+    assert services.webhook_delivery_attempt(delivery_id=delivery.id) == AttemptOutcome.TRANSIENT
+    delivery.refresh_from_db()
+    assert (
+        delivery.status == DeliveryStatus.PENDING
+        and delivery.next_attempt_at > timezone.now() - timedelta(seconds=1)
+    )
+
+
+def test_retry_after_is_honoured(hooked, receiver):
+    _, account = hooked
+    receiver.script = [Answer(429, b"slow down", headers={"Retry-After": "120"})]
+    delivery = emit(account)
+    before = timezone.now()
+    services.webhook_delivery_attempt(delivery_id=delivery.id)
+    delivery.refresh_from_db()
+    wait = (delivery.next_attempt_at - before).total_seconds()
+    assert 119 <= wait <= 122  # not the 0.05 s backoff
+    assert services.webhook_delivery_attempt(delivery_id=delivery.id) is None  # not due yet
+
+
+def test_connection_refused_is_retried_until_the_receiver_comes_back(owner):
+    port = free_port()
+    receiver = Receiver(port=port)
+    endpoint, key = services.webhook_endpoint_create(organization=owner.organization, url=receiver.url)
+    receiver.signature_key = key
+    account, _ = owner.linked_account()
+    delivery = emit(account)
+    assert attempt_when_due(delivery) == AttemptOutcome.TRANSIENT
+    assert attempt_when_due(delivery) == AttemptOutcome.TRANSIENT
+    attempt = WebhookAttempt.objects.filter(delivery=delivery).first()
+    assert attempt.status_code is None and "Connection error" in attempt.error
+    receiver.start()
+    try:
+        assert attempt_when_due(delivery) == AttemptOutcome.SUCCESS
+        assert receiver.received[0].merge_signature_ok
+    finally:
+        receiver.stop()
+
+
+def test_a_50_mb_answer_is_cut_short_and_recorded_truncated(hooked, receiver, settings):
+    settings.WEBHOOK_RESPONSE_BODY_LIMIT = 1000
+    _, account = hooked
+    receiver.script = [Answer(200, mode="huge")]
+    delivery = emit(account)
+    started = time.monotonic()
+    assert services.webhook_delivery_attempt(delivery_id=delivery.id) == AttemptOutcome.SUCCESS
+    assert time.monotonic() - started < 2.0
+    attempt = WebhookAttempt.objects.get(delivery=delivery)
+    assert attempt.response_truncated and len(attempt.response_body) == 1000
+
+
+def test_a_receiver_that_never_finishes_costs_at_most_the_timeout(hooked, receiver):
+    _, account = hooked
+    receiver.script = [Answer(500, mode="hang")]
+    delivery = emit(account)
+    started = time.monotonic()
+    outcome = services.webhook_delivery_attempt(delivery_id=delivery.id)
+    elapsed = time.monotonic() - started
+    # total budget 2 s, plus at most one read timeout (1 s) for the last chunk
+    assert elapsed < 3.5, elapsed
+    assert outcome == AttemptOutcome.TRANSIENT
+    attempt = WebhookAttempt.objects.get(delivery=delivery)
+    assert attempt.response_truncated and attempt.response_body.startswith("partial")
+    assert "total timeout" in attempt.error
+
+
+def test_a_receiver_that_never_answers_times_out(hooked, receiver):
+    _, account = hooked
+    receiver.script = [Answer(200, delay=3)]
+    delivery = emit(account)
+    started = time.monotonic()
+    assert services.webhook_delivery_attempt(delivery_id=delivery.id) == AttemptOutcome.TRANSIENT
+    assert time.monotonic() - started < 2.0
+    assert "Timeout" in WebhookAttempt.objects.get(delivery=delivery).error
+
+
+def test_gives_up_after_the_retry_window(hooked, receiver, settings):
+    settings.WEBHOOK_RETRY_WINDOW_HOURS = 0.3 / 3600  # 0.3 s
+    _, account = hooked
+    receiver.default = Answer(500)
+    delivery = emit(account)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        services.webhook_delivery_attempt(delivery_id=delivery.id)
+        delivery.refresh_from_db()
+        if delivery.status != DeliveryStatus.PENDING:
+            break
+        time.sleep(0.02)
+    assert delivery.status == DeliveryStatus.FAILED
+    assert "Gave up" in delivery.last_error
+    assert delivery.attempt_count >= 2
+
+
+def test_endpoint_failing_for_the_whole_window_is_disabled_with_a_notice(hooked, receiver, settings):
+    endpoint, account = hooked
+    receiver.default = Answer(500)
+    d1 = emit(account)
+    services.webhook_delivery_attempt(delivery_id=d1.id)
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is not None and endpoint.enabled
+    # 24 hours of nothing but failures later:
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now() - timedelta(hours=25))
+    attempt_when_due(d1)
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and endpoint.disabled_at
+    notice = WebhookNotice.objects.get(endpoint=endpoint)
+    assert endpoint.url in notice.message and notice.kind == "ENDPOINT_DISABLED"
+    # No new deliveries while disabled; the pending one is not sent again.
+    assert (
+        services.webhook_event_emit(
+            organization=account.organization,
+            event="LinkedAccount.sync_completed",
+            account_details=linked_account_details(account=account),
+            data={},
+        )
+        == []
+    )
+    sent = len(receiver.received)
+    time.sleep(0.3)
+    assert services.webhook_delivery_attempt(delivery_id=d1.id) == AttemptOutcome.PERMANENT
+    assert len(receiver.received) == sent
+
+
+def test_a_success_resets_the_failure_clock(hooked, receiver):
+    endpoint, account = hooked
+    receiver.script = [Answer(500)]
+    d = emit(account)
+    attempt_when_due(d)
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is not None
+    attempt_when_due(d)
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None and endpoint.last_success_at is not None
+
+
+def test_redeliver_sends_the_same_body_again(hooked, receiver):
+    _, account = hooked
+    receiver.script = [Answer(400)]
+    delivery = emit(account)
+    services.webhook_delivery_attempt(delivery_id=delivery.id)
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+    services.webhook_delivery_redeliver(delivery=delivery)
+    assert delivery.status == DeliveryStatus.PENDING
+    assert services.webhook_delivery_attempt(delivery_id=delivery.id) == AttemptOutcome.SUCCESS
+    assert [r.raw_body for r in receiver.received] == [delivery.body.encode()] * 2
+    assert list(WebhookAttempt.objects.filter(delivery=delivery).values_list("number", flat=True)) == [1, 2]
+
+
+def test_the_sweep_requeues_only_stale_unclaimed_due_deliveries(hooked, settings):
+    settings.WEBHOOK_REQUEUE_AFTER_SECONDS = 60
+    _, account = hooked
+    fresh = emit(account)
+    assert services.webhook_deliveries_requeue_due() == 0  # its task is (presumably) on the queue
+    stale = emit(account)
+    WebhookDelivery.objects.filter(pk=stale.pk).update(queued_at=timezone.now() - timedelta(minutes=5))
+    claimed = emit(account)
+    WebhookDelivery.objects.filter(pk=claimed.pk).update(
+        queued_at=timezone.now() - timedelta(minutes=5), claimed_until=timezone.now() + timedelta(minutes=1)
+    )
+    assert services.webhook_deliveries_requeue_due() == 1
+    assert services.webhook_deliveries_requeue_due() == 0  # marked queued: not twice
+    assert fresh and stale
+
+
+def test_payloads_never_carry_secrets(hooked, receiver):
+    endpoint, account = hooked
+    from accounts.selectors import linked_account_token
+
+    services.issue_record_failure(account=account, error_description="Invalid API key", detail="401")
+    delivery = WebhookDelivery.objects.get(event="Issue.new")
+    services.webhook_delivery_attempt(delivery_id=delivery.id)
+    raw = receiver.received[0].raw_body.decode()
+    assert linked_account_token(account=account) not in raw
+    assert "sk_sandbox_" not in raw
+    assert receiver.signature_key not in raw
+    assert receiver.signature_key not in json.dumps(list(WebhookAttempt.objects.values()), default=str)
