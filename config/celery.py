@@ -25,7 +25,10 @@ app.conf.beat_schedule = {
         "task": "syncs.dispatch_due_syncs",
         "schedule": float(os.environ.get("SYNC_DISPATCH_INTERVAL_SECONDS", "5")),
     },
-    "syncs-recover-expired-runs": {"task": "syncs.recover_expired_runs", "schedule": 60.0},
+    "syncs-recover-expired-runs": {
+        "task": "syncs.recover_expired_runs",
+        "schedule": float(os.environ.get("SYNC_RECOVER_INTERVAL_SECONDS", "60")),
+    },
     "syncs-mark-idle-accounts": {"task": "syncs.mark_idle_accounts", "schedule": crontab(minute=17)},
     "syncs-prune-request-logs": {"task": "syncs.prune_request_logs", "schedule": crontab(hour=3, minute=41)},
     # linking: relink reminder e-mails (each organization opts in), forget long-expired link tokens.

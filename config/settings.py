@@ -215,6 +215,16 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=150)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Syncs and webhook sends on queues of their own, which every worker consumes by default (round
+# robin): a slow provider's syncs fill worker slots for at most their time limit, and webhook
+# deliveries never wait behind a backlog of syncs.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {"celery": {}, "syncs": {}, "webhooks": {}}
+CELERY_TASK_ROUTES = {
+    "syncs.sync_account": {"queue": "syncs"},
+    "syncs.sync_accounts_batch": {"queue": "syncs"},
+    "issues.deliver_webhook": {"queue": "webhooks"},
+}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
