@@ -1,0 +1,425 @@
+"""Load drill: 200 requests/s of mixed API reads for 60 s against gunicorn + PostgreSQL while
+syncs and webhook deliveries run, then stop by itself and print p50/p99/errors.
+
+It brings up everything on 127.0.0.1 and takes it down again: a private Redis on a free port,
+the sandbox provider and a webhook receiver (threads of this process), gunicorn, and a Celery
+worker with beat. The database (DATABASE_URL, PostgreSQL; default the local server's
+`relink_load`) is dropped and created afresh and seeded with one organization, 4 test API keys
+and 40 sandbox accounts, so that the default rate limits (600/min per account, 6000/min per
+key) hold. During the run, resyncs are asked at 1/s (not counted in the read latencies), so
+syncs and their `LinkedAccount.sync_completed` deliveries go on all along.
+
+Requests are open-loop: request i is due at start + i/rate, and its latency is measured from
+that due time (a stalled server cannot hide its queueing). At most --concurrency are in flight.
+
+Usage: .venv/bin/python scripts/load.py [--rate 200] [--seconds 60] [--accounts 40]
+Exit code 0 when p99 <= --p99-ms (100) and there were no errors, else 1.
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/relink_load"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                sys.exit(f"{what} exited early")
+            time.sleep(0.1)
+    sys.exit(f"{what} did not start in {timeout} s")
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class Receiver:
+    """Webhook receiver: counts deliveries by event."""
+
+    def __init__(self):
+        self.events: Counter = Counter()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                import json
+
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.events[json.loads(body)["hook"]["event"]] += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+
+def seed(*, accounts: int, receiver_url: str) -> dict:
+    from django.utils import timezone
+
+    from accounts.models import AccountType, LinkedAccount
+    from accounts.services import (
+        api_key_create,
+        linked_account_create,
+        linked_account_mark_complete,
+        organization_create,
+    )
+    from issues.services import webhook_endpoint_create
+
+    organization, _, test_key = organization_create(name="Load drill")
+    keys = [test_key] + [
+        api_key_create(organization=organization, environment=AccountType.TEST)[1] for _ in range(3)
+    ]
+    tokens = []
+    for i in range(accounts):
+        account, token = linked_account_create(
+            organization=organization,
+            category="hris",
+            integration="sandbox",
+            end_user_origin_id=f"load-{i}",
+            end_user_organization_name=f"Load {i} Inc",
+            end_user_email_address=f"load-{i}@example.com",
+            account_type=AccountType.TEST,
+            credentials={"api_key": f"sk_sandbox_load_{i}"},
+        )
+        linked_account_mark_complete(account=account, reason="Load drill")
+        tokens.append((str(account.pk), token))
+    LinkedAccount.objects.filter(organization=organization).update(next_sync_at=timezone.now())
+    webhook_endpoint_create(organization=organization, url=receiver_url)
+    return {"organization": organization, "keys": keys, "tokens": tokens}
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))]
+
+
+async def run_load(
+    *,
+    base_url: str,
+    keys: list[str],
+    tokens: list[tuple[str, str]],
+    employee_ids: dict,
+    rate: float,
+    seconds: float,
+    concurrency: int,
+) -> dict:
+    import httpx
+
+    mix = [
+        ("account-details", 25),
+        ("employees", 25),
+        ("linked-accounts", 20),
+        ("sync-status", 15),
+        ("issues", 10),
+        ("employee", 5),
+    ]
+    names = [n for n, _ in mix]
+    weights = [w for _, w in mix]
+    rng = random.Random(7)
+    latencies: dict[str, list[float]] = {n: [] for n in names}
+    statuses: Counter = Counter()
+    errors: list[str] = []
+    semaphore = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    resyncs: Counter = Counter()
+
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=10) as client:
+
+        async def one(due: float, kind: str, index: int):
+            async with semaphore:
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                account_index = index % len(tokens)
+                account_id, token = tokens[account_index]
+                headers = {
+                    "Authorization": f"Bearer {keys[account_index % len(keys)]}",
+                    "X-Account-Token": token,
+                }
+                path = {
+                    "account-details": "/api/hris/v1/account-details",
+                    "employees": "/api/hris/v1/employees?page_size=50",
+                    "linked-accounts": "/api/hris/v1/linked-accounts?page_size=50",
+                    "sync-status": "/api/hris/v1/sync-status",
+                    "issues": "/api/hris/v1/issues?page_size=50",
+                    "employee": f"/api/hris/v1/employees/{employee_ids.get(account_id, account_id)}",
+                }[kind]
+                try:
+                    response = await client.get(path, headers=headers)
+                    code = response.status_code
+                except httpx.HTTPError as exc:
+                    code = type(exc).__name__
+                elapsed = (time.perf_counter() - due) * 1000
+                latencies[kind].append(elapsed)
+                statuses[code] += 1
+                if code != 200:
+                    errors.append(f"{kind}: {code}")
+
+        async def resync_loop(until: float):
+            i = 0
+            while time.perf_counter() < until:
+                account_id, token = tokens[i % len(tokens)]
+                try:
+                    response = await client.post(
+                        "/api/hris/v1/sync-status/resync",
+                        headers={"Authorization": f"Bearer {keys[0]}", "X-Account-Token": token},
+                    )
+                    resyncs[response.status_code] += 1
+                except httpx.HTTPError as exc:
+                    resyncs[type(exc).__name__] += 1
+                i += 1
+                await asyncio.sleep(1)
+
+        start = time.perf_counter() + 0.2
+        total = int(rate * seconds)
+        resync_task = asyncio.create_task(resync_loop(start + seconds))
+        tasks = []
+        for i in range(total):
+            due = start + i / rate
+            # Create tasks just ahead of time so memory stays flat.
+            while due - time.perf_counter() > 0.5:
+                await asyncio.sleep(0.1)
+            tasks.append(asyncio.create_task(one(due, rng.choices(names, weights)[0], i)))
+        await asyncio.gather(*tasks)
+        await resync_task
+        wall = time.perf_counter() - start
+    every = [x for values in latencies.values() for x in values]
+    return {
+        "requests": len(every),
+        "wall": wall,
+        "latencies": latencies,
+        "all": every,
+        "statuses": statuses,
+        "errors": errors,
+        "resyncs": resyncs,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--accounts", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--p99-ms", type=float, default=100)
+    args = parser.parse_args()
+
+    database_url = os.environ.get("LOAD_DATABASE_URL") or os.environ.get("DATABASE_URL") or DEFAULT_DB
+    if not database_url.startswith("postgres"):
+        sys.exit("the load drill runs on PostgreSQL: set DATABASE_URL=postgres://…")
+    work = Path(tempfile.mkdtemp(prefix="relink-load-"))
+    procs: list[subprocess.Popen] = []
+
+    def stop_all():
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(work, ignore_errors=True)
+
+    try:
+        redis_port = free_port()
+        from local_redis import redis_binary
+
+        redis = subprocess.Popen(
+            [
+                redis_binary(),
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--dir",
+                str(work),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        procs.append(redis)
+        wait_for_port(redis_port, redis, "redis-server")
+
+        os.environ.update(
+            DATABASE_URL=database_url,
+            REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+            DEBUG="1",  # local secrets; the web server itself runs with DEBUG off below
+            DJANGO_SETTINGS_MODULE="config.settings",
+            SYNC_DISPATCH_INTERVAL_SECONDS="2",
+            WEBHOOK_SWEEP_INTERVAL_SECONDS="5",
+            LOG_LEVEL="WARNING",
+        )
+        print(f"database {database_url} (recreated), redis on port {redis_port}")
+        recreate_database(database_url)
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
+
+        import django
+
+        django.setup()
+        from django.conf import settings
+
+        from syncs.sandbox_provider import serve_in_thread
+
+        sandbox = serve_in_thread(control_token=settings.SANDBOX_CONTROL_TOKEN)
+        os.environ["SANDBOX_PROVIDER_URL"] = sandbox.url
+        settings.SANDBOX_PROVIDER_URL = sandbox.url
+        receiver = Receiver()
+        data = seed(accounts=args.accounts, receiver_url=receiver.url)
+
+        env = dict(os.environ)
+        web_port = free_port()
+        web_env = {
+            **env,
+            "DEBUG": "0",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "FERNET_KEYS": ",".join(settings.FERNET_KEYS),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "0",
+        }
+        web = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{web_port}",
+                "--workers",
+                str(args.web_workers),
+                "--threads",
+                "4",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=web_env,
+            start_new_session=True,
+        )
+        procs.append(web)
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--beat",
+                "--loglevel=WARNING",
+                "--concurrency=2",
+                "--without-gossip",
+                "--without-mingle",
+                f"--schedule={work / 'beat'}",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        procs.append(worker)
+        wait_for_port(web_port, web, "gunicorn")
+
+        from syncs.models import Employee, SyncRun, SyncRunStatus
+
+        deadline = time.monotonic() + 120
+        while (
+            SyncRun.objects.filter(status=SyncRunStatus.DONE).values("linked_account").distinct().count()
+            < args.accounts
+        ):
+            if time.monotonic() > deadline:
+                sys.exit("the first syncs did not finish in 120 s")
+            time.sleep(1)
+        employee_ids = {}
+        for account_id, _ in data["tokens"]:
+            employee = Employee.objects.filter(linked_account_id=account_id).only("id").first()
+            employee_ids[account_id] = str(employee.id) if employee else account_id
+        runs_before = SyncRun.objects.filter(status=SyncRunStatus.DONE).count()
+        deliveries_before = sum(receiver.events.values())
+        print(
+            f"seeded {args.accounts} accounts with synced employees; load: {args.rate:.0f} req/s for {args.seconds:.0f} s"
+        )
+
+        result = asyncio.run(
+            run_load(
+                base_url=f"http://127.0.0.1:{web_port}",
+                keys=data["keys"],
+                tokens=data["tokens"],
+                employee_ids=employee_ids,
+                rate=args.rate,
+                seconds=args.seconds,
+                concurrency=args.concurrency,
+            )
+        )
+        runs = SyncRun.objects.filter(status=SyncRunStatus.DONE).count() - runs_before
+        deliveries = sum(receiver.events.values()) - deliveries_before
+        samples = result["all"]
+        p50, p99 = percentile(samples, 50), percentile(samples, 99)
+        print()
+        print(f"{'endpoint':<18}{'n':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+        for kind, values in result["latencies"].items():
+            if values:
+                print(
+                    f"{kind:<18}{len(values):>7}{percentile(values, 50):>9.1f}{percentile(values, 99):>9.1f}{max(values):>9.1f}"
+                )
+        print(f"{'all':<18}{len(samples):>7}{p50:>9.1f}{p99:>9.1f}{max(samples):>9.1f}")
+        print()
+        print(
+            f"achieved {len(samples) / result['wall']:.1f} req/s over {result['wall']:.1f} s; "
+            f"mean {statistics.fmean(samples):.1f} ms"
+        )
+        print(f"statuses: {dict(result['statuses'])}; errors: {len(result['errors'])}")
+        print(
+            f"during the run: {runs} syncs finished, {deliveries} webhooks delivered, resyncs {dict(result['resyncs'])}"
+        )
+        ok = p99 <= args.p99_ms and not result["errors"]
+        print(f"target p99 <= {args.p99_ms:.0f} ms and no errors: {'met' if ok else 'NOT met'}")
+        return 0 if ok else 1
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
