@@ -2,6 +2,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -93,47 +94,35 @@ def user_is_member(*, user, organization_id) -> bool:
     return Membership.objects.filter(user=user, organization_id=organization_id).exists()
 
 
-# Billing and the status chart, from the status history (the history rows are never edited, so
-# a past month always reads the same). A history row's status holds from its `at` until the
-# account's next row; the state at the end of a UTC day is that of the row covering the next
-# midnight. Each row thus covers the midnights m (counted as epoch days) in [day(at)+1,
-# day(next_at)], clipped to the range asked for, and a day is summed in SQL as that span's length.
+# Billing and the status chart, from the status history (rows are only ever appended, so a
+# past month always reads the same).
+#
+# The state of an account at a midnight m is that of its last history row before m. Each row
+# records both sides of its change (`from_status`, `to_status`), so the state at m can be read
+# backwards from today: it is the `from_status` of the first row at or after m, or the account's
+# current status when there is none. Summed over an account's rows after m, ([from in S] -
+# [to in S]) telescopes to [state at m in S] - [current status in S]. Hence, for a set of
+# statuses S and the midnights ending a month's days,
+#
+#     days in S = D * [current in S] + sum over rows at or after the month's start of
+#                 ([from in S] - [to in S]) * H(at),
+#
+# where D is the number of days counted and H(t) the number of those midnights at or before t.
+# Only the rows since the month began are read (plus the current statuses), never the whole
+# history: the months one bills (the last ones) cost the least.
 
 BILLABLE_STATUSES = ("COMPLETE", "IDLE")
+LIVE_STATUSES = ("COMPLETE", "IDLE", "RELINK_NEEDED", "INCOMPLETE")
 EXCLUSION_REASONS = ("relink_needed", "incomplete", "test", "deleted")
 
 
 def _epoch_day_sql(column: str) -> str:
+    """The UTC day number (days since 1970-01-01) of a timestamp column, in SQL."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
-        return f"FLOOR(EXTRACT(EPOCH FROM {column}) / 86400)::bigint"
+        return f"(({column} AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
     return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
-
-
-def _status_spans_sql() -> str:
-    """SQL for the spans (uid, account_type, to_status, first_m, last_m) of one organization's
-    history rows, clipped to midnights [%(lo)s, %(hi)s]. Rows at or after %(end)s are left out; a
-    DELETED row from before %(start)s is left out (the account was gone before the range)."""
-    from django.db import connection
-
-    greatest, least = ("GREATEST", "LEAST") if connection.vendor == "postgresql" else ("MAX", "MIN")
-    sql = f"""
-        WITH h AS (
-            SELECT linked_account_uuid AS uid, account_type, to_status, at,
-                   LEAD(at) OVER (PARTITION BY linked_account_uuid ORDER BY at, id) AS next_at
-            FROM accounts_linkedaccountstatuschange
-            WHERE organization_id = %(org)s AND at < %(end)s
-        ), s AS (
-            SELECT uid, account_type, to_status,
-                   {greatest}({_epoch_day_sql("at")} + 1, %(lo)s) AS first_m,
-                   {least}(COALESCE({_epoch_day_sql("next_at")}, %(hi)s), %(hi)s) AS last_m
-            FROM h
-            WHERE (next_at IS NULL OR next_at > %(start)s)
-              AND NOT (to_status = 'DELETED' AND at < %(start)s)
-        )
-    """  # noqa: S608 (constant SQL; every value is a parameter)
-    return sql
 
 
 def _epoch_day(value: date) -> int:
@@ -144,24 +133,81 @@ def _utc_midnight(value: date) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
-def _span_params(*, organization: Organization, first_day: date, last_day: date) -> dict[str, Any]:
-    """Parameters for days first_day..last_day: their ends are midnights first_day+1..last_day+1."""
-    from django.db import connection
-
-    end = _utc_midnight(last_day + timedelta(days=1))
-    return {
-        "org": organization.pk if connection.vendor == "postgresql" else organization.pk.hex,
-        "start": connection.ops.adapt_datetimefield_value(_utc_midnight(first_day)),
-        "end": connection.ops.adapt_datetimefield_value(end),
-        "lo": _epoch_day(first_day) + 1,
-        "hi": _epoch_day(last_day) + 1,
-    }
-
-
 def month_bounds(month: date) -> tuple[date, date]:
     first = month.replace(day=1)
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     return first, last
+
+
+def _in(column: str, statuses: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(s) for s in statuses)})"
+
+
+def _flag(condition: str) -> str:
+    return f"(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def _billing_sql() -> str:
+    """Per account: billable, relink-needed, incomplete, test and deleted days (see above)."""
+    from django.db import connection
+
+    greatest, least = ("GREATEST", "LEAST") if connection.vendor == "postgresql" else ("MAX", "MIN")
+    h = f"{least}(%(days)s, {greatest}(0, {_epoch_day_sql('at')} - %(lo)s + 1))"
+    prod, test = "account_type = 'PRODUCTION'", "account_type = 'TEST'"
+    # As text: parsing 100k UUIDs only to print them again is a good share of the time.
+    uid_text = "uid::text" if connection.vendor == "postgresql" else "uid"
+
+    def change(statuses: tuple[str, ...], kind: str) -> str:
+        return f"CASE WHEN {kind} THEN ({_flag(_in('from_status', statuses))} - {_flag(_in('to_status', statuses))}) * h ELSE 0 END"
+
+    def current(statuses: tuple[str, ...], kind: str) -> str:
+        kind = kind.replace("account_type", "la.account_type")
+        return f"CASE WHEN {kind} AND {_in('la.status', statuses)} THEN %(days)s ELSE 0 END"
+
+    sql = f"""
+        WITH changes AS (
+            SELECT uid, MAX(account_type) AS account_type,
+                   SUM({change(BILLABLE_STATUSES, prod)}) AS billable,
+                   SUM({change(("RELINK_NEEDED",), prod)}) AS relink,
+                   SUM({change(("INCOMPLETE",), prod)}) AS incomplete,
+                   SUM({change(LIVE_STATUSES, test)}) AS test,
+                   SUM(CASE WHEN to_status = 'DELETED' THEN %(days)s - h ELSE 0 END) AS deleted
+            FROM (
+                SELECT linked_account_uuid AS uid, account_type, from_status, to_status, {h} AS h
+                FROM accounts_linkedaccountstatuschange
+                WHERE organization_id = %(org)s AND account_type IN ('PRODUCTION', 'TEST') AND at >= %(start)s
+            ) rows_since
+            GROUP BY uid
+        ), accounts AS (
+            -- Live accounts: their current status, plus what changed since the month began.
+            SELECT la.id AS uid, la.account_type,
+                   {current(BILLABLE_STATUSES, prod)} + COALESCE(c.billable, 0) AS billable,
+                   {current(("RELINK_NEEDED",), prod)} + COALESCE(c.relink, 0) AS relink,
+                   {current(("INCOMPLETE",), prod)} + COALESCE(c.incomplete, 0) AS incomplete,
+                   {current(LIVE_STATUSES, test)} + COALESCE(c.test, 0) AS test,
+                   COALESCE(c.deleted, 0) AS deleted,
+                   la.end_user_origin_id, la.end_user_organization_name, la.integration, la.category, la.status
+            FROM accounts_linkedaccount la LEFT JOIN changes c ON c.uid = la.id
+            WHERE la.organization_id = %(org)s
+            UNION ALL
+            -- Deleted accounts (no live row): deleted now, so only the changes count.
+            SELECT c.uid, c.account_type, c.billable, c.relink, c.incomplete, c.test, c.deleted,
+                   NULL, NULL, NULL, NULL, NULL
+            FROM changes c
+            WHERE NOT EXISTS (SELECT 1 FROM accounts_linkedaccount la WHERE la.id = c.uid)
+        )
+        SELECT {uid_text}, billable, relink, incomplete, test, deleted, account_type,
+               end_user_origin_id, end_user_organization_name, integration, category, status
+        FROM accounts
+        WHERE billable + relink + incomplete + test + deleted > 0
+    """  # noqa: S608 (built from constants; every value is a parameter)
+    return sql
+
+
+def _org_param(organization: Organization):
+    from django.db import connection
+
+    return organization.pk if connection.vendor == "postgresql" else organization.pk.hex
 
 
 def billing_usage(*, organization: Organization, month: date) -> dict[str, Any]:
@@ -175,57 +221,52 @@ def billing_usage(*, organization: Organization, month: date) -> dict[str, Any]:
     days_in_month = (last_day - first_day).days + 1
     today = timezone.now().date()
     counted_last = min(last_day, today - timedelta(days=1))
+    days_counted = max(0, (counted_last - first_day).days + 1)
     accounts: list[dict[str, Any]] = []
     totals = dict.fromkeys(EXCLUSION_REASONS, 0)
     billable_total = 0
-    if counted_last >= first_day:
-        sql = (
-            _status_spans_sql()  # noqa: S608
-            + """
-            SELECT uid,
-                   SUM(CASE WHEN account_type = 'PRODUCTION' AND to_status IN ('COMPLETE', 'IDLE')
-                            THEN last_m - first_m + 1 ELSE 0 END),
-                   SUM(CASE WHEN account_type = 'PRODUCTION' AND to_status = 'RELINK_NEEDED'
-                            THEN last_m - first_m + 1 ELSE 0 END),
-                   SUM(CASE WHEN account_type = 'PRODUCTION' AND to_status = 'INCOMPLETE'
-                            THEN last_m - first_m + 1 ELSE 0 END),
-                   SUM(CASE WHEN account_type = 'TEST' AND to_status <> 'DELETED'
-                            THEN last_m - first_m + 1 ELSE 0 END),
-                   SUM(CASE WHEN to_status = 'DELETED' THEN last_m - first_m + 1 ELSE 0 END),
-                   MAX(account_type)
-            FROM s
-            WHERE last_m >= first_m
-            GROUP BY uid
-            ORDER BY uid
-        """
-        )
-        params = _span_params(organization=organization, first_day=first_day, last_day=counted_last)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+    if days_counted:
+        params = {
+            "org": _org_param(organization),
+            "start": connection.ops.adapt_datetimefield_value(_utc_midnight(first_day)),
+            # The midnight ending the month's first day, as a day number.
+            "lo": _epoch_day(first_day) + 1,
+            "days": days_counted,
+        }
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # One aggregate row per account: keep the hash tables of 100k accounts in memory.
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+            cursor.execute(_billing_sql(), params)
             rows = cursor.fetchall()
-        for uid, billable, relink, incomplete, test, deleted, account_type in rows:
-            excluded = {
-                "relink_needed": int(relink),
-                "incomplete": int(incomplete),
-                "test": int(test),
-                "deleted": int(deleted),
+        if connection.vendor != "postgresql":  # SQLite stores UUIDs as 32 hex digits
+            rows = [(str(uuid.UUID(r[0])), *r[1:]) for r in rows]
+        accounts = [
+            {
+                "linked_account_id": uid,
+                "end_user_origin_id": origin_id,
+                "end_user_organization_name": org_name,
+                "integration": integration,
+                "category": category,
+                "account_type": account_type,
+                "status": status,
+                "billable_days": billable,
+                "excluded_days": {
+                    "relink_needed": relink,
+                    "incomplete": incomplete,
+                    "test": test,
+                    "deleted": deleted,
+                },
             }
-            for reason, days in excluded.items():
-                totals[reason] += days
-            billable_total += int(billable)
-            accounts.append(
-                {
-                    "linked_account_id": str(uuid.UUID(str(uid))),
-                    "account_type": account_type,
-                    "billable_days": int(billable),
-                    "excluded_days": excluded,
-                }
-            )
-        _attach_account_names(organization=organization, accounts=accounts)
+            for uid, billable, relink, incomplete, test, deleted, account_type, origin_id, org_name, integration, category, status in rows
+        ]
+        billable_total = sum(r[1] for r in rows)
+        totals = {reason: sum(r[i] for r in rows) for i, reason in enumerate(EXCLUSION_REASONS, start=2)}
+        _attach_deleted_accounts(organization=organization, accounts=accounts)
     return {
         "month": first_day.strftime("%Y-%m"),
         "days_in_month": days_in_month,
-        "days_counted": max(0, (counted_last - first_day).days + 1),
+        "days_counted": days_counted,
         "is_final": counted_last == last_day,
         "billable_account_days": billable_total,
         "average_billable_accounts": round(billable_total / days_in_month, 2),
@@ -234,80 +275,77 @@ def billing_usage(*, organization: Organization, month: date) -> dict[str, Any]:
     }
 
 
-def _attach_account_names(*, organization: Organization, accounts: list[dict[str, Any]]) -> None:
-    """Who each account is: from the live row, or for a deleted one from its last history row's
-    snapshot. Two queries whatever the number of accounts."""
+def _attach_deleted_accounts(*, organization: Organization, accounts: list[dict[str, Any]]) -> None:
+    """Who a deleted account was, from its DELETED history row's snapshot (one query)."""
     from .models import LinkedAccountStatusChange
 
-    ids = [a["linked_account_id"] for a in accounts]
-    live = {
-        str(row["id"]): row
-        for row in LinkedAccount.objects.filter(organization=organization, id__in=ids).values(
-            "id", "end_user_origin_id", "end_user_organization_name", "integration", "category", "status"
-        )
-    }
-    gone = [i for i in ids if i not in live]
-    snapshots = {}
-    if gone:
+    gone = {a["linked_account_id"]: a for a in accounts if a["status"] is None}
+    if not gone:
+        return
+    snapshots = {
+        str(change.linked_account_uuid): change.account_snapshot
         for change in LinkedAccountStatusChange.objects.filter(
-            organization=organization, linked_account_uuid__in=gone, to_status="DELETED"
-        ).only("linked_account_uuid", "account_snapshot"):
-            snapshots[str(change.linked_account_uuid)] = change.account_snapshot
-    for entry in accounts:
-        row = live.get(entry["linked_account_id"])
-        if row is not None:
-            entry.update(
-                end_user_origin_id=row["end_user_origin_id"],
-                end_user_organization_name=row["end_user_organization_name"],
-                integration=row["integration"],
-                category=row["category"],
-                status=row["status"],
-            )
-        else:
-            snap = snapshots.get(entry["linked_account_id"], {})
-            entry.update(
-                end_user_origin_id=snap.get("end_user_origin_id", ""),
-                end_user_organization_name=snap.get("end_user_organization_name", ""),
-                integration=snap.get("integration_slug", ""),
-                category=snap.get("category", ""),
-                status="DELETED",
-            )
+            organization=organization, linked_account_uuid__in=list(gone), to_status="DELETED"
+        ).only("linked_account_uuid", "account_snapshot")
+    }
+    for account_id, entry in gone.items():
+        snap = snapshots.get(account_id, {})
+        entry.update(
+            end_user_origin_id=snap.get("end_user_origin_id", ""),
+            end_user_organization_name=snap.get("end_user_organization_name", ""),
+            integration=snap.get("integration_slug", ""),
+            category=snap.get("category", ""),
+            status="DELETED",
+        )
 
 
 def status_counts_by_day(*, organization: Organization, account_type: str, days: int = 30) -> list[dict]:
-    """Accounts per status at the end of each of the last `days` days (today: as of now), in SQL:
-    each span adds one at its first day and removes one after its last; a running sum follows."""
+    """Accounts per status at the end of each of the last `days` days (today: as it is now).
+    Read backwards from the current counts: each change since a day's end is undone (one query
+    over the changes of the period, one over the current statuses)."""
     from django.db import connection
 
     today = timezone.now().date()
     first_day = today - timedelta(days=days - 1)
-    params = _span_params(organization=organization, first_day=first_day, last_day=today)
-    params["account_type"] = account_type
-    sql = (
-        _status_spans_sql()  # noqa: S608
-        + """
-        SELECT to_status, first_m, COUNT(*) FROM s
-        WHERE last_m >= first_m AND account_type = %(account_type)s AND to_status <> 'DELETED'
-        GROUP BY to_status, first_m
-        UNION ALL
-        SELECT to_status, last_m + 1, -COUNT(*) FROM s
-        WHERE last_m >= first_m AND account_type = %(account_type)s AND to_status <> 'DELETED'
-        GROUP BY to_status, last_m
-    """
-    )
+    lo = _epoch_day(first_day) + 1  # the midnight ending the first day
+    params = {
+        "org": _org_param(organization),
+        "account_type": account_type,
+        "start": connection.ops.adapt_datetimefield_value(_utc_midnight(first_day + timedelta(days=1))),
+    }
+    sql = f"""
+        SELECT {_epoch_day_sql("at")} AS day, from_status, to_status, COUNT(*)
+        FROM accounts_linkedaccountstatuschange
+        WHERE organization_id = %(org)s AND account_type = %(account_type)s AND at >= %(start)s
+        GROUP BY 1, 2, 3
+    """  # noqa: S608 (built from constants; every value is a parameter)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        deltas = cursor.fetchall()
-    lo = params["lo"]
-    statuses = ("COMPLETE", "IDLE", "RELINK_NEEDED", "INCOMPLETE")
-    change = {s: [0] * (days + 1) for s in statuses}
-    for status, m, delta in deltas:
-        if status in change and 0 <= int(m) - lo <= days:
-            change[status][int(m) - lo] += int(delta)
-    result = []
-    running = dict.fromkeys(statuses, 0)
-    for i in range(days):
-        for s in statuses:
-            running[s] += change[s][i]
-        result.append({"day": first_day + timedelta(days=i), **running})
+        changes = cursor.fetchall()
+    current = dict.fromkeys(LIVE_STATUSES, 0)
+    for row in (
+        LinkedAccount.objects.filter(organization=organization, account_type=account_type)
+        .order_by()
+        .values_list("status")
+        .annotate(n=models.Count("id"))
+    ):
+        current[row[0]] = row[1]
+    # undo[k]: per status, what the changes on UTC day number k did to the counts, reversed.
+    undo: dict[int, dict[str, int]] = {}
+    for day, from_status, to_status, n in changes:
+        entry = undo.setdefault(int(day), dict.fromkeys(LIVE_STATUSES, 0))
+        if from_status in entry:
+            entry[from_status] += n
+        if to_status in entry:
+            entry[to_status] -= n
+    result: list[dict] = [{}] * days
+    running = dict(current)
+    result[days - 1] = {"day": today, **running}
+    pending = sorted(undo, reverse=True)
+    for j in range(days - 2, -1, -1):
+        midnight = lo + j  # the end of day j
+        while pending and pending[0] >= midnight:
+            for status, delta in undo[pending.pop(0)].items():
+                running[status] += delta
+        result[j] = {"day": first_day + timedelta(days=j), **running}
     return result

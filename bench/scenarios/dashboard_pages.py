@@ -1,0 +1,207 @@
+"""The operator dashboard at scale: one organization with 100,000 linked accounts and 1,000,000
+status-history rows (ten per account over ten months). The Linked accounts page, server-side
+through Django's test client, and one month's billing computed from the history."""
+
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client, override_settings
+
+from accounts.crypto import encrypt_str, token_hash
+from accounts.ids import uuid7
+from accounts.selectors import billing_usage
+from accounts.services import membership_add, organization_create
+from bench.harness import bulk_copy
+
+ACCOUNTS = 100_000
+ROWS_PER_ACCOUNT = 10
+START = datetime(2026, 1, 1, tzinfo=UTC)
+MONTH = date(2026, 9, 1)
+# The life of an account after it is linked: every ~25 days a change.
+CYCLE = ("COMPLETE", "RELINK_NEEDED", "COMPLETE", "IDLE", "COMPLETE", "RELINK_NEEDED", "COMPLETE", "IDLE")
+
+
+def _seed():
+    organization, _, _ = organization_create(name="Dashboard bench")
+    encrypted = encrypt_str("bench-token")
+    accounts = []
+
+    def account_rows():
+        for n in range(ACCOUNTS):
+            account_id = uuid7()
+            created = START + timedelta(minutes=n)
+            account_type = "TEST" if n % 10 == 9 else "PRODUCTION"
+            # The status it ends in, as the last history row says.
+            status = "INCOMPLETE" if n % 50 == 7 else CYCLE[(ROWS_PER_ACCOUNT - 2 + n) % len(CYCLE)]
+            accounts.append((account_id, created, account_type, n))
+            yield (
+                str(account_id),
+                str(organization.id),
+                "hris",
+                "sandbox",
+                f"origin-{n}",
+                f"Customer {n}",
+                f"c{n}@example.com",
+                account_type,
+                status,
+                "",
+                None,
+                created.isoformat(),
+                created.isoformat(),
+                created.isoformat(),
+                token_hash(f"dash-bench-{n}"),
+                encrypted,
+                "",
+                "",
+                None,
+                None,
+            )
+
+    bulk_copy(
+        "accounts_linkedaccount",
+        [
+            "id",
+            "organization_id",
+            "category",
+            "integration",
+            "end_user_origin_id",
+            "end_user_organization_name",
+            "end_user_email_address",
+            "account_type",
+            "status",
+            "webhook_listener_url",
+            "is_duplicate",
+            "completed_at",
+            "created_at",
+            "updated_at",
+            "account_token_hash",
+            "account_token_encrypted",
+            "credentials_encrypted",
+            "sync_frequency",
+            "next_sync_at",
+            "last_inbound_at",
+        ],
+        account_rows(),
+    )
+
+    def history_rows():
+        for account_id, created, account_type, n in accounts:
+            previous = ""
+            statuses = ["INCOMPLETE"]
+            if n % 50 != 7:
+                statuses += [CYCLE[(i + n) % len(CYCLE)] for i in range(ROWS_PER_ACCOUNT - 1)]
+            else:
+                statuses += ["INCOMPLETE"] * (ROWS_PER_ACCOUNT - 1)
+            for i, status in enumerate(statuses):
+                at = (
+                    created
+                    + timedelta(hours=1) * (i > 0)
+                    + timedelta(days=25 * max(0, i - 1), minutes=n % 1440)
+                )
+                yield (
+                    str(organization.id),
+                    str(account_id),
+                    str(account_id),
+                    account_type,
+                    previous,
+                    status,
+                    "bench",
+                    at.isoformat(),
+                    "{}",
+                    at.isoformat(),
+                )
+                previous = status
+
+    bulk_copy(
+        "accounts_linkedaccountstatuschange",
+        [
+            "organization_id",
+            "linked_account_id",
+            "linked_account_uuid",
+            "account_type",
+            "from_status",
+            "to_status",
+            "reason",
+            "at",
+            "account_snapshot",
+            "processed_at",
+        ],
+        history_rows(),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE accounts_linkedaccount")
+        cursor.execute("ANALYZE accounts_linkedaccountstatuschange")
+        cursor.execute(
+            "SELECT count(*) FROM accounts_linkedaccountstatuschange WHERE organization_id = %s",
+            [organization.id],
+        )
+        (history,) = cursor.fetchone()
+    user = get_user_model().objects.create_user(username="bench-operator", password="bench-password-1")
+    membership_add(user=user, organization=organization)
+    client = Client()
+    client.force_login(user)
+    return organization, client, history
+
+
+def run(report):
+    # Production serves hashed static names from `collectstatic`'s manifest; the bench has no
+    # collected files, and the {% static %} lookup cost is the same either way.
+    storages = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages):
+        _run(report)
+
+
+def _run(report):
+    organization, client, history = _seed()
+    size = f"{ACCOUNTS // 1000}k accounts, {history / 1e6:.1f}M history rows"
+
+    def page(url, rows=50):
+        def call():
+            response = client.get(url)
+            assert response.status_code == 200, response.status_code
+            assert response.content.count(b"data-account=") == rows
+
+        return call
+
+    report.latency(
+        "dashboard: Linked accounts page",
+        size=size,
+        fn=page("/accounts"),
+        n=200,
+        target="p99 <= 150 ms",
+        ok=lambda r: r.p99_ms <= 150,
+    )
+    report.latency(
+        "dashboard: Linked accounts, Relink needed, production",
+        size=size,
+        fn=page("/accounts?status=RELINK_NEEDED&environment=production"),
+        n=100,
+        target="p99 <= 150 ms",
+        ok=lambda r: r.p99_ms <= 150,
+    )
+    report.latency(
+        "dashboard: Linked accounts sorted by name",
+        size=size,
+        fn=page("/accounts?sort=name"),
+        n=100,
+        note="no target",
+    )
+
+    def billing():
+        usage = billing_usage(organization=organization, month=MONTH)
+        assert len(usage["accounts"]) == ACCOUNTS and usage["billable_account_days"] > 0
+
+    report.latency(
+        f"billing_usage({MONTH:%Y-%m})",
+        size=size,
+        fn=billing,
+        n=15,
+        warmup=2,
+        target="p99 <= 500 ms",
+        ok=lambda r: r.p99_ms <= 500,
+    )

@@ -1,0 +1,188 @@
+"""The dashboard in a real browser (Playwright + Debian's Chromium): log in as an operator and
+walk every page on seeded data, on a laptop and a phone; screenshots in test-output/dashboard/."""
+
+import os
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from issues.models import Issue, WebhookDelivery
+from syncs.models import SyncRun, SyncRunStatus, SyncTrigger
+
+from .conftest import PASSWORD, operator_client
+from .seed import seed
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
+
+if not shutil.which(CHROMIUM):
+    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
+# plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        yield browser
+        browser.close()
+
+
+def login(browser, live_server, username, *, viewport=None):
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts")
+    assert "/login" in page.url
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/accounts")
+    return page
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_walk_every_page(browser, live_server, owner, transactional_db):
+    data = seed(owner, 12)
+    operator_client(username="walker", organizations=[owner.organization])
+    page = login(browser, live_server, "walker")
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    assert page.locator("table#accounts tbody tr[data-account]").count() == 12
+    shot(page, "accounts")
+    page.click("nav.nav >> text=Linked accounts")
+    page.select_option("select[name=status]", "RELINK_NEEDED")
+    page.click("#account-filters button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("tr[data-account]").count() == 3
+    shot(page, "accounts-relink-needed")
+
+    page.locator("tr[data-account] a").first.click()
+    page.wait_for_selector("#timeline")
+    assert page.locator("#timeline li").count() >= 3
+    assert page.locator("#sync-runs").is_visible()
+    page.locator("#sync-runs details summary").first.click()
+    assert page.get_by_text("/v1/employees?page=0").first.is_visible()
+    shot(page, "account")
+
+    page.goto(f"{live_server.url}/")
+    assert page.locator("svg.chart rect").count() >= 3
+    shot(page, "home")
+
+    page.click("nav.nav >> text=Issues")
+    assert (
+        page.locator("tr[data-issue]").count()
+        == Issue.objects.filter(organization=owner.organization).count()
+    )
+    page.locator("tr.snippet-row summary").first.click()
+    assert page.locator("pre[id^=python-]").first.inner_text().count("link_token.create(") == 1
+    shot(page, "issues")
+    credential = Issue.objects.filter(
+        organization=owner.organization, error_description="Invalid API key"
+    ).first()
+    page.goto(f"{live_server.url}/issues/{credential.id}")
+    shot(page, "issue")
+    page.click("#relink button:has-text('Create a magic link')")
+    page.wait_for_selector("#magic-link-value")
+    assert "/link/" in page.inner_text("#magic-link-value")
+    shot(page, "magic-link")
+
+    page.click("nav.nav >> text=Webhooks")
+    assert page.locator("tr[data-endpoint]").count() == 1
+    shot(page, "webhooks")
+    page.click(f"a[href='/webhooks/{data['endpoint'].id}']")
+    page.wait_for_selector("#deliveries")
+    shot(page, "webhook")
+    delivery = WebhookDelivery.objects.filter(endpoint=data["endpoint"]).first()
+    page.goto(f"{live_server.url}/webhooks/deliveries/{delivery.id}")
+    assert page.locator("#attempts tbody tr").count() >= 1
+    shot(page, "delivery")
+
+    page.click("nav.nav >> text=Billing")
+    assert page.locator("#billable-days").is_visible()
+    shot(page, "billing")
+    with page.expect_download() as download:
+        page.click("text=Download CSV")
+    assert download.value.suggested_filename.startswith("relink-billing-")
+
+    page.click("nav.nav >> text=Settings")
+    page.select_option("select[name=environment]", "TEST")
+    page.click("button:has-text('Create API key')")
+    key = page.inner_text("#new-key-value")
+    assert key.startswith("rl_test_")
+    shot(page, "settings-new-key")
+    page.goto(f"{live_server.url}/settings")
+    assert key not in page.content()
+    assert errors == []
+
+
+def test_phone_layout(browser, live_server, owner, transactional_db):
+    seed(owner, 4)
+    operator_client(username="phone", organizations=[owner.organization])
+    page = login(browser, live_server, "phone", viewport={"width": 390, "height": 844})
+    # Nothing wider than the screen but the tables' own scrolling boxes.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    shot(page, "phone-accounts")
+    page.goto(f"{live_server.url}/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-home")
+
+
+def test_sync_badge_updates_by_polling(browser, live_server, owner, transactional_db):
+    account, _ = owner.linked_account(origin_id="busy")
+    run = SyncRun.objects.create(
+        linked_account=account,
+        organization=owner.organization,
+        integration="sandbox",
+        trigger=SyncTrigger.FORCED,
+        status=SyncRunStatus.RUNNING,
+        started_at=timezone.now(),
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+        requests_total=1,
+        records_fetched=100,
+    )
+    operator_client(username="poller", organizations=[owner.organization])
+    page = login(browser, live_server, "poller")
+    badge = page.locator(f"#sync-{account.id}")
+    assert "100 records" in badge.inner_text()
+    SyncRun.objects.filter(pk=run.pk).update(requests_total=2, records_fetched=200)
+    page.wait_for_function(
+        f"document.getElementById('sync-{account.id}').innerText.includes('200 records')", timeout=10_000
+    )
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncRunStatus.DONE, finished_at=timezone.now())
+    page.wait_for_function(
+        f"document.getElementById('sync-{account.id}').innerText.includes('Sync finished')", timeout=10_000
+    )
+
+
+def test_outsider_sees_404_in_the_browser(browser, live_server, owner, outsider, transactional_db):
+    data = seed(owner, 2)
+    account, _ = data["accounts"][0]
+    operator_client(username="intruder", organizations=[outsider.organization])
+    page = login(browser, live_server, "intruder")
+    for url in [
+        f"/accounts/{account.id}",
+        f"/issues/{Issue.objects.filter(organization=owner.organization).first().id}",
+        f"/webhooks/{data['endpoint'].id}",
+        f"/billing?organization={owner.organization.id}",
+    ]:
+        response = page.goto(f"{live_server.url}{url}")
+        assert response.status == 404, url
