@@ -147,8 +147,11 @@ def _flag(condition: str) -> str:
     return f"(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
 
-def _billing_sql() -> str:
-    """Per account: billable, relink-needed, incomplete, test and deleted days (see above)."""
+def _billing_sql(*, summary: bool = False, top: int | None = None) -> str:
+    """Per account: billable, relink-needed, incomplete, test and deleted days (see above);
+    `top`: only that many, most billable days first. `summary`: the organization's sums only,
+    from the current counts per status and the changes since the month began (no per-account
+    rows at all)."""
     from django.db import connection
 
     greatest, least = ("GREATEST", "LEAST") if connection.vendor == "postgresql" else ("MAX", "MIN")
@@ -164,19 +167,34 @@ def _billing_sql() -> str:
         kind = kind.replace("account_type", "la.account_type")
         return f"CASE WHEN {kind} AND {_in('la.status', statuses)} THEN %(days)s ELSE 0 END"
 
+    rows_since = f"""
+        SELECT linked_account_uuid AS uid, account_type, from_status, to_status, {h} AS h
+        FROM accounts_linkedaccountstatuschange
+        WHERE organization_id = %(org)s AND account_type IN ('PRODUCTION', 'TEST') AND at >= %(start)s
+    """  # noqa: S608 (built from constants; every value is a parameter)
+    sums = f"""
+        SUM({change(BILLABLE_STATUSES, prod)}) AS billable,
+        SUM({change(("RELINK_NEEDED",), prod)}) AS relink,
+        SUM({change(("INCOMPLETE",), prod)}) AS incomplete,
+        SUM({change(LIVE_STATUSES, test)}) AS test,
+        SUM(CASE WHEN to_status = 'DELETED' THEN %(days)s - h ELSE 0 END) AS deleted
+    """
+    if summary:
+        return f"""
+            SELECT {sums} FROM ({rows_since}) rows_since
+            UNION ALL
+            SELECT SUM(n * ({current(BILLABLE_STATUSES, prod)})), SUM(n * ({current(("RELINK_NEEDED",), prod)})),
+                   SUM(n * ({current(("INCOMPLETE",), prod)})), SUM(n * ({current(LIVE_STATUSES, test)})), 0
+            FROM (
+                SELECT account_type, status, COUNT(*) AS n FROM accounts_linkedaccount
+                WHERE organization_id = %(org)s GROUP BY account_type, status
+            ) la
+        """  # noqa: S608 (built from constants; every value is a parameter)
+    limit = f"ORDER BY billable DESC, uid LIMIT {int(top)}" if top is not None else ""
     sql = f"""
         WITH changes AS (
-            SELECT uid, MAX(account_type) AS account_type,
-                   SUM({change(BILLABLE_STATUSES, prod)}) AS billable,
-                   SUM({change(("RELINK_NEEDED",), prod)}) AS relink,
-                   SUM({change(("INCOMPLETE",), prod)}) AS incomplete,
-                   SUM({change(LIVE_STATUSES, test)}) AS test,
-                   SUM(CASE WHEN to_status = 'DELETED' THEN %(days)s - h ELSE 0 END) AS deleted
-            FROM (
-                SELECT linked_account_uuid AS uid, account_type, from_status, to_status, {h} AS h
-                FROM accounts_linkedaccountstatuschange
-                WHERE organization_id = %(org)s AND account_type IN ('PRODUCTION', 'TEST') AND at >= %(start)s
-            ) rows_since
+            SELECT uid, MAX(account_type) AS account_type, {sums}
+            FROM ({rows_since}) rows_since
             GROUP BY uid
         ), accounts AS (
             -- Live accounts: their current status, plus what changed since the month began.
@@ -200,6 +218,7 @@ def _billing_sql() -> str:
                end_user_origin_id, end_user_organization_name, integration, category, status
         FROM accounts
         WHERE billable + relink + incomplete + test + deleted > 0
+        {limit}
     """  # noqa: S608 (built from constants; every value is a parameter)
     return sql
 
@@ -210,68 +229,94 @@ def _org_param(organization: Organization):
     return organization.pk if connection.vendor == "postgresql" else organization.pk.hex
 
 
-def billing_usage(*, organization: Organization, month: date) -> dict[str, Any]:
-    """The month's billing: per account, the days it was billable (production and COMPLETE or
-    IDLE at the end of the UTC day) and the days excluded, by reason; the organization's
-    billable account-days and their average over the days of the month. Days of the current
-    month count once they have ended; a future month has none."""
+def _billing_period(*, month: date) -> tuple[date, date, int]:
+    """The month's first and last day and how many of its days have ended (are counted)."""
+    first_day, last_day = month_bounds(month)
+    counted_last = min(last_day, timezone.now().date() - timedelta(days=1))
+    return first_day, last_day, max(0, (counted_last - first_day).days + 1)
+
+
+def _billing_query(*, organization: Organization, month: date, **kind) -> list[tuple]:
     from django.db import connection
 
-    first_day, last_day = month_bounds(month)
+    first_day, _, days_counted = _billing_period(month=month)
+    if not days_counted:
+        return []
+    params = {
+        "org": _org_param(organization),
+        "start": connection.ops.adapt_datetimefield_value(_utc_midnight(first_day)),
+        # The midnight ending the month's first day, as a day number.
+        "lo": _epoch_day(first_day) + 1,
+        "days": days_counted,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One aggregate row per account: keep the hash tables of 100k accounts in memory.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(_billing_sql(**kind), params)
+        return cursor.fetchall()
+
+
+def billing_summary(*, organization: Organization, month: date) -> dict[str, Any]:
+    """The month's totals: billable account-days, their average over the days of the month,
+    and the excluded account-days by reason. Days of the current month count once they have
+    ended; a future month has none. A month that is over never changes."""
+    first_day, last_day, days_counted = _billing_period(month=month)
     days_in_month = (last_day - first_day).days + 1
-    today = timezone.now().date()
-    counted_last = min(last_day, today - timedelta(days=1))
-    days_counted = max(0, (counted_last - first_day).days + 1)
-    accounts: list[dict[str, Any]] = []
-    totals = dict.fromkeys(EXCLUSION_REASONS, 0)
-    billable_total = 0
-    if days_counted:
-        params = {
-            "org": _org_param(organization),
-            "start": connection.ops.adapt_datetimefield_value(_utc_midnight(first_day)),
-            # The midnight ending the month's first day, as a day number.
-            "lo": _epoch_day(first_day) + 1,
-            "days": days_counted,
-        }
-        with transaction.atomic(), connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # One aggregate row per account: keep the hash tables of 100k accounts in memory.
-                cursor.execute("SET LOCAL work_mem = '64MB'")
-            cursor.execute(_billing_sql(), params)
-            rows = cursor.fetchall()
-        if connection.vendor != "postgresql":  # SQLite stores UUIDs as 32 hex digits
-            rows = [(str(uuid.UUID(r[0])), *r[1:]) for r in rows]
-        accounts = [
-            {
-                "linked_account_id": uid,
-                "end_user_origin_id": origin_id,
-                "end_user_organization_name": org_name,
-                "integration": integration,
-                "category": category,
-                "account_type": account_type,
-                "status": status,
-                "billable_days": billable,
-                "excluded_days": {
-                    "relink_needed": relink,
-                    "incomplete": incomplete,
-                    "test": test,
-                    "deleted": deleted,
-                },
-            }
-            for uid, billable, relink, incomplete, test, deleted, account_type, origin_id, org_name, integration, category, status in rows
-        ]
-        billable_total = sum(r[1] for r in rows)
-        totals = {reason: sum(r[i] for r in rows) for i, reason in enumerate(EXCLUSION_REASONS, start=2)}
-        _attach_deleted_accounts(organization=organization, accounts=accounts)
+    sums = [0] * 5
+    for row in _billing_query(organization=organization, month=month, summary=True):
+        sums = [total + int(value or 0) for total, value in zip(sums, row, strict=True)]
+    billable_total, *excluded = sums
     return {
         "month": first_day.strftime("%Y-%m"),
         "days_in_month": days_in_month,
         "days_counted": days_counted,
-        "is_final": counted_last == last_day,
+        "is_final": days_counted == days_in_month,
         "billable_account_days": billable_total,
         "average_billable_accounts": round(billable_total / days_in_month, 2),
-        "excluded_account_days": totals,
-        "accounts": accounts,
+        "excluded_account_days": dict(zip(EXCLUSION_REASONS, excluded, strict=True)),
+    }
+
+
+def billing_accounts(
+    *, organization: Organization, month: date, top: int | None = None
+) -> list[dict[str, Any]]:
+    """Per account with any counted day in the month: its billable days and excluded days by
+    reason (unordered; `top`: only the `top` most billable, in that order)."""
+    from django.db import connection
+
+    rows = _billing_query(organization=organization, month=month, top=top)
+    if connection.vendor != "postgresql":  # SQLite stores UUIDs as 32 hex digits
+        rows = [(str(uuid.UUID(r[0])), *r[1:]) for r in rows]
+    accounts = [
+        {
+            "linked_account_id": uid,
+            "end_user_origin_id": origin_id,
+            "end_user_organization_name": org_name,
+            "integration": integration,
+            "category": category,
+            "account_type": account_type,
+            "status": status,
+            "billable_days": billable,
+            "excluded_days": {
+                "relink_needed": relink,
+                "incomplete": incomplete,
+                "test": test,
+                "deleted": deleted,
+            },
+        }
+        for uid, billable, relink, incomplete, test, deleted, account_type, origin_id, org_name, integration, category, status in rows
+    ]
+    _attach_deleted_accounts(organization=organization, accounts=accounts)
+    return accounts
+
+
+def billing_usage(*, organization: Organization, month: date) -> dict[str, Any]:
+    """GET /api/billing/v1/usage: the month's totals (billing_summary) and every account's days
+    (billing_accounts). Billable: production and COMPLETE or IDLE at the end of the UTC day."""
+    return {
+        **billing_summary(organization=organization, month=month),
+        "accounts": billing_accounts(organization=organization, month=month),
     }
 
 

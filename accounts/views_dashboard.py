@@ -18,7 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import services
 from .dashboard import SESSION_KEY, operator_required
 from .models import AccountType, ApiKey, LinkedAccount, LinkedAccountStatus, SyncFrequency
-from .selectors import billing_usage, organizations_for_user, status_counts_by_day
+from .selectors import (
+    billing_accounts,
+    billing_summary,
+    billing_usage,
+    organizations_for_user,
+    status_counts_by_day,
+)
 
 CHART_STATUSES = ("COMPLETE", "IDLE", "RELINK_NEEDED", "INCOMPLETE")
 # The billing page lists this many accounts (most billable days first); the CSV has them all.
@@ -137,17 +143,16 @@ def billing(request):
     month = _parse_month(request.GET.get("month"))
     if month is None:
         return HttpResponseBadRequest("Invalid month: use YYYY-MM, not in the future.")
-    usage = billing_usage(organization=request.organization, month=month)
+    usage = billing_summary(organization=request.organization, month=month)
     this_month = timezone.now().date().replace(day=1)
-    rows = sorted(usage["accounts"], key=lambda a: (-a["billable_days"], a["end_user_origin_id"]))
-    shown = rows[:BILLING_PAGE_ROWS]
+    rows = billing_accounts(organization=request.organization, month=month, top=BILLING_PAGE_ROWS)
     return render(
         request,
         "accounts/billing.html",
         {
             "usage": usage,
-            "rows": shown,
-            "account_count": len(rows),
+            "rows": rows,
+            "is_top": len(rows) == BILLING_PAGE_ROWS,
             "month": month,
             "previous_month": _previous_month(month).strftime("%Y-%m"),
             "next_month": _next_month(month).strftime("%Y-%m") if month < this_month else None,

@@ -11,7 +11,7 @@ from django.test import Client, override_settings
 
 from accounts.crypto import encrypt_str, token_hash
 from accounts.ids import uuid7
-from accounts.selectors import billing_usage
+from accounts.selectors import billing_summary, billing_usage
 from accounts.services import membership_add, organization_create
 from bench.harness import bulk_copy
 
@@ -192,14 +192,41 @@ def _run(report):
         note="no target",
     )
 
-    def billing():
-        usage = billing_usage(organization=organization, month=MONTH)
-        assert len(usage["accounts"]) == ACCOUNTS and usage["billable_account_days"] > 0
+    def usage():
+        result = billing_usage(organization=organization, month=MONTH)
+        assert len(result["accounts"]) == ACCOUNTS and result["billable_account_days"] > 0
 
     report.latency(
-        f"billing_usage({MONTH:%Y-%m})",
+        f"billing_usage({MONTH:%Y-%m}): totals + every account",
         size=size,
-        fn=billing,
+        fn=usage,
+        n=15,
+        warmup=2,
+        target="p99 <= 500 ms",
+        ok=lambda r: r.p99_ms <= 500,
+    )
+
+    def summary():
+        assert billing_summary(organization=organization, month=MONTH)["billable_account_days"] > 0
+
+    report.latency(
+        f"billing_summary({MONTH:%Y-%m}): totals",
+        size=size,
+        fn=summary,
+        n=30,
+        warmup=3,
+        target="p99 <= 500 ms",
+        ok=lambda r: r.p99_ms <= 500,
+    )
+
+    def billing_page():
+        response = client.get(f"/billing?month={MONTH:%Y-%m}")
+        assert response.status_code == 200 and response.content.count(b"data-account=") == 200
+
+    report.latency(
+        "dashboard: Billing page (totals + top 200)",
+        size=size,
+        fn=billing_page,
         n=15,
         warmup=2,
         target="p99 <= 500 ms",

@@ -105,6 +105,10 @@ def test_billing_matches_a_forward_reading_of_the_history(owner):
                     for a in usage["accounts"]
                 }
                 assert got == reference_month(owner.organization, month), (seed, month)
+                # The totals (a separate, per-status query) agree with the per-account rows.
+                assert usage["billable_account_days"] == sum(a["billable_days"] for a in usage["accounts"])
+                for reason, total in usage["excluded_account_days"].items():
+                    assert total == sum(a["excluded_days"][reason] for a in usage["accounts"]), reason
 
 
 def test_home_chart_matches_a_forward_reading_of_the_history(owner):
