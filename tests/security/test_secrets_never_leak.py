@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 FIRST_CREDENTIAL = "sk_sandbox_first_Secret_9f8e7d6c5b4a"
 SECOND_CREDENTIAL = "sk_sandbox_second_Secret_1a2b3c4d5e6f"
+WRONG_CREDENTIAL = "wrong_provider_Secret_0z9y8x7w6v"
 
 
 @pytest.fixture
@@ -102,8 +103,18 @@ def test_secrets_never_appear_in_logs_rows_or_webhooks(stack, owner, sandbox_pro
             message="RELINK_NEEDED",
         )
 
-        # Relink with new credentials.
+        # Relink with new credentials: first a wrong one (rejected without being echoed back).
         relink_token = api.post("/api/hris/v1/link-token", json=link_body).json()["link_token"]
+        response = api.post(
+            "/api/sandbox/v1/public-token",
+            json={
+                "link_token": relink_token,
+                "integration": "sandbox",
+                "credentials": {"api_key": WRONG_CREDENTIAL},
+            },
+        )
+        assert response.status_code == 400, response.text
+        assert WRONG_CREDENTIAL not in response.text
         response = api.post(
             "/api/sandbox/v1/public-token",
             json={
@@ -161,6 +172,7 @@ def test_secrets_never_appear_in_logs_rows_or_webhooks(stack, owner, sandbox_pro
         "account token": account_token,
         "first provider credential": FIRST_CREDENTIAL,
         "second provider credential": SECOND_CREDENTIAL,
+        "rejected provider credential": WRONG_CREDENTIAL,
         "webhook signature key": signature_key,
         "webhook signature key (base64 part)": signature_key.removeprefix("whsec_"),
     }
