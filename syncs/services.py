@@ -159,11 +159,19 @@ def sync_queue_now(*, account: LinkedAccount, reason: str) -> None:
     from .tasks import sync_account
 
     account_id = str(account.pk)
-    transaction.on_commit(
-        lambda: sync_account.apply_async(
-            args=[account_id], kwargs={"trigger": SyncTrigger.FORCED, "reason": reason[:200]}
-        )
-    )
+
+    def publish() -> None:
+        try:
+            sync_account.apply_async(
+                args=[account_id], kwargs={"trigger": SyncTrigger.FORCED, "reason": reason[:200]}
+            )
+        except Exception:
+            # Broker down: not lost, and not a 500 for the caller. The account is made due now,
+            # so the dispatcher runs it as soon as the broker is back.
+            logger.warning("could not queue a sync of %s (broker down); made it due instead", account_id)
+            LinkedAccount.objects.filter(pk=account_id).update(next_sync_at=timezone.now())
+
+    transaction.on_commit(publish)
 
 
 def sync_dispatch_due(*, now: datetime | None = None, limit: int | None = None) -> int:
@@ -245,9 +253,10 @@ def sync_runs_recover_expired(*, now: datetime | None = None) -> int:
             )
             if updated:
                 recovered += 1
-                LinkedAccount.objects.filter(pk=account_id, next_sync_at__isnull=False).update(
-                    next_sync_at=now
-                )
+                # Due now, also when it had no next time (a manual-only account, or a new
+                # account whose first, forced, sync died): the lost run is run again once; its
+                # end sets the real next time.
+                LinkedAccount.objects.filter(pk=account_id).update(next_sync_at=now)
     return recovered
 
 
