@@ -163,3 +163,13 @@ class WebhookNoticeAdmin(ReadOnlyAdmin):
     def acknowledge(self, request, queryset):
         for notice in queryset:
             services.webhook_notice_acknowledge(notice=notice)
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(ReadOnlyAdmin):
+    """Every POST of every delivery (also shown inline on its delivery)."""
+
+    list_display = ("delivery", "number", "started_at", "outcome", "status_code", "duration_ms")
+    list_filter = ("outcome",)
+    list_select_related = ("delivery",)
+    raw_id_fields = ("delivery",)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import LinkToken, RelinkEmail
+from .models import LinkToken, PublicToken, RelinkEmail
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -37,3 +37,12 @@ class RelinkEmailAdmin(ReadOnlyAdmin):
     list_filter = ("kind",)
     list_select_related = ("linked_account", "sent_by")
     exclude = ("link_token",)
+
+
+@admin.register(PublicToken)
+class PublicTokenAdmin(ReadOnlyAdmin):
+    list_display = ("linked_account", "organization", "account_type", "created_at", "expires_at", "used_at")
+    list_filter = ("account_type",)
+    list_select_related = ("organization", "linked_account")
+    raw_id_fields = ("linked_account", "link_token")
+    exclude = ("token_hash",)
