@@ -12,8 +12,9 @@ from syncs.models import Employee, RequestLog, SyncRun, SyncRunStatus
 
 SORTS = {
     # name: (column, descending)
-    "newest": ("id", True),
-    "oldest": ("id", False),
+    # Keyset on (created_at, id): with the environment filter, an index range scan at any depth.
+    "newest": ("created_at", True),
+    "oldest": ("created_at", False),
     "name": ("end_user_organization_name", False),
     "-name": ("end_user_organization_name", True),
     "origin": ("end_user_origin_id", False),

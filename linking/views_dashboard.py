@@ -26,8 +26,9 @@ PAGE_SIZE = 50
 
 
 class AccountFilters(forms.Form):
+    # Production by default, as the API keys separate them; "all" mixes both.
     environment = forms.ChoiceField(
-        choices=[("", "All environments"), ("production", "Production"), ("test", "Test")], required=False
+        choices=[("production", "Production"), ("test", "Test"), ("all", "All environments")], required=False
     )
     status = forms.ChoiceField(choices=[("", "Any status"), *LinkedAccountStatus.choices], required=False)
     integration = forms.CharField(required=False, max_length=64)
@@ -37,7 +38,7 @@ class AccountFilters(forms.Form):
     cursor = forms.CharField(required=False, max_length=500)
 
 
-ENVIRONMENTS = {"production": AccountType.PRODUCTION, "test": AccountType.TEST}
+ENVIRONMENTS = {"": AccountType.PRODUCTION, "production": AccountType.PRODUCTION, "test": AccountType.TEST}
 
 
 @require_GET
