@@ -107,8 +107,9 @@ def organization_switch(request):
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("dash-home")
     # Detail pages belong to the previous organization: land on the section's list.
-    if target.count("/") > 2:
-        target = "/" + target.strip("/").split("/")[0]
+    segments = target.split("?")[0].strip("/").split("/")
+    if len(segments) > 1:
+        target = "/" + segments[0]
     return redirect(target)
 
 

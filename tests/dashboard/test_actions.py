@@ -151,10 +151,9 @@ def test_mute_and_unmute(owner, operator):
     issue.refresh_from_db()
     assert not issue.is_muted
     # An open redirect is not followed.
-    assert (
-        operator.post(f"/issues/{issue.id}/mute", {"next": "//evil.example"})["Location"]
-        == f"/issues/{issue.id}"
-    )
+    for evil in ("//evil.example", "/\\evil.example", "https://evil.example/"):
+        response = operator.post(f"/issues/{issue.id}/mute", {"mute": "0", "next": evil})
+        assert response["Location"] == f"/issues/{issue.id}", evil
 
 
 def test_issue_page_shows_the_relink_snippet_for_credential_issues_only(owner, operator):

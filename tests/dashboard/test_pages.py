@@ -195,6 +195,11 @@ def test_organization_switcher(owner, outsider):
     client.post("/organization", {"organization": str(owner.organization.id), "next": "/accounts"})
     assert "owner-only" in client.get("/accounts").content.decode()
     assert client.post("/organization", {"organization": "not-a-uuid"}).status_code == 404
+    # From another organization's detail page, the switch lands on the section's list.
+    response = client.post(
+        "/organization", {"organization": str(outsider.organization.id), "next": "/accounts/x/y"}
+    )
+    assert response["Location"] == "/accounts"
     assert (
         client.post(
             "/organization", {"organization": str(owner.organization.id), "next": "https://evil.example/"}
