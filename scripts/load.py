@@ -332,6 +332,9 @@ def main() -> int:
                 str(args.web_workers),
                 "--threads",
                 "4",
+                # Longer than the client keeps an idle connection: no reset races on reuse.
+                "--keep-alive",
+                "30",
                 "--log-level",
                 "warning",
             ],
