@@ -158,8 +158,25 @@ class HiBobIntegration(Integration):
         return data
 
     def validate(self, credentials: dict[str, Any], session: ProviderSession) -> None:
-        # The smallest real read: one field of the active employees.
-        self._search(credentials, session, {"fields": ["root.id"], "showInactive": False})
+        # The smallest real read that also proves the names are readable.
+        data = self._search(
+            credentials, session, {"fields": ["root.id", "root.firstName"], "showInactive": False}
+        )
+        self._require_names(data["employees"])
+
+    @staticmethod
+    def _require_names(employees: list[Any]) -> None:
+        """Bob answers 200 and silently leaves out fields the service user may not read; a
+        company whose employees all come back nameless means a missing permission, not data."""
+        if not employees:
+            return
+        for raw in employees:
+            if isinstance(raw, dict) and field_value(raw, "root.firstName") is not None:
+                return
+        raise ProviderError(
+            ErrorClass.MISSING_PERMISSIONS,
+            "Bob left out every employee's name: the service user cannot read Basic info.",
+        )
 
     def fetch_pages(
         self, credentials: dict[str, Any], session: ProviderSession, model: str
@@ -182,6 +199,8 @@ class HiBobIntegration(Integration):
                     "humanReadable": "APPEND",
                 },
             )
+            if start == 0:
+                self._require_names(data["employees"])
             yield data["employees"]
 
     def map_record(self, model: str, raw: dict[str, Any]) -> dict[str, Any]:

@@ -134,13 +134,15 @@ def test_registered_with_the_credentials_a_customer_has():
 @pytest.mark.django_db
 def test_validate_success_is_one_small_search():
     with respx.mock() as mock:
-        route = _search_route(mock, httpx.Response(200, json={"employees": [{"id": "1"}, {"id": "2"}]}))
+        route = _search_route(
+            mock, httpx.Response(200, json={"employees": [{"id": "1", "firstName": "Ann"}, {"id": "2"}]})
+        )
         check = services.credentials_validate(integration="hibob", credentials=CREDS)
     assert check.ok, check.message
     assert route.call_count == 1
     request = route.calls.last.request
     assert _basic(request) == (SERVICE_USER, TOKEN)
-    assert json.loads(request.content) == {"fields": ["root.id"], "showInactive": False}
+    assert json.loads(request.content) == {"fields": ["root.id", "root.firstName"], "showInactive": False}
     log = RequestLog.objects.get()
     assert log.method == "POST" and log.status_code == 200 and TOKEN not in log.url
 
@@ -153,6 +155,26 @@ def test_validate_rejections(status, description):
         check = services.credentials_validate(integration="hibob", credentials=CREDS)
     assert not check.ok and check.error_description == description
     assert TOKEN not in check.message and SERVICE_USER not in check.message
+
+
+@pytest.mark.django_db
+def test_a_service_user_that_cannot_read_names_is_missing_permissions():
+    nameless = {"employees": [{"id": "1"}, {"id": "2"}]}
+    with respx.mock() as mock:
+        _search_route(mock, httpx.Response(200, json=nameless))
+        check = services.credentials_validate(integration="hibob", credentials=CREDS)
+    assert not check.ok and check.error_description == "Missing permissions"
+    # Same rule in a sync: no nameless rows replace data.
+    integration = integrations.get("hibob")
+    with respx.mock() as mock:
+        _bob_route(mock, [{"id": "1", "email": "a@acme.example"}, {"id": "2"}])
+        with pytest.raises(ProviderError) as exc:
+            list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
+    assert exc.value.error_class == ErrorClass.MISSING_PERMISSIONS
+    # An empty company is not a permission problem.
+    with respx.mock() as mock:
+        _search_route(mock, httpx.Response(200, json={"employees": []}))
+        assert services.credentials_validate(integration="hibob", credentials=CREDS).ok
 
 
 def test_fetch_lists_ids_then_reads_fields_and_maps_both_shapes():
