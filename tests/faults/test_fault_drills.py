@@ -199,6 +199,7 @@ def test_slow_provider_is_bounded_by_time_limits(
 
     monkeypatch.setattr(sync_account, "soft_time_limit", 6)
     monkeypatch.setattr(sync_account, "time_limit", 9)
+    monkeypatch.setattr(sync_account, "_exec_options", None)  # Celery caches them at the first send
     sandbox_provider.state.latency_ms = 5000
     accounts = _accounts(owner, 4, "slow")
     endpoint, _ = webhook_endpoint_create(organization=owner.organization, url=receiver.url)
@@ -227,6 +228,12 @@ def test_slow_provider_is_bounded_by_time_limits(
     # A worker slot is held at most one soft time limit (6 s) plus cleanup.
     assert delivery_wait < 6 + 5, delivery_wait
     for run in SyncRun.objects.filter(linked_account__in=[a for a, _ in accounts]):
-        assert run.status == SyncRunStatus.FAILED
+        assert run.status == SyncRunStatus.FAILED, (
+            run.status,
+            run.started_at,
+            run.finished_at,
+            run.requests_total,
+            run.trigger,
+        )
         assert run.error_class == "time_limit", run.error_class
         assert (run.finished_at - run.started_at).total_seconds() < 9 + 2
