@@ -1,7 +1,6 @@
 """The dashboard in a real browser (Playwright + Debian's Chromium): log in as an operator and
 walk every page on seeded data, on a laptop and a phone; screenshots in test-output/dashboard/."""
 
-import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -23,16 +22,16 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
 if not shutil.which(CHROMIUM):
     pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
-# plain synchronous calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
+    # Playwright's sync API runs an event loop in this thread, and Django then refuses ORM
+    # calls from it; the tests' own ORM calls are plain synchronous ones. Only while this
+    # module runs: other tests' subprocesses (manage.py check --deploy) must not inherit it.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as p:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
