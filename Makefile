@@ -6,7 +6,7 @@ PORT ?= 8000
 export PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test bench lint fmt migrate seed clean
+.PHONY: help install run test bench faults load lint fmt migrate seed clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,6 +30,12 @@ test: install ## Run the whole test suite (SQLite by default, DATABASE_URL for P
 
 bench: install ## Run the benchmarks under bench/ against PostgreSQL and print one table
 	bash scripts/bench.sh
+
+faults: install ## Fault drills: Redis outage, worker SIGKILL, dropped DB connections, slow provider (PostgreSQL)
+	bash scripts/faults.sh
+
+load: install ## Load drill: 200 API reads/s for 60 s on gunicorn + PostgreSQL during syncs; p50/p99/errors
+	$(BIN)/python scripts/load.py
 
 lint: install ## ruff check + format check + missing migrations
 	$(BIN)/ruff check .
