@@ -257,15 +257,9 @@ def _billing_query(*, organization: Organization, month: date, **kind) -> list[t
         return cursor.fetchall()
 
 
-def billing_summary(*, organization: Organization, month: date) -> dict[str, Any]:
-    """The month's totals: billable account-days, their average over the days of the month,
-    and the excluded account-days by reason. Days of the current month count once they have
-    ended; a future month has none. A month that is over never changes."""
+def _summary(*, month: date, sums: list[int]) -> dict[str, Any]:
     first_day, last_day, days_counted = _billing_period(month=month)
     days_in_month = (last_day - first_day).days + 1
-    sums = [0] * 5
-    for row in _billing_query(organization=organization, month=month, summary=True):
-        sums = [total + int(value or 0) for total, value in zip(sums, row, strict=True)]
     billable_total, *excluded = sums
     return {
         "month": first_day.strftime("%Y-%m"),
@@ -278,16 +272,26 @@ def billing_summary(*, organization: Organization, month: date) -> dict[str, Any
     }
 
 
-def billing_accounts(
-    *, organization: Organization, month: date, top: int | None = None
-) -> list[dict[str, Any]]:
-    """Per account with any counted day in the month: its billable days and excluded days by
-    reason (unordered; `top`: only the `top` most billable, in that order)."""
+def billing_summary(*, organization: Organization, month: date) -> dict[str, Any]:
+    """The month's totals: billable account-days, their average over the days of the month,
+    and the excluded account-days by reason. Days of the current month count once they have
+    ended; a future month has none. A month that is over never changes."""
+    sums = [0] * 5
+    for row in _billing_query(organization=organization, month=month, summary=True):
+        sums = [total + int(value or 0) for total, value in zip(sums, row, strict=True)]
+    return _summary(month=month, sums=sums)
+
+
+def _account_rows(*, organization: Organization, month: date, top: int | None = None) -> list[tuple]:
     from django.db import connection
 
     rows = _billing_query(organization=organization, month=month, top=top)
     if connection.vendor != "postgresql":  # SQLite stores UUIDs as 32 hex digits
         rows = [(str(uuid.UUID(r[0])), *r[1:]) for r in rows]
+    return rows
+
+
+def _accounts_from_rows(*, organization: Organization, rows: list[tuple]) -> list[dict[str, Any]]:
     accounts = [
         {
             "linked_account_id": uid,
@@ -311,12 +315,24 @@ def billing_accounts(
     return accounts
 
 
+def billing_accounts(
+    *, organization: Organization, month: date, top: int | None = None
+) -> list[dict[str, Any]]:
+    """Per account with any counted day in the month: its billable days and excluded days by
+    reason (unordered; `top`: only the `top` most billable, in that order)."""
+    rows = _account_rows(organization=organization, month=month, top=top)
+    return _accounts_from_rows(organization=organization, rows=rows)
+
+
 def billing_usage(*, organization: Organization, month: date) -> dict[str, Any]:
-    """GET /api/billing/v1/usage: the month's totals (billing_summary) and every account's days
-    (billing_accounts). Billable: production and COMPLETE or IDLE at the end of the UTC day."""
+    """GET /api/billing/v1/usage: the month's totals and every account's days (one query; the
+    totals are the sums of the accounts' days, as billing_summary computes them apart).
+    Billable: production and COMPLETE or IDLE at the end of the UTC day."""
+    rows = _account_rows(organization=organization, month=month)
+    sums = [sum(int(r[i]) for r in rows) for i in range(1, 6)]
     return {
-        **billing_summary(organization=organization, month=month),
-        "accounts": billing_accounts(organization=organization, month=month),
+        **_summary(month=month, sums=sums),
+        "accounts": _accounts_from_rows(organization=organization, rows=rows),
     }
 
 

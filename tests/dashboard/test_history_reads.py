@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import time_machine
 
 from accounts.models import AccountType, LinkedAccount, LinkedAccountStatusChange
-from accounts.selectors import billing_usage, month_bounds, status_counts_by_day
+from accounts.selectors import billing_summary, billing_usage, month_bounds, status_counts_by_day
 from accounts.services import (
     linked_account_delete,
     linked_account_mark_complete,
@@ -105,10 +105,12 @@ def test_billing_matches_a_forward_reading_of_the_history(owner):
                     for a in usage["accounts"]
                 }
                 assert got == reference_month(owner.organization, month), (seed, month)
-                # The totals (a separate, per-status query) agree with the per-account rows.
-                assert usage["billable_account_days"] == sum(a["billable_days"] for a in usage["accounts"])
-                for reason, total in usage["excluded_account_days"].items():
+                # billing_summary (its own query, from the counts per status) agrees.
+                summary = billing_summary(organization=owner.organization, month=month)
+                assert summary["billable_account_days"] == sum(a["billable_days"] for a in usage["accounts"])
+                for reason, total in summary["excluded_account_days"].items():
                     assert total == sum(a["excluded_days"][reason] for a in usage["accounts"]), reason
+                assert {k: v for k, v in usage.items() if k != "accounts"} == summary
 
 
 def test_home_chart_matches_a_forward_reading_of_the_history(owner):
