@@ -7,6 +7,7 @@ import hmac
 import ipaddress
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,12 +64,17 @@ class SendResult:
 
 _client: httpx.Client | None = None
 _client_pid: int | None = None
+_client_lock = threading.Lock()
 
 
 def _http_client() -> httpx.Client:
-    """One pooled client per process (prefork children each build their own)."""
+    """One pooled client per process (prefork children each build their own; threads share it)."""
     global _client, _client_pid
-    if _client is None or _client_pid != os.getpid():
+    if _client is not None and _client_pid == os.getpid():
+        return _client
+    with _client_lock:
+        if _client is not None and _client_pid == os.getpid():
+            return _client
         _client = httpx.Client(
             timeout=httpx.Timeout(
                 connect=settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS,
@@ -80,7 +86,7 @@ def _http_client() -> httpx.Client:
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
         )
         _client_pid = os.getpid()
-    return _client
+        return _client
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -126,8 +132,15 @@ def send(*, url: str, body: str, headers: dict[str, str]) -> SendResult:
                 "PERMANENT", None, "", False, "URL resolves to a private address", elapsed_ms(), None
             )
     try:
-        request = _http_client().build_request("POST", url, content=body.encode(), headers=headers)
-        response = _http_client().send(request, stream=True)
+        timeout = httpx.Timeout(
+            connect=settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS,
+            read=settings.WEBHOOK_READ_TIMEOUT_SECONDS,
+            write=settings.WEBHOOK_READ_TIMEOUT_SECONDS,
+            pool=settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS,
+        )
+        client = _http_client()
+        request = client.build_request("POST", url, content=body.encode(), headers=headers, timeout=timeout)
+        response = client.send(request, stream=True)
     except httpx.TimeoutException as exc:
         return SendResult("TRANSIENT", None, "", False, f"Timeout: {type(exc).__name__}", elapsed_ms(), None)
     except (httpx.TransportError, OSError) as exc:

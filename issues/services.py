@@ -14,6 +14,7 @@ import random
 import secrets
 import uuid
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -352,16 +353,58 @@ def _retry_delay(*, window_attempts: int) -> float:
     return delay * (1 + random.uniform(0, settings.WEBHOOK_RETRY_JITTER))
 
 
-def _claim(*, delivery_id: uuid.UUID, now: datetime) -> bool:
+def _lease_until(now: datetime) -> datetime:
     # Longer than one attempt can take (connect + the total budget + the last read), so a live
     # worker never loses its claim; a dead worker's claim lapses and the sweep re-queues it.
-    lease = now + timedelta(
+    return now + timedelta(
         seconds=settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS
         + settings.WEBHOOK_TOTAL_TIMEOUT_SECONDS
         + settings.WEBHOOK_READ_TIMEOUT_SECONDS
         + 5
     )
-    return bool(
+
+
+_CLAIM_SQL = """
+UPDATE issues_webhookdelivery AS d
+   SET claimed_until = %s, attempt_count = d.attempt_count + 1, window_attempts = d.window_attempts + 1
+  FROM issues_webhookendpoint AS e
+ WHERE d.id = %s AND d.status = 'PENDING' AND d.next_attempt_at <= %s
+   AND (d.claimed_until IS NULL OR d.claimed_until < %s) AND e.id = d.endpoint_id
+RETURNING d.body, d.attempt_count, d.window_attempts, d.window_started_at, d.organization_id,
+          e.id, e.url, e.enabled, e.signature_key_encrypted, e.failing_since, e.last_success_at
+"""
+
+
+def _claim_and_load(*, delivery_id: uuid.UUID, now: datetime) -> WebhookDelivery | None:
+    """Claim a due, unclaimed delivery by a conditional UPDATE; None when it is not ours. On
+    PostgreSQL one round trip claims and loads the delivery with its endpoint."""
+    lease = _lease_until(now)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, [lease, delivery_id, now, now])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        body, attempts, window_attempts, window_started_at, organization_id = row[:5]
+        endpoint = WebhookEndpoint(
+            id=row[5],
+            organization_id=organization_id,
+            url=row[6],
+            enabled=row[7],
+            signature_key_encrypted=row[8],
+            failing_since=row[9],
+            last_success_at=row[10],
+        )
+        return WebhookDelivery(
+            id=delivery_id,
+            endpoint=endpoint,
+            organization_id=organization_id,
+            body=body,
+            attempt_count=attempts,
+            window_attempts=window_attempts,
+            window_started_at=window_started_at,
+        )
+    claimed = (
         WebhookDelivery.objects.filter(
             pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
         )
@@ -372,6 +415,9 @@ def _claim(*, delivery_id: uuid.UUID, now: datetime) -> bool:
             window_attempts=F("window_attempts") + 1,
         )
     )
+    if not claimed:
+        return None
+    return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
 
 
 def webhook_delivery_attempt(*, delivery_id: uuid.UUID) -> str | None:
@@ -379,9 +425,9 @@ def webhook_delivery_attempt(*, delivery_id: uuid.UUID) -> str | None:
     Returns the attempt's outcome, or None when the delivery was not ours to send (already sent,
     not due, or claimed by another worker): running twice is harmless."""
     now = timezone.now()
-    if not _claim(delivery_id=delivery_id, now=now):
+    delivery = _claim_and_load(delivery_id=delivery_id, now=now)
+    if delivery is None:
         return None
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     endpoint = delivery.endpoint
     if not endpoint.enabled:
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
@@ -409,10 +455,53 @@ def webhook_delivery_attempt(*, delivery_id: uuid.UUID) -> str | None:
     return result.outcome
 
 
+_SUCCESS_SQL = """
+WITH attempt AS (
+    UPDATE issues_webhookattempt
+       SET duration_ms = %s, outcome = 'SUCCESS', status_code = %s, response_body = %s,
+           response_truncated = %s, error = ''
+     WHERE id = %s
+)
+UPDATE issues_webhookdelivery
+   SET claimed_until = NULL, last_status_code = %s, last_error = '', status = 'SUCCEEDED',
+       delivered_at = %s, next_attempt_at = NULL
+ WHERE id = %s
+"""
+
+
+def _endpoint_needs_success_update(endpoint: WebhookEndpoint, now: datetime) -> bool:
+    # last_success_at is kept to the minute: not one endpoint-row write per delivery.
+    return (
+        endpoint.failing_since is not None
+        or endpoint.last_success_at is None
+        or now - endpoint.last_success_at > timedelta(minutes=1)
+    )
+
+
 def _record_result(*, delivery: WebhookDelivery, attempt: WebhookAttempt, result: sender.SendResult) -> None:
     now = timezone.now()
     endpoint = delivery.endpoint
-    with transaction.atomic():
+    # A success writes two rows that need no joint commit (a crash between them only means one
+    # more send, which at-least-once allows); failures also touch the endpoint: one transaction.
+    succeeded = result.outcome == AttemptOutcome.SUCCESS
+    if succeeded and connection.vendor == "postgresql" and not _endpoint_needs_success_update(endpoint, now):
+        # The hot path in one round trip: complete the attempt row and the delivery together.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _SUCCESS_SQL,
+                [
+                    result.duration_ms,
+                    result.status_code,
+                    result.response_body,
+                    result.response_truncated,
+                    attempt.pk,
+                    result.status_code,
+                    now,
+                    delivery.pk,
+                ],
+            )
+        return
+    with nullcontext() if succeeded else transaction.atomic():
         attempt.duration_ms = result.duration_ms
         attempt.outcome = result.outcome
         attempt.status_code = result.status_code
@@ -463,11 +552,7 @@ def _record_result(*, delivery: WebhookDelivery, attempt: WebhookAttempt, result
                     requeue_in = None
         WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
         if result.outcome == AttemptOutcome.SUCCESS:
-            if (
-                endpoint.failing_since is not None
-                or endpoint.last_success_at is None
-                or (now - endpoint.last_success_at > timedelta(minutes=1))
-            ):
+            if _endpoint_needs_success_update(endpoint, now):
                 WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None, last_success_at=now)
         else:
             _endpoint_record_failure(endpoint=endpoint, now=now)
