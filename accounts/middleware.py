@@ -1,6 +1,8 @@
 """Request body limits for the API. Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only when a view
 reads `request.body`; DRF's parsers read the stream and never do. So an API request that
-declares a larger body is refused here, before anything reads it: 413 with a JSON body."""
+declares a larger body is refused here, before anything reads it: 413 with a JSON body.
+
+API answers carry tokens and end users' data: no cache (browser or proxy) may keep them."""
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -28,4 +30,7 @@ class ApiBodyLimitMiddleware:
                     },
                     status=413,
                 )
+            response = self.get_response(request)
+            response.setdefault("Cache-Control", "no-store")
+            return response
         return self.get_response(request)

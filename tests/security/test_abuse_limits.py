@@ -235,3 +235,10 @@ def test_bad_content_length_is_a_json_400(owner):
     )
     assert response.status_code == 400
     assert response.json()["detail"] == "Invalid Content-Length header."
+
+
+def test_api_answers_are_never_cached(owner):
+    _, token = owner.linked_account(origin_id="cache1")
+    response = owner.client(account_token=token).post("/api/hris/v1/account-token/regenerate")
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
