@@ -25,6 +25,23 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+# The columns issue_as_api reads (and the keyset): what the API loads, nothing more.
+ISSUE_API_FIELDS = (
+    "id",
+    "created_at",
+    "status",
+    "error_description",
+    "first_incident_time",
+    "last_incident_time",
+    "is_muted",
+    "error_details",
+    "linked_account__id",
+    "linked_account__end_user_origin_id",
+    "linked_account__end_user_organization_name",
+    "linked_account__end_user_email_address",
+)
+
+
 def issue_as_api(*, issue: Issue, account: LinkedAccount | None = None) -> dict[str, Any]:
     """The Issue object exactly as GET /issues returns it (and every Issue.* webhook's `data`)."""
     account = account or issue.linked_account

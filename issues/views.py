@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from accounts.api import OrganizationView, paginate, paginated_response, paginated_serializer, validate_query
 from accounts.selectors import linked_account_for_token
 
-from .selectors import issue_as_api, issue_for_organization, issues_for_organization
+from .selectors import ISSUE_API_FIELDS, issue_as_api, issue_for_organization, issues_for_organization
 from .serializers import IssueFilterSerializer, IssueSerializer
 
 
@@ -50,6 +50,7 @@ class IssueListView(OrganizationView):
                 params.get("last_incident_time_before"), params.get("end_date")
             ),
         )
+        qs = qs.only(*ISSUE_API_FIELDS)
         rows, next_cursor, previous_cursor = paginate(queryset=qs, params=params, keys=("created_at", "id"))
         data = [issue_as_api(issue=issue) for issue in rows]
         return paginated_response(next_cursor=next_cursor, previous_cursor=previous_cursor, data=data)
