@@ -1,4 +1,4 @@
-"""The add_webhook / rotate_webhook_key commands, the admin actions and the dashboard form."""
+"""The add_webhook / rotate_webhook_key commands and the admin actions."""
 
 import json
 from io import StringIO
@@ -8,7 +8,6 @@ from django.core.management import CommandError, call_command
 
 from accounts.crypto import decrypt_str
 from issues import services
-from issues.forms import WebhookEndpointForm
 from issues.models import DeliveryStatus, Issue, WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -83,15 +82,6 @@ def test_rotate_webhook_key(owner):
     new = json.loads(out.getvalue())["signature_key"]
     endpoint.refresh_from_db()
     assert new != old and decrypt_str(endpoint.signature_key_encrypted) == new
-
-
-def test_dashboard_form_reports_unknown_events_and_bad_urls():
-    form = WebhookEndpointForm(data={"url": "gopher://x", "events": ["Issue.nope"]})
-    assert not form.is_valid()
-    assert "url" in form.errors and "events" in form.errors
-    ok = WebhookEndpointForm(data={"url": "https://x.example.com", "events": ["Issue.new"], "enabled": "on"})
-    assert ok.is_valid(), ok.errors
-    assert ok.cleaned_data["events"] == ["Issue.new"]
 
 
 @pytest.fixture
