@@ -20,6 +20,10 @@ app.conf.beat_schedule = {
     },
     # issues: status-history rows the on-commit listener missed become status_changed/deleted webhooks.
     "issues-process-status-changes": {"task": "issues.process_status_changes", "schedule": 30.0},
+    "issues-prune-webhook-deliveries": {
+        "task": "issues.prune_webhook_deliveries",
+        "schedule": crontab(hour=3, minute=53),
+    },
     # syncs: hand out due accounts (one claim query, one message per batch of accounts).
     "syncs-dispatch-due": {
         "task": "syncs.dispatch_due_syncs",

@@ -641,6 +641,32 @@ def webhook_deliveries_requeue_due(*, limit: int = 1000) -> int:
     return len(claimed)
 
 
+def _uuid7_floor(at: datetime) -> uuid.UUID:
+    """The smallest UUIDv7 of that millisecond: ids below it were made earlier (a primary-key
+    range instead of a scan on created_at)."""
+    ms = int(at.timestamp() * 1000)
+    return uuid.UUID(int=(ms << 80) | (0x7 << 76) | (0b10 << 62))
+
+
+def webhook_deliveries_prune(*, older_than_days: int | None = None, batch_size: int = 5000) -> int:
+    """Forget finished deliveries (and their attempts) older than WEBHOOK_DELIVERY_RETENTION_DAYS;
+    pending ones are kept whatever their age. Returns how many were deleted."""
+    days = settings.WEBHOOK_DELIVERY_RETENTION_DAYS if older_than_days is None else older_than_days
+    boundary = _uuid7_floor(timezone.now() - timedelta(days=days))
+    deleted = 0
+    while True:
+        ids = list(
+            WebhookDelivery.objects.filter(pk__lt=boundary)
+            .exclude(status=DeliveryStatus.PENDING)
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        WebhookAttempt.objects.filter(delivery_id__in=ids).delete()
+        WebhookDelivery.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+
+
 # The status-history outbox (accounts.LinkedAccountStatusChange)
 
 

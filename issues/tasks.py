@@ -26,3 +26,8 @@ def process_status_changes() -> None:
     for _ in range(20):
         if services.status_changes_process(limit=500) < 500:
             break
+
+
+@shared_task(name="issues.prune_webhook_deliveries", soft_time_limit=600, time_limit=660, ignore_result=True)
+def prune_webhook_deliveries() -> None:
+    services.webhook_deliveries_prune()

@@ -162,3 +162,33 @@ def test_status_change_listener_runs_on_commit(owner, django_capture_on_commit_c
     assert not LinkedAccountStatusChange.objects.filter(
         processed_at__isnull=True, to_status="COMPLETE"
     ).exists()
+
+
+def test_prune_forgets_old_finished_deliveries_but_keeps_pending_ones(owner):
+    import time_machine
+    from django.utils import timezone
+
+    from issues.models import DeliveryStatus, WebhookAttempt
+
+    services.webhook_endpoint_create(organization=owner.organization, url="https://a.example.com")
+    account, _ = owner.linked_account()  # status_changed rows are not processed here
+    from accounts.selectors import linked_account_details
+
+    def emit():
+        return services.webhook_event_emit(
+            organization=owner.organization,
+            event="LinkedAccount.sync_completed",
+            account_details=linked_account_details(account=account),
+            data={},
+        )[0]
+
+    with time_machine.travel(timezone.now() - timezone.timedelta(days=40)):
+        old_done, old_pending = emit(), emit()
+    recent_done = emit()
+    WebhookDelivery.objects.filter(pk__in=[old_done.pk, recent_done.pk]).update(
+        status=DeliveryStatus.SUCCEEDED
+    )
+    WebhookAttempt.objects.create(delivery=old_done, number=1, started_at=timezone.now(), outcome="SUCCESS")
+    assert services.webhook_deliveries_prune(older_than_days=30) == 1
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {old_pending.pk, recent_done.pk}
+    assert not WebhookAttempt.objects.exists()
