@@ -194,7 +194,7 @@ class EndpointForm(forms.Form):
     url = forms.CharField(max_length=2000, label="URL")
     description = forms.CharField(max_length=200, required=False)
     events = forms.MultipleChoiceField(
-        choices=WebhookEvent.choices,
+        choices=[(e.value, e.value) for e in WebhookEvent],
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text="None ticked: every event.",
