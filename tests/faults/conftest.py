@@ -218,6 +218,9 @@ class Stack:
 
         self._celery_app = app
         self._old_broker = app.conf.broker_url
+        # The shared pools stay open and are put back afterwards: kombu keeps a process-wide
+        # registry of producer pools, and a closed one would break every later test.
+        self._old_pools = (app._pool, app.amqp._producer_pool)
         settings.REDIS_URL = self.redis.url
         settings.CELERY_BROKER_URL = self.redis.url
         self._point_celery_at(self.redis.url)
@@ -251,16 +254,16 @@ class Stack:
         if self.web:
             self.web.stop()
         self.redis.cleanup()
-        self._point_celery_at(self._old_broker)
+        app = self._celery_app
+        app.conf.broker_url = self._old_broker
+        app._pool, app.amqp._producer_pool = self._old_pools
 
     def _point_celery_at(self, url: str) -> None:
-        # Drop every cached connection and producer pool, or publishes go to the old broker.
+        # New pools for the private broker, or publishes go to the shared one.
         app = self._celery_app
-        if app._pool is not None:
-            app._pool.force_close_all()
+        app.conf.broker_url = url
         app._pool = None
         app.amqp._producer_pool = None
-        app.conf.broker_url = url
 
 
 @pytest.fixture

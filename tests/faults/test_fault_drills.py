@@ -174,7 +174,7 @@ def test_dropped_database_connections_reconnect(stack_factory, owner, sandbox_pr
     wait_until(lambda: _done_since(account, before), timeout=60, message="a sync before the drop")
 
     terminated = _terminate_other_backends()
-    assert terminated >= 2  # web threads' and the worker's persistent connections
+    assert terminated >= 1  # at least the web threads' persistent connections (CONN_MAX_AGE)
 
     statuses = [client.get("/api/hris/v1/account-details").status_code for _ in range(10)]
     assert statuses == [200] * 10, statuses
