@@ -118,6 +118,8 @@ class Employee(models.Model):
     remote_was_deleted = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField()
+    # Digest of the mapped fields: a sync compares digests instead of loading every column.
+    content_hash = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         constraints = [

@@ -194,3 +194,30 @@ def test_request_log_retention_prunes_in_batches(owner):
     RequestLog.objects.bulk_create(old + fresh)
     assert services.request_logs_prune(batch_size=10) == 25
     assert RequestLog.objects.count() == 5
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [3, 600])
+def test_request_logs_are_bulk_written(owner, count):
+    from datetime import UTC, datetime
+
+    from syncs.integrations.base import LoggedRequest
+
+    account, _ = owner.linked_account(origin_id=f"logs-{count}")
+    entries = [
+        LoggedRequest(
+            method="GET",
+            url=f"https://x.example/p?cursor={i}",
+            started_at=datetime.now(UTC),
+            duration_ms=i,
+            status_code=200 if i % 2 else None,
+            error_class="" if i % 2 else "provider_offline",
+        )
+        for i in range(count)
+    ]
+    assert services.request_logs_write(entries=entries, integration="sandbox", account=account) == count
+    rows = RequestLog.objects.filter(linked_account=account).order_by("duration_ms")
+    assert rows.count() == count
+    last = rows.last()
+    assert last.organization_id == owner.organization.id and last.url.endswith(f"cursor={count - 1}")
+    assert rows.filter(error_class="provider_offline", status_code__isnull=True).count() == (count + 1) // 2

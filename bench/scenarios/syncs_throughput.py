@@ -1,0 +1,267 @@
+"""Account syncs per second through the real path: dispatch tick -> Redis -> Celery worker
+(prefork, its own processes) -> the sandbox provider (its own process, 10 ms latency per
+request, 200 employees per account) -> PostgreSQL. Then request-log writes per second.
+
+Two rounds over the same accounts: the first creates 200 employees per account, the second
+finds nothing changed. The worker's RSS (all its processes) is sampled after a warm-up and
+after the rounds: it must stay flat across thousands of syncs."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+from django.db import connection
+from django.utils import timezone
+
+from accounts.crypto import encrypt_json
+from accounts.ids import uuid7
+from accounts.services import organization_create
+from bench.harness import bulk_copy, peak_rss_mb
+from syncs import services
+from syncs.integrations.base import LoggedRequest
+from syncs.models import RequestLog, SyncRun
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+ACCOUNTS = 2000
+WARMUP = 200
+CONCURRENCY = int(os.environ.get("SYNCS_BENCH_CONCURRENCY", "6"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _seed(org_id: str, count: int) -> list[str]:
+    credentials = encrypt_json({"api_key": "sk_sandbox_bench"})
+    ids = [str(uuid7()) for _ in range(count)]
+    created = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
+    rows = (
+        (
+            account_id,
+            org_id,
+            "hris",
+            "sandbox",
+            f"throughput-{n}",
+            f"Customer {n}",
+            f"t{n}@example.com",
+            "PRODUCTION",
+            "COMPLETE",
+            "",
+            None,
+            created,
+            created,
+            created,
+            f"throughput-token-{n}",
+            "x",
+            credentials,
+            "",
+            None,
+            timezone.now().isoformat(),
+        )
+        for n, account_id in enumerate(ids)
+    )
+    columns = [
+        "id",
+        "organization_id",
+        "category",
+        "integration",
+        "end_user_origin_id",
+        "end_user_organization_name",
+        "end_user_email_address",
+        "account_type",
+        "status",
+        "webhook_listener_url",
+        "is_duplicate",
+        "completed_at",
+        "created_at",
+        "updated_at",
+        "account_token_hash",
+        "account_token_encrypted",
+        "credentials_encrypted",
+        "sync_frequency",
+        "next_sync_at",
+        "last_inbound_at",
+    ]
+    bulk_copy("accounts_linkedaccount", columns, rows)
+    return ids
+
+
+def _make_due(ids: list[str]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE accounts_linkedaccount SET next_sync_at = %s WHERE id = ANY(%s::uuid[])",
+            [timezone.now() - timedelta(seconds=1), ids],
+        )
+
+
+def _finished() -> int:
+    return SyncRun.objects.exclude(status="RUNNING").count()
+
+
+def _round(ids: list[str], expect_total: int, worker_pid: int, timeout: float = 600) -> tuple[float, float]:
+    """Dispatch the accounts and wait for every run; returns (seconds, peak worker RSS)."""
+    _make_due(ids)
+    t0 = time.perf_counter()
+    assert services.sync_dispatch_due() == len(ids)
+    peak = 0.0
+    deadline = time.monotonic() + timeout
+    while _finished() < expect_total:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {_finished()} of {expect_total} runs finished in {timeout} s")
+        peak = max(peak, peak_rss_mb([worker_pid]))
+        time.sleep(0.05)
+    return time.perf_counter() - t0, peak
+
+
+def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait_for(predicate, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up in {timeout} s")
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _sync_throughput(report) -> None:
+    run_dir = ROOT / ".run"
+    run_dir.mkdir(exist_ok=True)
+    port = _free_port()
+    env = dict(os.environ)
+    env["SANDBOX_PROVIDER_URL"] = f"http://127.0.0.1:{port}"
+    provider = _start(
+        [sys.executable, "manage.py", "sandbox_provider", "--latency-ms", "10"],
+        env,
+        run_dir / "bench-sandbox-provider.log",
+    )
+    worker_log = run_dir / "bench-syncs-worker.log"
+    worker = _start(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel=WARNING",
+            f"--concurrency={CONCURRENCY}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            f"--hostname=bench-syncs-{os.getpid()}@%h",
+        ],
+        env,
+        worker_log,
+    )
+    try:
+        _wait_for(lambda: _port_open(port), "the sandbox provider")
+        _wait_for(lambda: len(psutil.Process(worker.pid).children()) >= CONCURRENCY, "the worker", timeout=60)
+        time.sleep(2)
+        organization, _, _ = organization_create(name="Sync throughput bench")
+        # Accounts sync through the settings of this process too (dispatch lease, batches).
+        ids = _seed(str(organization.id), WARMUP + ACCOUNTS)
+        warm, rest = ids[:WARMUP], ids[WARMUP:]
+        _round(warm, WARMUP, worker.pid)
+        rss_before = peak_rss_mb([worker.pid])
+        first, peak1 = _round(rest, WARMUP + ACCOUNTS, worker.pid)
+        second, peak2 = _round(ids, 2 * WARMUP + 2 * ACCOUNTS, worker.pid)
+        rss_after = peak_rss_mb([worker.pid])
+        failed = SyncRun.objects.exclude(status="DONE").count()
+        note = (
+            f"{CONCURRENCY} prefork processes; worker RSS {rss_before:.0f} MB after warm-up, "
+            f"{rss_after:.0f} MB after {2 * len(ids)} syncs; "
+            f"{failed} runs not DONE"
+        )
+        flat = rss_after <= rss_before * 1.15 + 10
+        report.throughput(
+            "account syncs (first sync: 200 employees created)",
+            size=f"{ACCOUNTS} accounts, 10 ms provider latency",
+            count=ACCOUNTS,
+            seconds=first,
+            rss_mb=max(peak1, peak2),
+            target=">= 50/s, RSS flat",
+            ok=lambda row: row.per_second >= 50 and failed == 0 and flat,
+            note=note,
+        )
+        report.throughput(
+            "account syncs (repeat sync: 200 employees unchanged)",
+            size=f"{len(ids)} accounts, 10 ms provider latency",
+            count=len(ids),
+            seconds=second,
+            rss_mb=peak2,
+            target=">= 50/s",
+            ok=lambda row: row.per_second >= 50 and failed == 0,
+        )
+    finally:
+        _stop(worker)
+        _stop(provider)
+
+
+def _request_log_writes(report) -> None:
+    now = datetime.now(UTC)
+    entries = [
+        LoggedRequest(
+            method="GET",
+            url=f"https://api.example.com/v1/employees?cursor={i}&limit=100",
+            started_at=now,
+            duration_ms=12,
+            status_code=200,
+        )
+        for i in range(10_000)
+    ]
+    timings = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        services.request_logs_write(entries=entries, integration="sandbox")
+        timings.append(time.perf_counter() - t0)
+    seconds = sorted(timings)[len(timings) // 2]
+    report.throughput(
+        "request-log writes (bulk, per run)",
+        size="10k rows per write",
+        count=len(entries),
+        seconds=seconds,
+        target=">= 20,000 rows/s",
+        ok=lambda row: row.per_second >= 20_000,
+        note=f"{RequestLog.objects.count()} rows written",
+    )
+
+
+def run(report):
+    _request_log_writes(report)
+    _sync_throughput(report)
