@@ -35,6 +35,7 @@ class IssueFilters(forms.Form):
     muted = forms.ChoiceField(
         choices=[("", "Muted and unmuted"), ("hide", "Hide muted"), ("only", "Only muted")], required=False
     )
+    integration = forms.CharField(required=False, max_length=64)
     account = forms.UUIDField(required=False)
     cursor = forms.CharField(required=False, max_length=500)
 
@@ -93,6 +94,7 @@ def issue_list(request):
         include_muted=f["muted"] != "hide",
         linked_account_id=f["account"],
         error_description=f["error_description"] or None,
+        integration_name=f["integration"] or None,
     )
     if f["muted"] == "only":
         qs = qs.filter(is_muted=True)
@@ -133,6 +135,7 @@ def issue_list(request):
             if page.previous_cursor
             else None,
             "back": request.get_full_path(),
+            "integrations": catalog.all_integrations(),
         },
     )
 

@@ -253,3 +253,12 @@ def test_disabled_endpoint_notice_is_shown_and_dismissed(owner, operator):
 @pytest.mark.parametrize("url", ["/issues?status=NOPE", "/issues?cursor=zz", "/webhooks?status=NOPE"])
 def test_bad_list_parameters_are_400(operator, url):
     assert operator.get(url).status_code == 400
+
+
+def test_issue_filters(owner, operator):
+    seed(owner, 4)
+    html = operator.get("/issues", {"error_description": "Invalid API key"}).content.decode()
+    assert html.count('data-issue="') == 1
+    assert operator.get("/issues", {"integration": "sandbox"}).content.decode().count('data-issue="') == 2
+    assert operator.get("/issues", {"integration": "nope"}).content.decode().count('data-issue="') == 0
+    assert operator.get("/issues", {"environment": "test"}).content.decode().count('data-issue="') == 0
