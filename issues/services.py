@@ -676,7 +676,7 @@ def status_changes_process(*, change_ids: Iterable[int] | None = None, limit: in
     deliveries they produce, so each becomes its webhooks exactly once. Creation rows (no
     from-status) produce nothing. Returns how many rows were processed."""
     with transaction.atomic():
-        qs = LinkedAccountStatusChange.objects.select_for_update(skip_locked=True).filter(
+        qs = LinkedAccountStatusChange.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             processed_at__isnull=True
         )
         if change_ids is not None:
