@@ -62,12 +62,12 @@ def _append_detail(details: list[str], detail: str) -> list[str]:
 def issue_record_failure(*, account: LinkedAccount, error_description: str, detail: str) -> Issue:
     """A failure of `account`: opens an issue (Issue.new), updates the ONGOING one (a repeat:
     last_incident_time, occurrences, error_details), or reopens the latest RESOLVED one
-    (Issue.reopened). Runs inside the caller's transaction."""
+    (Issue.reopened). A muted issue is updated quietly. Runs inside the caller's transaction."""
     error_description = ErrorDescription(error_description).value  # ValueError on unknown values
-    now = timezone.now()
     with transaction.atomic():
         # One writer per account at a time, so two failures never open two ONGOING issues.
         LinkedAccount.objects.select_for_update().filter(pk=account.pk).values_list("pk").first()
+        now = timezone.now()
         issue = (
             Issue.objects.select_for_update()
             .filter(linked_account=account, error_description=error_description)
