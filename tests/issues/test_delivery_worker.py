@@ -29,6 +29,12 @@ def fast(monkeypatch, settings):
     for name, value in FAST.items():
         monkeypatch.setenv(name, value)
         setattr(settings, name, float(value))
+    pools = (celery_app.pool, celery_app.amqp._producer_pool)
+    if any(getattr(pool, "_closed", False) for pool in pools):
+        # An earlier test (a failed fault drill) can leave this process's broker pools closed;
+        # every on-commit send would then be dropped. Start from fresh ones.
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
     celery_app.control.purge()  # this test run's Redis db only: nothing stale from earlier tests
 
 
