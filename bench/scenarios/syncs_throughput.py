@@ -30,7 +30,7 @@ from syncs.models import RequestLog, SyncRun
 ROOT = Path(__file__).resolve().parent.parent.parent
 ACCOUNTS = 2000
 WARMUP = 200
-CONCURRENCY = int(os.environ.get("SYNCS_BENCH_CONCURRENCY", "6"))
+CONCURRENCY = int(os.environ.get("SYNCS_BENCH_CONCURRENCY", "12"))
 
 
 def _free_port() -> int:
