@@ -166,10 +166,35 @@ def bulk_copy(table: str, columns: list[str], rows: Iterable[tuple]) -> int:
     return count
 
 
+# accounts_linkedaccount's columns in the order the scenarios' seed rows give them.
+LINKED_ACCOUNT_COLUMNS = [
+    "id", "organization_id", "category", "integration", "end_user_origin_id", "end_user_organization_name",
+    "end_user_email_address", "account_type", "status", "webhook_listener_url", "is_duplicate", "completed_at",
+    "created_at", "updated_at", "account_token_hash", "account_token_encrypted", "credentials_encrypted",
+    "sync_frequency", "next_sync_at", "last_inbound_at",
+]  # fmt: skip
+
+
+def copy_linked_accounts(rows: Iterable[tuple]) -> int:
+    """COPY linked-account rows (tuples in LINKED_ACCOUNT_COLUMNS order)."""
+    return bulk_copy("accounts_linkedaccount", LINKED_ACCOUNT_COLUMNS, rows)
+
+
 def timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
 
 
-__all__ = ["Report", "Row", "bulk_copy", "peak_rss_mb", "percentile", "self_rss_mb", "timed", "io"]
+__all__ = [
+    "LINKED_ACCOUNT_COLUMNS",
+    "Report",
+    "Row",
+    "bulk_copy",
+    "copy_linked_accounts",
+    "peak_rss_mb",
+    "percentile",
+    "self_rss_mb",
+    "timed",
+    "io",
+]

@@ -13,7 +13,7 @@ from accounts.crypto import encrypt_str, token_hash
 from accounts.ids import uuid7
 from accounts.selectors import billing_summary, billing_usage
 from accounts.services import membership_add, organization_create
-from bench.harness import bulk_copy
+from bench.harness import bulk_copy, copy_linked_accounts
 
 ACCOUNTS = 100_000
 ROWS_PER_ACCOUNT = 10
@@ -59,30 +59,7 @@ def _seed():
                 None,
             )
 
-    bulk_copy(
-        "accounts_linkedaccount",
-        [
-            "id",
-            "organization_id",
-            "category",
-            "integration",
-            "end_user_origin_id",
-            "end_user_organization_name",
-            "end_user_email_address",
-            "account_type",
-            "status",
-            "webhook_listener_url",
-            "is_duplicate",
-            "completed_at",
-            "created_at",
-            "updated_at",
-            "account_token_hash",
-            "account_token_encrypted",
-            "credentials_encrypted",
-            "sync_frequency",
-            "next_sync_at",
-            "last_inbound_at",
-        ],
+    copy_linked_accounts(
         account_rows(),
     )
 

@@ -12,7 +12,7 @@ from accounts.api import _encode_cursor
 from accounts.crypto import encrypt_str, token_hash
 from accounts.ids import uuid7
 from accounts.services import organization_create
-from bench.harness import bulk_copy
+from bench.harness import bulk_copy, copy_linked_accounts
 from issues.models import ErrorDescription, Issue
 
 ACCOUNTS = 50_000
@@ -57,30 +57,7 @@ def _seed():
                 None,
             )
 
-    bulk_copy(
-        "accounts_linkedaccount",
-        [
-            "id",
-            "organization_id",
-            "category",
-            "integration",
-            "end_user_origin_id",
-            "end_user_organization_name",
-            "end_user_email_address",
-            "account_type",
-            "status",
-            "webhook_listener_url",
-            "is_duplicate",
-            "completed_at",
-            "created_at",
-            "updated_at",
-            "account_token_hash",
-            "account_token_encrypted",
-            "credentials_encrypted",
-            "sync_frequency",
-            "next_sync_at",
-            "last_inbound_at",
-        ],
+    copy_linked_accounts(
         account_rows(),
     )
 

@@ -14,7 +14,7 @@ from accounts.crypto import encrypt_json, encrypt_str, token_hash
 from accounts.ids import uuid7
 from accounts.models import LinkedAccount
 from accounts.services import organization_create
-from bench.harness import bulk_copy, percentile
+from bench.harness import copy_linked_accounts, percentile
 from syncs.sandbox_provider import serve_in_thread
 
 EXISTING = 20_000
@@ -51,30 +51,7 @@ def _seed(organization) -> None:
                 None,
             )
 
-    bulk_copy(
-        "accounts_linkedaccount",
-        [
-            "id",
-            "organization_id",
-            "category",
-            "integration",
-            "end_user_origin_id",
-            "end_user_organization_name",
-            "end_user_email_address",
-            "account_type",
-            "status",
-            "webhook_listener_url",
-            "is_duplicate",
-            "completed_at",
-            "created_at",
-            "updated_at",
-            "account_token_hash",
-            "account_token_encrypted",
-            "credentials_encrypted",
-            "sync_frequency",
-            "next_sync_at",
-            "last_inbound_at",
-        ],
+    copy_linked_accounts(
         rows(),
     )
     with connections["default"].cursor() as cursor:

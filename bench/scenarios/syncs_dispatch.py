@@ -19,34 +19,12 @@ from django.utils import timezone
 from accounts.crypto import encrypt_str
 from accounts.ids import uuid7
 from accounts.services import organization_create
-from bench.harness import bulk_copy
+from bench.harness import copy_linked_accounts
 from syncs import services
 
 DUE = 10_000
 ROUNDS = 5
 QUEUE = "celery"
-COLUMNS = [
-    "id",
-    "organization_id",
-    "category",
-    "integration",
-    "end_user_origin_id",
-    "end_user_organization_name",
-    "end_user_email_address",
-    "account_type",
-    "status",
-    "webhook_listener_url",
-    "is_duplicate",
-    "completed_at",
-    "created_at",
-    "updated_at",
-    "account_token_hash",
-    "account_token_encrypted",
-    "credentials_encrypted",
-    "sync_frequency",
-    "next_sync_at",
-    "last_inbound_at",
-]
 
 
 def _seed(org_id: str, start: int, count: int, *, due_ids: list[str] | None, far: datetime) -> None:
@@ -89,7 +67,7 @@ def _seed(org_id: str, start: int, count: int, *, due_ids: list[str] | None, far
                 None,
             )
 
-    bulk_copy("accounts_linkedaccount", COLUMNS, rows())
+    copy_linked_accounts(rows())
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE accounts_linkedaccount")
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.crypto import encrypt_json
 from accounts.ids import uuid7
 from accounts.services import organization_create
-from bench.harness import bulk_copy, peak_rss_mb
+from bench.harness import copy_linked_accounts, peak_rss_mb
 from syncs import services
 from syncs.integrations.base import LoggedRequest
 from syncs.models import RequestLog, SyncRun
@@ -68,29 +68,7 @@ def _seed(org_id: str, count: int) -> list[str]:
         )
         for n, account_id in enumerate(ids)
     )
-    columns = [
-        "id",
-        "organization_id",
-        "category",
-        "integration",
-        "end_user_origin_id",
-        "end_user_organization_name",
-        "end_user_email_address",
-        "account_type",
-        "status",
-        "webhook_listener_url",
-        "is_duplicate",
-        "completed_at",
-        "created_at",
-        "updated_at",
-        "account_token_hash",
-        "account_token_encrypted",
-        "credentials_encrypted",
-        "sync_frequency",
-        "next_sync_at",
-        "last_inbound_at",
-    ]
-    bulk_copy("accounts_linkedaccount", columns, rows)
+    copy_linked_accounts(rows)
     return ids
 
 
