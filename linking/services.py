@@ -185,36 +185,10 @@ def magic_link_create(
     integration: str = "",
     expiry_mins: int = MAGIC_LINK_EXPIRY_MAX_MINS,
     base_url: str | None = None,
-) -> str:
-    """A stand-alone link page URL (valid `expiry_mins`, up to 7 days) to send to an end user:
-    for an existing account (a relink), or for a new end user given the origin details."""
-    return magic_link_token_create(
-        account=account,
-        organization=organization,
-        account_type=account_type,
-        category=category,
-        end_user_origin_id=end_user_origin_id,
-        end_user_organization_name=end_user_organization_name,
-        end_user_email_address=end_user_email_address,
-        integration=integration,
-        expiry_mins=expiry_mins,
-        base_url=base_url,
-    ).magic_link_url
-
-
-def magic_link_token_create(
-    *,
-    account: LinkedAccount | None = None,
-    organization: Organization | None = None,
-    account_type: str | None = None,
-    category: str | None = None,
-    end_user_origin_id: str | None = None,
-    end_user_organization_name: str | None = None,
-    end_user_email_address: str | None = None,
-    integration: str = "",
-    expiry_mins: int = MAGIC_LINK_EXPIRY_MAX_MINS,
-    base_url: str | None = None,
 ) -> LinkTokenCreated:
+    """A stand-alone link page (valid `expiry_mins`, up to 7 days) to send to an end user: for an
+    existing account (a relink), or for a new end user given the origin details. The URL is
+    `.magic_link_url`."""
     if account is not None:
         organization = account.organization
         account_type = account.account_type
@@ -481,7 +455,7 @@ def relink_email_send(
     organization = account.organization
     name = catalog.get(account.integration).name
     with transaction.atomic():
-        created = magic_link_token_create(account=account, base_url=base_url)
+        created = magic_link_create(account=account, base_url=base_url)
         url, token = created.magic_link_url, created.link_token
         record = RelinkEmail.objects.create(
             organization=organization,

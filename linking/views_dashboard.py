@@ -227,7 +227,9 @@ def account_relink_email(request, account_id):
 @operator_required
 def account_magic_link(request, account_id):
     account = _account_or_404(request, account_id)
-    url = magic_link_create(account=account, base_url=request.build_absolute_uri("/").rstrip("/"))
+    url = magic_link_create(
+        account=account, base_url=request.build_absolute_uri("/").rstrip("/")
+    ).magic_link_url
     # In this response only: the link is a credential for the end user's relink.
     return _render_account(request, account, magic_link=url)
 

@@ -217,7 +217,7 @@ def magic_link_on_a_phone(live_server, owner, browser):
         end_user_email_address="it@phone.example",
         integration="sandbox",
         base_url=live_server.url,
-    )
+    ).magic_link_url
     context = browser.new_context(viewport={"width": 375, "height": 700}, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(url)

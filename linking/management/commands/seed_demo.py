@@ -82,7 +82,7 @@ class Command(BaseCommand):
                         organization, origin_id, org_name, email, target, account_type
                     )
                     if target == LinkedAccountStatus.RELINK_NEEDED and account_type == AccountType.TEST:
-                        relink_url = magic_link_create(account=account, base_url=base_url)
+                        relink_url = magic_link_create(account=account, base_url=base_url).magic_link_url
         return relink_url
 
     def _seed_account(self, organization, origin_id, org_name, email, target, account_type):
