@@ -80,13 +80,19 @@ def test_schedule_revoke_outage_resync_end_to_end(owner, sandbox_provider, recei
         timeout=60,
         message=f"Issue.new and status_changed delivered: {_events(receiver, account)}",
     )
-    changed = [
-        r.json
-        for r in receiver.received
-        if r.json["hook"]["event"] == "LinkedAccount.status_changed"
-        and r.json["linked_account"]["id"] == str(account.pk)
-    ]
-    assert changed[-1]["data"]["to"] == "RELINK_NEEDED"
+
+    def changes_to_relink_needed():
+        # Deliveries are at least once and unordered: the earlier COMPLETE change may land later.
+        return [
+            r.json["data"]
+            for r in list(receiver.received)
+            if r.json["hook"]["event"] == "LinkedAccount.status_changed"
+            and r.json["linked_account"]["id"] == str(account.pk)
+            and r.json["data"]["to"] == "RELINK_NEEDED"
+        ]
+
+    changed = wait_until(changes_to_relink_needed, timeout=60, message="status_changed to RELINK_NEEDED")
+    assert changed[0]["from"] == "COMPLETE" and changed[0]["reason"]
     assert all(r.merge_signature_ok for r in receiver.received)
     # The last good data is still served.
     assert len(api.get("/api/hris/v1/employees").json()["results"]) == 100
