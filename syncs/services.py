@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +36,9 @@ from .models import Employee, RequestLog, SyncRun, SyncRunStatus, SyncTrigger
 from .selectors import sync_status_rows  # noqa: F401  (part of this module's agreed interface)
 
 logger = logging.getLogger(__name__)
+
+# A running sync tells the dashboard how far it got at most this often.
+PROGRESS_INTERVAL_SECONDS = 0.5
 
 ERROR_DESCRIPTION: dict[str, str] = {
     ErrorClass.CREDENTIALS_REJECTED: ErrorDescription.INVALID_API_KEY,
@@ -342,7 +346,7 @@ def sync_run_account(*, account_id: str, trigger: str, reason: str = "") -> Sync
     credentials_version = account.credentials_encrypted
     credentials = linked_account_credentials(account=account)
     session = integration.session(credentials)
-    outcome = _fetch(integration=integration, credentials=credentials, session=session)
+    outcome = _fetch(integration=integration, credentials=credentials, session=session, run_id=run.id)
     return _finish(
         run=run,
         account=account,
@@ -352,10 +356,19 @@ def sync_run_account(*, account_id: str, trigger: str, reason: str = "") -> Sync
     )
 
 
-def _fetch(*, integration, credentials, session) -> _Outcome:
+def _report_progress(*, run_id, session, fetched: int) -> None:
+    """Pages and records so far, for the dashboard's polling badge (the run's final counts are
+    written by `_finish`)."""
+    SyncRun.objects.filter(pk=run_id, finished_at__isnull=True).update(
+        requests_total=len(session.log), records_fetched=fetched
+    )
+
+
+def _fetch(*, integration, credentials, session, run_id=None) -> _Outcome:
     records: dict[str, list[dict[str, Any]]] = {}
     skipped = 0
     cap = settings.SYNC_MAX_RECORDS_PER_RUN
+    last_progress = time.monotonic()
     try:
         if integration.missing_credentials(credentials):
             raise ProviderError(
@@ -373,6 +386,9 @@ def _fetch(*, integration, credentials, session) -> _Outcome:
                         skipped += 1
                 if len(mapped) > cap:
                     raise ProviderError(ErrorClass.BAD_RESPONSE, f"More than {cap} records in one run.")
+                if run_id is not None and time.monotonic() - last_progress >= PROGRESS_INTERVAL_SECONDS:
+                    _report_progress(run_id=run_id, session=session, fetched=sum(map(len, records.values())))
+                    last_progress = time.monotonic()
         return _Outcome(None, records, skipped)
     except ProviderError as exc:
         _blame_last_request(session, exc.error_class)

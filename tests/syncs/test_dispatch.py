@@ -1,6 +1,7 @@
 """The beat jobs: dispatch of due accounts, lease recovery, request-log retention, IDLE."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -221,3 +222,31 @@ def test_request_logs_are_bulk_written(owner, count):
     last = rows.last()
     assert last.organization_id == owner.organization.id and last.url.endswith(f"cursor={count - 1}")
     assert rows.filter(error_class="provider_offline", status_code__isnull=True).count() == (count + 1) // 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_sync_reports_pages_and_records_so_far(owner, sandbox_provider, monkeypatch):
+    """The dashboard's polling badge reads these counts while the run is still going."""
+    monkeypatch.setattr(services, "PROGRESS_INTERVAL_SECONDS", 0)
+    sandbox_provider.state.latency_ms = 400  # each page request takes 0.4 s
+    account, _ = owner.linked_account(origin_id="progress")
+    worker = threading.Thread(
+        target=lambda: (
+            services.sync_run_account(account_id=str(account.pk), trigger="forced"),
+            connection.close(),
+        )
+    )
+    worker.start()
+    seen = []
+    try:
+        while worker.is_alive():
+            run = SyncRun.objects.filter(linked_account=account, finished_at__isnull=True).first()
+            if run is not None and run.records_fetched:
+                seen.append((run.requests_total, run.records_fetched))
+            time.sleep(0.05)
+    finally:
+        worker.join(timeout=30)
+    assert seen, "no progress was visible while the run was going"
+    assert seen[0][1] == 100 and seen[0][0] >= 1  # the first page of 100 employees, mid-run
+    run = SyncRun.objects.get(linked_account=account)
+    assert run.status == "DONE" and run.records_fetched == 200
