@@ -24,7 +24,8 @@ from syncs import services
 
 DUE = 10_000
 ROUNDS = 5
-QUEUE = "celery"
+# Where the dispatcher's batch messages go (settings.CELERY_TASK_ROUTES).
+QUEUE = settings.CELERY_TASK_ROUTES["syncs.sync_accounts_batch"]["queue"]
 
 
 def _seed(org_id: str, start: int, count: int, *, due_ids: list[str] | None, far: datetime) -> None:
