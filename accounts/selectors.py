@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from . import catalog
 from .crypto import constant_time_equals, decrypt_json, decrypt_str, token_hash
-from .models import ApiKey, LinkedAccount, Membership, Organization
+from .models import AccountType, ApiKey, LinkedAccount, Membership, Organization
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
@@ -80,10 +80,34 @@ def linked_account_details(*, account: LinkedAccount) -> dict[str, Any]:
     }
 
 
+_EXACT_FILTERS = (
+    "status",
+    "end_user_origin_id",
+    "end_user_email_address",
+    "end_user_organization_name",
+    "id",
+    "category",
+)
+
+
 def linked_accounts_for_environment(
-    *, organization: Organization, account_type: str
+    *, organization: Organization, account_type: str, filters: dict[str, Any] | None = None
 ) -> QuerySet[LinkedAccount]:
-    return LinkedAccount.objects.filter(organization=organization, account_type=account_type)
+    """The environment's accounts, narrowed by GET /linked-accounts' (validated) filters."""
+    qs = LinkedAccount.objects.filter(organization=organization, account_type=account_type)
+    filters = filters or {}
+    if "is_test_account" in filters and filters["is_test_account"] != (account_type == AccountType.TEST):
+        return qs.none()  # a production key asking for test accounts (or the reverse) sees none
+    for field in _EXACT_FILTERS:
+        if field in filters:
+            qs = qs.filter(**{field: filters[field]})
+    if "end_user_origin_ids" in filters:
+        qs = qs.filter(end_user_origin_id__in=filters["end_user_origin_ids"])
+    if "ids" in filters:
+        qs = qs.filter(id__in=filters["ids"])
+    if "integration_name" in filters:
+        qs = qs.filter(integration__in=catalog.slugs_for_name(filters["integration_name"]))
+    return qs
 
 
 def organizations_for_user(*, user) -> QuerySet[Organization]:

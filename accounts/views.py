@@ -11,7 +11,6 @@ from .api import (
     paginated_serializer,
     validate_query,
 )
-from .models import AccountType
 from .selectors import linked_account_details, linked_accounts_for_environment
 from .serializers import (
     STATUS_DETAIL,
@@ -42,28 +41,8 @@ class LinkedAccountListView(OrganizationView):
     def get(self, request, category):
         params = validate_query(LinkedAccountFilterSerializer, request)
         qs = linked_accounts_for_environment(
-            organization=self.client.organization, account_type=self.client.environment
+            organization=self.client.organization, account_type=self.client.environment, filters=params
         )
-        if "is_test_account" in params:
-            wants_test = params["is_test_account"]
-            if wants_test != (self.client.environment == AccountType.TEST):
-                qs = qs.none()
-        for field in (
-            "status",
-            "end_user_origin_id",
-            "end_user_email_address",
-            "end_user_organization_name",
-            "id",
-            "category",
-        ):
-            if field in params:
-                qs = qs.filter(**{field: params[field]})
-        if "end_user_origin_ids" in params:
-            qs = qs.filter(end_user_origin_id__in=params["end_user_origin_ids"])
-        if "ids" in params:
-            qs = qs.filter(id__in=params["ids"])
-        if "integration_name" in params:
-            qs = qs.filter(integration__in=catalog.slugs_for_name(params["integration_name"]))
         rows, next_cursor, previous_cursor = paginate(queryset=qs, params=params, keys=("created_at", "id"))
         results = [
             {
