@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from . import catalog
 from .crypto import constant_time_equals, decrypt_json, decrypt_str, token_hash
-from .models import AccountType, ApiKey, LinkedAccount, Membership, Organization
+from .models import AccountType, ApiKey, LinkedAccount, Organization
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
@@ -114,10 +114,6 @@ def organizations_for_user(*, user) -> QuerySet[Organization]:
     if not user.is_authenticated:
         return Organization.objects.none()
     return Organization.objects.filter(memberships__user=user).order_by("name")
-
-
-def user_is_member(*, user, organization_id) -> bool:
-    return Membership.objects.filter(user=user, organization_id=organization_id).exists()
 
 
 # Billing and the status chart, from the status history (rows are only ever appended, so a

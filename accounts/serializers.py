@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from .api import CommaSeparatedField, CursorParams
 from .models import AccountType, Category, LinkedAccountStatus
 
 
@@ -65,33 +66,20 @@ class BooleanString(serializers.ChoiceField):
         return super().to_internal_value(data) in ("true", "True", "1")
 
 
-class LinkedAccountFilterSerializer(serializers.Serializer):
-    cursor = serializers.CharField(required=False, max_length=200)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+class LinkedAccountFilterSerializer(CursorParams):
     status = serializers.ChoiceField(choices=LinkedAccountStatus.choices, required=False)
     end_user_origin_id = serializers.CharField(required=False, max_length=255)
-    end_user_origin_ids = serializers.CharField(required=False, max_length=10_000)
+    end_user_origin_ids = CommaSeparatedField(
+        child=serializers.CharField(max_length=255), required=False, max_length=10_000
+    )
     end_user_email_address = serializers.CharField(required=False, max_length=255)
     end_user_organization_name = serializers.CharField(required=False, max_length=255)
     id = serializers.UUIDField(required=False)
-    ids = serializers.CharField(required=False, max_length=10_000)
+    ids = CommaSeparatedField(child=serializers.UUIDField(), required=False, max_length=10_000)
     integration_name = serializers.CharField(required=False, max_length=100)
     category = serializers.ChoiceField(choices=Category.choices, required=False)
     is_test_account = BooleanString(required=False)
     include_duplicates = BooleanString(required=False)
-
-    def validate_end_user_origin_ids(self, value: str) -> list[str]:
-        items = [v.strip() for v in value.split(",") if v.strip()]
-        if len(items) > 100:
-            raise serializers.ValidationError("At most 100 origin ids.")
-        return items
-
-    def validate_ids(self, value: str) -> list:
-        items = [v.strip() for v in value.split(",") if v.strip()]
-        if len(items) > 100:
-            raise serializers.ValidationError("At most 100 ids.")
-        field = serializers.UUIDField()
-        return [field.run_validation(item) for item in items]
 
 
 class RegeneratedTokenSerializer(serializers.Serializer):

@@ -149,14 +149,6 @@ def linked_account_set_credentials(*, account: LinkedAccount, credentials: dict[
     )
 
 
-def linked_account_update_end_user(
-    *, account: LinkedAccount, end_user_organization_name: str, end_user_email_address: str
-) -> None:
-    account.end_user_organization_name = end_user_organization_name
-    account.end_user_email_address = end_user_email_address
-    account.save(update_fields=["end_user_organization_name", "end_user_email_address", "updated_at"])
-
-
 def linked_account_regenerate_token(*, account: LinkedAccount) -> str:
     """A new account token; the old one stops working as this commits."""
     raw_token = new_token()
