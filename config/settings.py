@@ -224,6 +224,7 @@ CELERY_TASK_ROUTES = {
     "syncs.sync_account": {"queue": "syncs"},
     "syncs.sync_accounts_batch": {"queue": "syncs"},
     "issues.deliver_webhook": {"queue": "webhooks"},
+    "issues.deliver_webhooks": {"queue": "webhooks"},
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -284,6 +285,9 @@ WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=2
 # A due delivery whose send task was queued this long ago and never claimed is queued again.
 WEBHOOK_REQUEUE_AFTER_SECONDS = env.float("WEBHOOK_REQUEUE_AFTER_SECONDS", default=60.0)
 WEBHOOK_SWEEP_INTERVAL_SECONDS = env.float("WEBHOOK_SWEEP_INTERVAL_SECONDS", default=15.0)
+# Deliveries queued together (one transaction's events, a sweep) travel as one task message of at
+# most this many, sent one after another by one worker slot with one claim and one result write.
+WEBHOOK_SEND_BATCH_SIZE = env.int("WEBHOOK_SEND_BATCH_SIZE", default=25)
 # Finished deliveries (and their attempts) older than this are deleted daily.
 WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 
