@@ -3,7 +3,7 @@
 Issues: `issue_record_failure` (open / repeat / reopen), `issues_resolve_for_account`,
 `issue_mute` / `issue_unmute`. Webhooks: endpoints (create, update, rotate the key, delete),
 `webhook_event_emit` (one delivery row per subscribed endpoint, in the caller's transaction),
-`webhook_delivery_attempt` (one POST, called by the send task), the retry schedule, redelivery,
+`webhook_deliveries_send` (a batch of POSTs, called by the send task), the retry schedule, redelivery,
 the re-queue sweep, and the consumer of the accounts status-history outbox.
 """
 
@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import secrets
+import time
 import uuid
 from collections.abc import Iterable
 from contextlib import nullcontext
@@ -324,24 +325,51 @@ def webhook_event_emit(
         )
         deliveries.append(delivery)
     WebhookDelivery.objects.bulk_create(deliveries)
-    ids = [str(d.id) for d in deliveries]
-    transaction.on_commit(lambda: _queue_sends(ids))
+    _queue_sends_on_commit([str(d.id) for d in deliveries])
     return deliveries
 
 
 def _queue_sends(delivery_ids: list[str], countdown: float | None = None) -> None:
-    """Put send tasks on the queue. A broker outage is logged, not raised: the rows are in the
-    database and the sweep queues them again."""
+    """Put send tasks on the queue, WEBHOOK_SEND_BATCH_SIZE ids a message. A broker outage is
+    logged, not raised: the rows are in the database and the sweep queues them again."""
     from . import tasks
 
-    for delivery_id in delivery_ids:
+    size = max(1, settings.WEBHOOK_SEND_BATCH_SIZE)
+    for start in range(0, len(delivery_ids), size):
+        chunk = delivery_ids[start : start + size]
         try:
-            if countdown:
-                tasks.deliver_webhook.apply_async(args=[delivery_id], countdown=countdown)
-            else:
-                tasks.deliver_webhook.apply_async(args=[delivery_id])
+            tasks.deliver_webhooks.apply_async(args=[chunk], countdown=countdown or None)
         except Exception:
-            logger.warning("could not queue webhook delivery %s; the sweep will retry", delivery_id)
+            logger.warning("could not queue %d webhook deliveries; the sweep will retry", len(chunk))
+
+
+class _SendsOnCommit:
+    """The deliveries that the current transaction queues, sent as few messages when it commits:
+    one transaction that emits many events (the status-history consumer, a bulk action) makes
+    a handful of task messages, not one per delivery."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def __call__(self) -> None:
+        _queue_sends(self.ids)
+
+
+def _queue_sends_on_commit(delivery_ids: list[str]) -> None:
+    conn = transaction.get_connection()
+    if conn.in_atomic_block:
+        # Join the batch already waiting on this transaction's commit, if it is still there (a
+        # rolled-back savepoint takes its hooks with it; ids of rolled-back rows in a batch only
+        # make the task find nothing to claim for them).
+        for _savepoints, hook, _robust in conn.run_on_commit:
+            if isinstance(hook, _SendsOnCommit):
+                hook.ids.extend(delivery_ids)
+                return
+        batch = _SendsOnCommit()
+        batch.ids.extend(delivery_ids)
+        transaction.on_commit(batch)
+    else:
+        _queue_sends(delivery_ids)
 
 
 # Sending
@@ -353,119 +381,207 @@ def _retry_delay(*, window_attempts: int) -> float:
     return delay * (1 + random.uniform(0, settings.WEBHOOK_RETRY_JITTER))
 
 
-def _lease_until(now: datetime) -> datetime:
-    # Longer than one attempt can take (connect + the total budget + the last read), so a live
-    # worker never loses its claim; a dead worker's claim lapses and the sweep re-queues it.
-    return now + timedelta(
-        seconds=settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS
+def _attempt_budget_seconds() -> float:
+    # The most one attempt can take: connect + the total budget + the last read.
+    return (
+        settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS
         + settings.WEBHOOK_TOTAL_TIMEOUT_SECONDS
         + settings.WEBHOOK_READ_TIMEOUT_SECONDS
-        + 5
     )
 
 
+def _lease_until(now: datetime) -> datetime:
+    # Longer than one attempt can take, so a live worker never loses its claim; a dead worker's
+    # claim lapses and the sweep re-queues it. A batch sends while one more attempt still fits.
+    budget = _attempt_budget_seconds()
+    return now + timedelta(seconds=budget + min(5.0, budget))
+
+
+# Rows that another worker is claiming right now are skipped, not waited for: they are its.
 _CLAIM_SQL = """
+WITH due AS (
+    SELECT id FROM issues_webhookdelivery
+     WHERE id = ANY(%s) AND status = 'PENDING' AND next_attempt_at <= %s
+       AND (claimed_until IS NULL OR claimed_until < %s)
+       FOR UPDATE SKIP LOCKED
+)
 UPDATE issues_webhookdelivery AS d
    SET claimed_until = %s, attempt_count = d.attempt_count + 1, window_attempts = d.window_attempts + 1
-  FROM issues_webhookendpoint AS e
- WHERE d.id = %s AND d.status = 'PENDING' AND d.next_attempt_at <= %s
-   AND (d.claimed_until IS NULL OR d.claimed_until < %s) AND e.id = d.endpoint_id
-RETURNING d.body, d.attempt_count, d.window_attempts, d.window_started_at, d.organization_id,
+  FROM due, issues_webhookendpoint AS e
+ WHERE d.id = due.id AND e.id = d.endpoint_id
+RETURNING d.id, d.body, d.attempt_count, d.window_attempts, d.window_started_at, d.organization_id,
           e.id, e.url, e.enabled, e.signature_key_encrypted, e.failing_since, e.last_success_at
 """
 
 
-def _claim_and_load(*, delivery_id: uuid.UUID, now: datetime) -> WebhookDelivery | None:
-    """Claim a due, unclaimed delivery by a conditional UPDATE; None when it is not ours. On
-    PostgreSQL one round trip claims and loads the delivery with its endpoint."""
-    lease = _lease_until(now)
+def _claim_and_load(
+    *, delivery_ids: list[uuid.UUID], now: datetime, lease: datetime
+) -> list[WebhookDelivery]:
+    """Claim the due, unclaimed ones of `delivery_ids` by a conditional UPDATE and load them with
+    their endpoints, in the order asked. One round trip on PostgreSQL."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL, [lease, delivery_id, now, now])
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        body, attempts, window_attempts, window_started_at, organization_id = row[:5]
-        endpoint = WebhookEndpoint(
-            id=row[5],
-            organization_id=organization_id,
-            url=row[6],
-            enabled=row[7],
-            signature_key_encrypted=row[8],
-            failing_since=row[9],
-            last_success_at=row[10],
+            cursor.execute(_CLAIM_SQL, [delivery_ids, now, now, lease])
+            rows = cursor.fetchall()
+        endpoints: dict[uuid.UUID, WebhookEndpoint] = {}
+        claimed: dict[uuid.UUID, WebhookDelivery] = {}
+        for row in rows:
+            delivery_id, body, attempts, window_attempts, window_started_at, organization_id = row[:6]
+            endpoint = endpoints.get(row[6])
+            if endpoint is None:
+                endpoint = endpoints[row[6]] = WebhookEndpoint(
+                    id=row[6],
+                    organization_id=organization_id,
+                    url=row[7],
+                    enabled=row[8],
+                    signature_key_encrypted=row[9],
+                    failing_since=row[10],
+                    last_success_at=row[11],
+                )
+            claimed[delivery_id] = WebhookDelivery(
+                id=delivery_id,
+                endpoint=endpoint,
+                organization_id=organization_id,
+                body=body,
+                attempt_count=attempts,
+                window_attempts=window_attempts,
+                window_started_at=window_started_at,
+                claimed_until=lease,
+            )
+        return [claimed[i] for i in delivery_ids if i in claimed]
+    deliveries = []
+    for delivery_id in delivery_ids:
+        updated = (
+            WebhookDelivery.objects.filter(
+                pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+            )
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .update(
+                claimed_until=lease,
+                attempt_count=F("attempt_count") + 1,
+                window_attempts=F("window_attempts") + 1,
+            )
         )
-        return WebhookDelivery(
-            id=delivery_id,
-            endpoint=endpoint,
-            organization_id=organization_id,
-            body=body,
-            attempt_count=attempts,
-            window_attempts=window_attempts,
-            window_started_at=window_started_at,
-        )
-    claimed = (
-        WebhookDelivery.objects.filter(
-            pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-        )
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .update(
-            claimed_until=lease,
-            attempt_count=F("attempt_count") + 1,
-            window_attempts=F("window_attempts") + 1,
-        )
-    )
-    if not claimed:
-        return None
-    return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+        if updated:
+            deliveries.append(WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id))
+    return deliveries
 
 
-def webhook_delivery_attempt(*, delivery_id: uuid.UUID) -> str | None:
-    """Claim a due delivery, POST it once, record the attempt and schedule what comes next.
-    Returns the attempt's outcome, or None when the delivery was not ours to send (already sent,
-    not due, or claimed by another worker): running twice is harmless."""
+# Successes are written together, at most this long after the first of them was sent: a worker
+# that dies mid-batch makes receivers see again only the sends of its last few milliseconds.
+_SUCCESS_WRITE_WINDOW_SECONDS = 0.025
+
+
+def webhook_deliveries_send(*, delivery_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Claim the due ones of `delivery_ids`, POST each once, record every attempt and schedule
+    what comes next. Returns the outcome of each delivery sent; ids that were not ours to send
+    (already sent, not due, claimed by another worker) are left out: running twice is harmless.
+
+    One claim, one insert of the attempt rows and one write of the successes serve the whole
+    batch. Deliveries are sent one after another while one more attempt still fits in the
+    claim's lease; what is left then is handed back and queued again, so a slow receiver never
+    lets a claim lapse under a live worker."""
+    ids = list(dict.fromkeys(delivery_ids))
     now = timezone.now()
-    delivery = _claim_and_load(delivery_id=delivery_id, now=now)
-    if delivery is None:
-        return None
-    endpoint = delivery.endpoint
-    if not endpoint.enabled:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+    lease = _lease_until(now)
+    started = time.monotonic()
+    deliveries = _claim_and_load(delivery_ids=ids, now=now, lease=lease)
+    outcomes: dict[uuid.UUID, str] = {}
+    disabled = [d.pk for d in deliveries if not d.endpoint.enabled]
+    if disabled:
+        WebhookDelivery.objects.filter(pk__in=disabled).update(
             status=DeliveryStatus.FAILED,
             next_attempt_at=None,
             claimed_until=None,
             last_error="Endpoint disabled",
             attempt_count=F("attempt_count") - 1,
         )
-        return AttemptOutcome.PERMANENT
-    if delivery.attempt_count > 1:
+        outcomes.update(dict.fromkeys(disabled, AttemptOutcome.PERMANENT))
+        deliveries = [d for d in deliveries if d.endpoint.enabled]
+    if not deliveries:
+        return outcomes
+    retried = [d.pk for d in deliveries if d.attempt_count > 1]
+    if retried:
         # An attempt still "in flight" from an earlier claim belonged to a worker that died.
-        WebhookAttempt.objects.filter(delivery=delivery, outcome=AttemptOutcome.IN_FLIGHT).update(
+        WebhookAttempt.objects.filter(delivery_id__in=retried, outcome=AttemptOutcome.IN_FLIGHT).update(
             outcome=AttemptOutcome.TRANSIENT, error="The worker stopped during this attempt"
         )
-    attempt = WebhookAttempt.objects.create(delivery=delivery, number=delivery.attempt_count, started_at=now)
-    headers = sender.signed_headers(
-        signature_key=decrypt_str(endpoint.signature_key_encrypted),
-        message_id=str(delivery.id),
-        body=delivery.body,
-        at=now,
+    attempts = WebhookAttempt.objects.bulk_create(
+        [WebhookAttempt(delivery=d, number=d.attempt_count, started_at=now) for d in deliveries]
     )
-    result = sender.send(url=endpoint.url, body=delivery.body, headers=headers)
-    _record_result(delivery=delivery, attempt=attempt, result=result)
-    return result.outcome
+    keys: dict[uuid.UUID, str] = {}
+    successes: list[tuple[WebhookDelivery, WebhookAttempt, sender.SendResult]] = []
+    first_success = 0.0
+    budget = _attempt_budget_seconds()
+    lease_seconds = (lease - now).total_seconds()
+    for index, (delivery, attempt) in enumerate(zip(deliveries, attempts, strict=True)):
+        if index and time.monotonic() - started + budget > lease_seconds:
+            _record_successes(successes)
+            _release_claims(deliveries=deliveries[index:], attempts=attempts[index:], lease=lease)
+            break
+        endpoint = delivery.endpoint
+        if endpoint.pk not in keys:
+            keys[endpoint.pk] = decrypt_str(endpoint.signature_key_encrypted)
+        headers = sender.signed_headers(
+            signature_key=keys[endpoint.pk],
+            message_id=str(delivery.id),
+            body=delivery.body,
+            at=timezone.now(),
+        )
+        result = sender.send(url=endpoint.url, body=delivery.body, headers=headers)
+        outcomes[delivery.pk] = result.outcome
+        if result.outcome == AttemptOutcome.SUCCESS and connection.vendor == "postgresql":
+            successes.append((delivery, attempt, result))
+            if len(successes) == 1:
+                first_success = time.monotonic()
+            elif time.monotonic() - first_success >= _SUCCESS_WRITE_WINDOW_SECONDS:
+                _record_successes(successes)
+        else:
+            _record_successes(successes)  # in order: the endpoint's state follows the sends
+            _record_result(delivery=delivery, attempt=attempt, result=result)
+    _record_successes(successes)
+    return outcomes
 
 
-_SUCCESS_SQL = """
-WITH attempt AS (
-    UPDATE issues_webhookattempt
-       SET duration_ms = %s, outcome = 'SUCCESS', status_code = %s, response_body = %s,
-           response_truncated = %s, error = ''
-     WHERE id = %s
+def webhook_delivery_attempt(*, delivery_id: uuid.UUID) -> str | None:
+    """Send one delivery (see `webhook_deliveries_send`): its outcome, or None when it was not
+    ours to send."""
+    return webhook_deliveries_send(delivery_ids=[delivery_id]).get(delivery_id)
+
+
+def _release_claims(
+    *, deliveries: list[WebhookDelivery], attempts: list[WebhookAttempt], lease: datetime
+) -> None:
+    """Hand back claimed deliveries that this batch will not send: unclaimed, their counts as
+    they were, their unstarted attempt rows gone; then queued again."""
+    ids = [d.pk for d in deliveries]
+    with transaction.atomic():
+        WebhookAttempt.objects.filter(pk__in=[a.pk for a in attempts]).delete()
+        WebhookDelivery.objects.filter(pk__in=ids, claimed_until=lease).update(
+            claimed_until=None,
+            attempt_count=F("attempt_count") - 1,
+            window_attempts=F("window_attempts") - 1,
+            queued_at=timezone.now(),
+        )
+    _queue_sends([str(i) for i in ids])
+
+
+_SUCCESSES_SQL = """
+WITH r AS (
+    SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::integer[], %s::integer[], %s::text[], %s::boolean[])
+        AS r(attempt_id, delivery_id, duration_ms, status_code, response_body, response_truncated)
+), attempts AS (
+    UPDATE issues_webhookattempt AS a
+       SET duration_ms = r.duration_ms, outcome = 'SUCCESS', status_code = r.status_code,
+           response_body = r.response_body, response_truncated = r.response_truncated, error = ''
+      FROM r
+     WHERE a.id = r.attempt_id
 )
-UPDATE issues_webhookdelivery
-   SET claimed_until = NULL, last_status_code = %s, last_error = '', status = 'SUCCEEDED',
+UPDATE issues_webhookdelivery AS d
+   SET claimed_until = NULL, last_status_code = r.status_code, last_error = '', status = 'SUCCEEDED',
        delivered_at = %s, next_attempt_at = NULL
- WHERE id = %s
+  FROM r
+ WHERE d.id = r.delivery_id
 """
 
 
@@ -478,29 +594,45 @@ def _endpoint_needs_success_update(endpoint: WebhookEndpoint, now: datetime) -> 
     )
 
 
+def _endpoint_record_success(*, endpoint: WebhookEndpoint, now: datetime) -> None:
+    if _endpoint_needs_success_update(endpoint, now):
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None, last_success_at=now)
+        endpoint.failing_since, endpoint.last_success_at = None, now
+
+
+def _record_successes(successes: list[tuple[WebhookDelivery, WebhookAttempt, sender.SendResult]]) -> None:
+    """Complete successful attempts and their deliveries in one round trip (PostgreSQL), then
+    the endpoints they went to. Two writes that need no joint commit: a crash between them only
+    means one more send, which at-least-once allows. Empties `successes`."""
+    if not successes:
+        return
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SUCCESSES_SQL,
+            [
+                [a.pk for _, a, _ in successes],
+                [d.pk for d, _, _ in successes],
+                [r.duration_ms for _, _, r in successes],
+                [r.status_code for _, _, r in successes],
+                [r.response_body for _, _, r in successes],
+                [r.response_truncated for _, _, r in successes],
+                now,
+            ],
+        )
+    for endpoint in {id(d.endpoint): d.endpoint for d, _, _ in successes}.values():
+        _endpoint_record_success(endpoint=endpoint, now=now)
+    successes.clear()
+
+
 def _record_result(*, delivery: WebhookDelivery, attempt: WebhookAttempt, result: sender.SendResult) -> None:
+    """Record one attempt's result and schedule what comes next (failures; successes where the
+    batched write is not used)."""
     now = timezone.now()
     endpoint = delivery.endpoint
-    # A success writes two rows that need no joint commit (a crash between them only means one
-    # more send, which at-least-once allows); failures also touch the endpoint: one transaction.
     succeeded = result.outcome == AttemptOutcome.SUCCESS
-    if succeeded and connection.vendor == "postgresql" and not _endpoint_needs_success_update(endpoint, now):
-        # The hot path in one round trip: complete the attempt row and the delivery together.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _SUCCESS_SQL,
-                [
-                    result.duration_ms,
-                    result.status_code,
-                    result.response_body,
-                    result.response_truncated,
-                    attempt.pk,
-                    result.status_code,
-                    now,
-                    delivery.pk,
-                ],
-            )
-        return
+    requeue_in: float | None = None
+    # A failure also touches the endpoint: one transaction.
     with nullcontext() if succeeded else transaction.atomic():
         attempt.duration_ms = result.duration_ms
         attempt.outcome = result.outcome
@@ -523,7 +655,6 @@ def _record_result(*, delivery: WebhookDelivery, attempt: WebhookAttempt, result
             "last_status_code": result.status_code,
             "last_error": result.error[:500],
         }
-        requeue_in: float | None = None
         if result.outcome == AttemptOutcome.SUCCESS:
             fields.update(status=DeliveryStatus.SUCCEEDED, delivered_at=now, next_attempt_at=None)
         elif result.outcome == AttemptOutcome.PERMANENT:
@@ -551,9 +682,8 @@ def _record_result(*, delivery: WebhookDelivery, attempt: WebhookAttempt, result
                 if not short:
                     requeue_in = None
         WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
-        if result.outcome == AttemptOutcome.SUCCESS:
-            if _endpoint_needs_success_update(endpoint, now):
-                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None, last_success_at=now)
+        if succeeded:
+            _endpoint_record_success(endpoint=endpoint, now=now)
         else:
             _endpoint_record_failure(endpoint=endpoint, now=now)
     if requeue_in is not None:
@@ -563,6 +693,7 @@ def _record_result(*, delivery: WebhookDelivery, attempt: WebhookAttempt, result
 
 def _endpoint_record_failure(*, endpoint: WebhookEndpoint, now: datetime) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
+    endpoint.failing_since = endpoint.failing_since or now
     cutoff = now - timedelta(hours=settings.WEBHOOK_DISABLE_AFTER_HOURS)
     disabled = WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True, failing_since__lte=cutoff).update(
         enabled=False,
@@ -604,8 +735,7 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
         )
         if not updated:
             raise ValidationError("This delivery is being sent right now; try again in a moment.")
-        ids = [str(delivery.pk)]
-        transaction.on_commit(lambda: _queue_sends(ids))
+        _queue_sends_on_commit([str(delivery.pk)])
     delivery.refresh_from_db()
     return delivery
 
@@ -764,6 +894,5 @@ def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     )
     with transaction.atomic():
         delivery.save(force_insert=True)
-        ids = [str(delivery.id)]
-        transaction.on_commit(lambda: _queue_sends(ids))
+        _queue_sends_on_commit([str(delivery.id)])
     return delivery

@@ -9,10 +9,18 @@ from . import services
 
 
 @shared_task(
+    name="issues.deliver_webhooks", acks_late=True, soft_time_limit=60, time_limit=90, ignore_result=True
+)
+def deliver_webhooks(delivery_ids: list[str]) -> None:
+    services.webhook_deliveries_send(delivery_ids=[uuid.UUID(i) for i in delivery_ids])
+
+
+@shared_task(
     name="issues.deliver_webhook", acks_late=True, soft_time_limit=60, time_limit=90, ignore_result=True
 )
 def deliver_webhook(delivery_id: str) -> None:
-    services.webhook_delivery_attempt(delivery_id=uuid.UUID(delivery_id))
+    # Messages queued before batches existed; new ones go to deliver_webhooks.
+    services.webhook_deliveries_send(delivery_ids=[uuid.UUID(delivery_id)])
 
 
 @shared_task(name="issues.requeue_due_webhooks", soft_time_limit=60, time_limit=90, ignore_result=True)
