@@ -33,21 +33,6 @@ def fast_retries(settings):
     settings.WEBHOOK_TOTAL_TIMEOUT_SECONDS = 2.0
 
 
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def hooked(owner, receiver):
-    endpoint, key = services.webhook_endpoint_create(organization=owner.organization, url=receiver.url)
-    receiver.signature_key = key
-    account, _ = owner.linked_account()
-    return endpoint, account
-
-
 def emit(account, event="LinkedAccount.sync_completed", data=None) -> WebhookDelivery:
     deliveries = services.webhook_event_emit(
         organization=account.organization,

@@ -8,42 +8,13 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from accounts.selectors import linked_account_details
 from issues import services
-from issues.models import AttemptOutcome, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from issues.models import AttemptOutcome, DeliveryStatus, WebhookAttempt, WebhookDelivery
 
+from .conftest import emit_many
 from .receiver import Answer, Receiver
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def hooked(owner, receiver, settings):
-    settings.WEBHOOK_RETRY_JITTER = 0.0
-    endpoint, key = services.webhook_endpoint_create(organization=owner.organization, url=receiver.url)
-    receiver.signature_key = key
-    account, _ = owner.linked_account()
-    return endpoint, account
-
-
-def emit_many(account, n: int) -> list[WebhookDelivery]:
-    return [
-        delivery
-        for i in range(n)
-        for delivery in services.webhook_event_emit(
-            organization=account.organization,
-            event="LinkedAccount.sync_completed",
-            account_details=linked_account_details(account=account),
-            data={"n": i},
-        )
-    ]
 
 
 def test_one_transaction_of_events_is_queued_as_one_batch(hooked, django_capture_on_commit_callbacks):
@@ -140,7 +111,9 @@ def test_a_slow_receiver_makes_the_batch_hand_back_what_its_lease_cannot_cover(h
     assert set(outcomes.values()) == {AttemptOutcome.SUCCESS}
     for delivery in WebhookDelivery.objects.filter(pk__in=handed_back):
         assert delivery.status == DeliveryStatus.PENDING
-        assert delivery.claimed_until is None and delivery.attempt_count == 0 and delivery.window_attempts == 0
+        assert (
+            delivery.claimed_until is None and delivery.attempt_count == 0 and delivery.window_attempts == 0
+        )
     assert not WebhookAttempt.objects.filter(delivery_id__in=handed_back).exists()
     # Sent by the next task (the one the hand-back queued): every event arrives exactly once.
     receiver.default = Answer(200)

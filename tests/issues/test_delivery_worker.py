@@ -6,12 +6,12 @@ import time
 import pytest
 from django.db import transaction
 
-from accounts.selectors import linked_account_details
 from config.celery import app as celery_app
 from issues import services
 from issues.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from tests.conftest import WorkerProcess, wait_until
 
+from .conftest import emit_many
 from .receiver import Answer, Receiver, free_port
 
 FAST = {
@@ -56,20 +56,10 @@ def hook(owner, receiver):
     return endpoint
 
 
-def emit_many(account, n: int) -> list[str]:
+def emit_ids(account, n: int) -> list[str]:
     """n events, written in one transaction: nothing is queued before it commits."""
     with transaction.atomic():
-        ids = [
-            str(d.id)
-            for i in range(n)
-            for d in services.webhook_event_emit(
-                organization=account.organization,
-                event="LinkedAccount.sync_completed",
-                account_details=linked_account_details(account=account),
-                data={"n": i},
-            )
-        ]
-    return ids
+        return [str(d.id) for d in emit_many(account, n)]
 
 
 def test_each_event_arrives_once_with_valid_signatures(owner, worker):
@@ -79,7 +69,7 @@ def test_each_event_arrives_once_with_valid_signatures(owner, worker):
         account, _ = owner.linked_account()
         worker.start()
         with transaction.atomic():
-            sent = emit_many(account, 25)
+            sent = emit_ids(account, 25)
             services.issue_record_failure(account=account, error_description="Invalid API key", detail="401")
             time.sleep(0.5)
             assert receiver.received == []  # not before the commit
@@ -107,7 +97,7 @@ def test_500_twice_then_200_arrives_on_the_third_attempt(owner, worker):
         account, _ = owner.linked_account()
         receiver.script = [Answer(500), Answer(500)]
         worker.start()
-        [delivery_id] = emit_many(account, 1)
+        [delivery_id] = emit_ids(account, 1)
         wait_until(
             lambda: WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SUCCEEDED).exists(),
             timeout=30,
@@ -132,7 +122,7 @@ def test_a_400_is_not_retried(owner, worker):
         account, _ = owner.linked_account()
         receiver.default = Answer(400, b"no thanks")
         worker.start()
-        [delivery_id] = emit_many(account, 1)
+        [delivery_id] = emit_ids(account, 1)
         wait_until(
             lambda: WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.FAILED).exists(),
             message="final failure",
@@ -151,7 +141,7 @@ def test_a_receiver_that_is_down_for_a_while_gets_the_event_when_it_is_back(owne
     hook(owner, receiver)
     account, _ = owner.linked_account()
     worker.start()
-    [delivery_id] = emit_many(account, 1)
+    [delivery_id] = emit_ids(account, 1)
     wait_until(
         lambda: WebhookAttempt.objects.filter(delivery_id=delivery_id).count() >= 3,
         timeout=30,
@@ -181,7 +171,7 @@ def test_killing_the_worker_mid_batch_loses_nothing(owner, worker):
         account, _ = owner.linked_account()
         receiver.default = Answer(200, delay=0.04)  # slow enough that the kill lands mid-batch
         worker.start()
-        sent = set(emit_many(account, total))
+        sent = set(emit_ids(account, total))
         wait_until(lambda: len(receiver.unique_ids()) >= 20, timeout=30, message="the batch under way")
         worker.kill()  # SIGKILL to the whole process group: tasks in hand are lost with it
         time.sleep(0.3)

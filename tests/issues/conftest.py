@@ -1,0 +1,38 @@
+"""Shared by the webhook delivery tests: a real receiver on 127.0.0.1 and an endpoint on it."""
+
+import pytest
+
+from accounts.selectors import linked_account_details
+from issues import services
+from issues.models import WebhookDelivery
+
+from .receiver import Receiver
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def hooked(owner, receiver):
+    endpoint, key = services.webhook_endpoint_create(organization=owner.organization, url=receiver.url)
+    receiver.signature_key = key
+    account, _ = owner.linked_account()
+    return endpoint, account
+
+
+def emit_many(account, n: int) -> list[WebhookDelivery]:
+    """n LinkedAccount.sync_completed events about `account`, in the caller's transaction."""
+    return [
+        delivery
+        for i in range(n)
+        for delivery in services.webhook_event_emit(
+            organization=account.organization,
+            event="LinkedAccount.sync_completed",
+            account_details=linked_account_details(account=account),
+            data={"n": i},
+        )
+    ]
