@@ -18,6 +18,7 @@ Exit code 0 when p99 <= --p99-ms (100) and there were no errors, else 1.
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import random
 import shutil
@@ -30,6 +31,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -56,6 +58,35 @@ def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float =
                 sys.exit(f"{what} exited early")
             time.sleep(0.1)
     sys.exit(f"{what} did not start in {timeout} s")
+
+
+def process_tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds (utime + stime) of `root` and its descendants, by pid, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: the fields start after the last ")".
+        fields = raw[raw.rindex(")") + 2 :].split()
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    tree, frontier = {}, [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid in stats:
+            tree[pid] = stats[pid][1]
+            frontier.extend(child for child, (ppid, _) in stats.items() if ppid == pid)
+    return tree
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two snapshots; a process gone by `after` is not counted, a new one counts whole."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def recreate_database(url: str) -> None:
@@ -132,9 +163,76 @@ def percentile(samples: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))]
 
 
+class HttpError(Exception):
+    """The connection failed or the answer was not HTTP/1.1 as expected."""
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: a request is a few bytes out and a parsed status line,
+    headers and body in. Lean on purpose: the client shares the machine's cores with the server,
+    and a general-purpose client (httpx) spent more CPU per request than the server did."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self.reader is not None and self.reader.at_eof():
+            self.close()  # the server closed it while idle: not an error, open another
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", "Content-Length: 0"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        try:
+            self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            status_line, *header_lines = head.decode("latin-1").split("\r\n")
+            status = int(status_line.split(" ", 2)[1])
+            fields = {}
+            for line in header_lines:
+                if line:
+                    name, _, value = line.partition(":")
+                    fields[name.strip().lower()] = value.strip()
+            if "content-length" in fields:
+                body = await self.reader.readexactly(int(fields["content-length"]))
+            elif fields.get("transfer-encoding", "").lower() == "chunked":
+                body = await self._chunked()
+            else:
+                raise HttpError("an answer with neither Content-Length nor chunked encoding")
+        except (
+            OSError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,
+            IndexError,
+        ) as exc:
+            self.close()
+            raise HttpError(f"{type(exc).__name__}: {exc}") from exc
+        if fields.get("connection", "").lower() == "close":
+            self.close()
+        return status, body
+
+    async def _chunked(self) -> bytes:
+        parts = []
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await self.reader.readuntil(b"\r\n")
+                return b"".join(parts)
+            parts.append(await self.reader.readexactly(size))
+            await self.reader.readexactly(2)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 async def run_load(
     *,
-    base_url: str,
+    host: str,
+    port: int,
     keys: list[str],
     tokens: list[tuple[str, str]],
     employee_ids: dict,
@@ -142,8 +240,6 @@ async def run_load(
     seconds: float,
     concurrency: int,
 ) -> dict:
-    import httpx
-
     mix = [
         ("account-details", 25),
         ("employees", 25),
@@ -158,70 +254,70 @@ async def run_load(
     latencies: dict[str, list[float]] = {n: [] for n in names}
     statuses: Counter = Counter()
     errors: list[str] = []
-    semaphore = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     resyncs: Counter = Counter()
+    # At most `concurrency` requests in flight, each on a keep-alive connection of its own.
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(concurrency):
+        pool.put_nowait(Connection(host, port))
 
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=10) as client:
+    async def send(method: str, path: str, headers: dict[str, str]) -> int | str:
+        connection = await pool.get()
+        try:
+            status, _ = await connection.request(method, path, headers)
+            return status
+        except HttpError as exc:
+            return str(exc)
+        finally:
+            pool.put_nowait(connection)
 
-        async def one(due: float, kind: str, index: int):
-            async with semaphore:
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                account_index = index % len(tokens)
-                account_id, token = tokens[account_index]
-                headers = {
-                    "Authorization": f"Bearer {keys[account_index % len(keys)]}",
-                    "X-Account-Token": token,
-                }
-                path = {
-                    "account-details": "/api/hris/v1/account-details",
-                    "employees": "/api/hris/v1/employees?page_size=50",
-                    "linked-accounts": "/api/hris/v1/linked-accounts?page_size=50",
-                    "sync-status": "/api/hris/v1/sync-status",
-                    "issues": "/api/hris/v1/issues?page_size=50",
-                    "employee": f"/api/hris/v1/employees/{employee_ids.get(account_id, account_id)}",
-                }[kind]
-                try:
-                    response = await client.get(path, headers=headers)
-                    code = response.status_code
-                except httpx.HTTPError as exc:
-                    code = type(exc).__name__
-                elapsed = (time.perf_counter() - due) * 1000
-                latencies[kind].append(elapsed)
-                statuses[code] += 1
-                if code != 200:
-                    errors.append(f"{kind}: {code}")
+    async def one(due: float, kind: str, index: int):
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        account_index = index % len(tokens)
+        account_id, token = tokens[account_index]
+        headers = {
+            "Authorization": f"Bearer {keys[account_index % len(keys)]}",
+            "X-Account-Token": token,
+        }
+        path = {
+            "account-details": "/api/hris/v1/account-details",
+            "employees": "/api/hris/v1/employees?page_size=50",
+            "linked-accounts": "/api/hris/v1/linked-accounts?page_size=50",
+            "sync-status": "/api/hris/v1/sync-status",
+            "issues": "/api/hris/v1/issues?page_size=50",
+            "employee": f"/api/hris/v1/employees/{employee_ids.get(account_id, account_id)}",
+        }[kind]
+        code = await send("GET", path, headers)
+        latencies[kind].append((time.perf_counter() - due) * 1000)
+        statuses[code] += 1
+        if code != 200:
+            errors.append(f"{kind}: {code}")
 
-        async def resync_loop(until: float):
-            i = 0
-            while time.perf_counter() < until:
-                account_id, token = tokens[i % len(tokens)]
-                try:
-                    response = await client.post(
-                        "/api/hris/v1/sync-status/resync",
-                        headers={"Authorization": f"Bearer {keys[0]}", "X-Account-Token": token},
-                    )
-                    resyncs[response.status_code] += 1
-                except httpx.HTTPError as exc:
-                    resyncs[type(exc).__name__] += 1
-                i += 1
-                await asyncio.sleep(1)
+    async def resync_loop(until: float):
+        i = 0
+        while time.perf_counter() < until:
+            _, token = tokens[i % len(tokens)]
+            headers = {"Authorization": f"Bearer {keys[0]}", "X-Account-Token": token}
+            resyncs[await send("POST", "/api/hris/v1/sync-status/resync", headers)] += 1
+            i += 1
+            await asyncio.sleep(1)
 
-        start = time.perf_counter() + 0.2
-        total = int(rate * seconds)
-        resync_task = asyncio.create_task(resync_loop(start + seconds))
-        tasks = []
-        for i in range(total):
-            due = start + i / rate
-            # Create tasks just ahead of time so memory stays flat.
-            while due - time.perf_counter() > 0.5:
-                await asyncio.sleep(0.1)
-            tasks.append(asyncio.create_task(one(due, rng.choices(names, weights)[0], i)))
-        await asyncio.gather(*tasks)
-        await resync_task
-        wall = time.perf_counter() - start
+    start = time.perf_counter() + 0.2
+    total = int(rate * seconds)
+    resync_task = asyncio.create_task(resync_loop(start + seconds))
+    tasks = []
+    for i in range(total):
+        due = start + i / rate
+        # Create tasks just ahead of time so memory stays flat.
+        while due - time.perf_counter() > 0.5:
+            await asyncio.sleep(0.1)
+        tasks.append(asyncio.create_task(one(due, rng.choices(names, weights)[0], i)))
+    await asyncio.gather(*tasks)
+    await resync_task
+    wall = time.perf_counter() - start
+    while not pool.empty():
+        pool.get_nowait().close()
     every = [x for values in latencies.values() for x in values]
     return {
         "requests": len(every),
@@ -232,6 +328,16 @@ async def run_load(
         "errors": errors,
         "resyncs": resyncs,
     }
+
+
+def client_process(**kwargs) -> dict:
+    """The load client, in a process of its own: the sandbox provider and webhook receiver
+    threads of the main process must not hold up its event loop (that would count as server
+    latency). Returns the results and the CPU time the client used."""
+    started = time.process_time()
+    result = asyncio.run(run_load(**kwargs))
+    result["client_cpu"] = time.process_time() - started
+    return result
 
 
 def main() -> int:
@@ -385,17 +491,25 @@ def main() -> int:
             f"seeded {args.accounts} accounts with synced employees; load: {args.rate:.0f} req/s for {args.seconds:.0f} s"
         )
 
-        result = asyncio.run(
-            run_load(
-                base_url=f"http://127.0.0.1:{web_port}",
+        cpu_before = {name: process_tree_cpu(proc.pid) for name, proc in (("web", web), ("worker", worker))}
+        main_before = time.process_time()
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            result = pool.submit(
+                client_process,
+                host="127.0.0.1",
+                port=web_port,
                 keys=data["keys"],
                 tokens=data["tokens"],
                 employee_ids=employee_ids,
                 rate=args.rate,
                 seconds=args.seconds,
                 concurrency=args.concurrency,
-            )
-        )
+            ).result()
+        main_cpu = time.process_time() - main_before
+        cpu = {
+            name: cpu_used(cpu_before[name], process_tree_cpu(proc.pid))
+            for name, proc in (("web", web), ("worker", worker))
+        }
         runs = SyncRun.objects.filter(status=SyncRunStatus.DONE).count() - runs_before
         deliveries = sum(receiver.events.values()) - deliveries_before
         samples = result["all"]
@@ -414,6 +528,13 @@ def main() -> int:
             f"mean {statistics.fmean(samples):.1f} ms"
         )
         print(f"statuses: {dict(result['statuses'])}; errors: {len(result['errors'])}")
+        served = len(samples) + sum(result["resyncs"].values())
+        print(
+            f"CPU: gunicorn {cpu['web']:.1f} s = {cpu['web'] / served * 1000:.2f} ms per request served; "
+            f"celery worker+beat {cpu['worker']:.1f} s; load client {result['client_cpu']:.1f} s; "
+            f"sandbox provider and webhook receiver {main_cpu:.1f} s; over {result['wall']:.1f} s "
+            f"on {os.cpu_count()} CPUs"
+        )
         print(
             f"during the run: {runs} syncs finished, {deliveries} webhooks delivered, resyncs {dict(result['resyncs'])}"
         )
