@@ -32,6 +32,24 @@ class AccountDetailsView(AccountView):
         return Response(linked_account_details(account=self.linked_account))
 
 
+# What a /linked-accounts row shows, and its cursor key (created_at, id): a page of 100 rows
+# reads no credentials and parses no sync timestamps.
+LINKED_ACCOUNT_API_FIELDS = (
+    "id",
+    "created_at",
+    "category",
+    "status",
+    "end_user_origin_id",
+    "end_user_organization_name",
+    "end_user_email_address",
+    "webhook_listener_url",
+    "is_duplicate",
+    "integration",
+    "account_type",
+    "completed_at",
+)
+
+
 class LinkedAccountListView(OrganizationView):
     @extend_schema(
         operation_id="linked_accounts_list",
@@ -42,7 +60,7 @@ class LinkedAccountListView(OrganizationView):
         params = validate_query(LinkedAccountFilterSerializer, request)
         qs = linked_accounts_for_environment(
             organization=self.client.organization, account_type=self.client.environment, filters=params
-        )
+        ).only(*LINKED_ACCOUNT_API_FIELDS)
         rows, next_cursor, previous_cursor = paginate(queryset=qs, params=params, keys=("created_at", "id"))
         results = [
             {

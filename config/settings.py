@@ -189,6 +189,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# How long a web process trusts an API key it has checked (0: ask the database every request).
+# A revoked key stops working within this many seconds.
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
+
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # API rate limits (accounts/throttling.py): requests per window, per linked account (Merge's
 # 600 a minute) and per API key. Redis unreachable: requests are served (fail open).

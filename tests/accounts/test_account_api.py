@@ -1,8 +1,11 @@
+import time
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import AccountType, LinkedAccount, LinkedAccountStatusChange
+from accounts.models import AccountType, ApiKey, LinkedAccount, LinkedAccountStatusChange
+from accounts.services import api_key_revoke
 
 URL = "/api/hris/v1"
 
@@ -51,6 +54,60 @@ class TestAuthentication:
         owner.linked_account()
         response = owner.client(account_token="garbage").get(f"{URL}/linked-accounts")
         assert response.status_code == 200
+
+
+def _key_queries(ctx) -> int:
+    return sum('"accounts_apikey"' in q["sql"] for q in ctx.captured_queries)
+
+
+@pytest.mark.django_db
+class TestApiKeyCache:
+    """A web process trusts a key it has checked for API_KEY_CACHE_SECONDS, no longer."""
+
+    def test_a_checked_key_is_not_looked_up_again_until_its_entry_expires(self, owner, settings):
+        settings.API_KEY_CACHE_SECONDS = 0.5
+        client = owner.client()
+        with CaptureQueriesContext(connection) as first:
+            assert client.get(f"{URL}/linked-accounts").status_code == 200
+        with CaptureQueriesContext(connection) as again:
+            assert client.get(f"{URL}/linked-accounts").status_code == 200
+        assert (_key_queries(first), _key_queries(again)) == (1, 0)
+        time.sleep(0.6)
+        with CaptureQueriesContext(connection) as expired:
+            assert client.get(f"{URL}/linked-accounts").status_code == 200
+        assert _key_queries(expired) == 1
+
+    def test_a_revoked_key_is_refused_once_the_entry_expires(self, owner, settings):
+        settings.API_KEY_CACHE_SECONDS = 0.5
+        client = owner.client()
+        assert client.get(f"{URL}/linked-accounts").status_code == 200
+        api_key_revoke(
+            key=ApiKey.objects.get(organization=owner.organization, environment=AccountType.PRODUCTION)
+        )
+        time.sleep(0.6)
+        response = client.get(f"{URL}/linked-accounts")
+        assert response.status_code == 401 and response.json()["header"] == "Authorization"
+        # A refused key is not remembered either: each try is checked again.
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(f"{URL}/linked-accounts").status_code == 401
+        assert _key_queries(ctx) == 1
+
+    def test_unknown_keys_are_never_cached(self, owner, settings):
+        settings.API_KEY_CACHE_SECONDS = 60
+        client = owner.client()
+        client.credentials(HTTP_AUTHORIZATION="Bearer rl_live_not-a-real-key")
+        for _ in range(2):
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(f"{URL}/linked-accounts").status_code == 401
+            assert _key_queries(ctx) == 1
+
+    def test_zero_turns_the_cache_off(self, owner, settings):
+        settings.API_KEY_CACHE_SECONDS = 0
+        client = owner.client()
+        for _ in range(2):
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(f"{URL}/linked-accounts").status_code == 200
+            assert _key_queries(ctx) == 1
 
 
 @pytest.mark.django_db
@@ -190,6 +247,7 @@ class TestLinkedAccounts:
         for i in range(30):
             owner.linked_account(origin_id=f"q{i}")
         client = owner.client()
+        client.get(f"{URL}/linked-accounts")  # checks the API key (then cached for a few seconds)
         counts = []
         for size in (1, 10, 30):
             with CaptureQueriesContext(connection) as ctx:
@@ -197,15 +255,15 @@ class TestLinkedAccounts:
             assert len(response.json()["results"]) == size
             counts.append(len(ctx.captured_queries))
         assert counts[0] == counts[1] == counts[2]
-        assert counts[0] <= 2  # the API key, the page
+        assert counts[0] == 1  # the page
 
     def test_account_details_query_count(self, owner):
         _, token = owner.linked_account()
         client = owner.client(account_token=token)
-        client.get(f"{URL}/account-details")  # records the inbound use once
+        client.get(f"{URL}/account-details")  # records the inbound use once, checks the key
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(f"{URL}/account-details").status_code == 200
-        assert len(ctx.captured_queries) == 2  # the API key, the account
+        assert len(ctx.captured_queries) == 1  # the account (the API key was checked just now)
 
 
 @pytest.mark.django_db
