@@ -1,14 +1,17 @@
 """GET /employees, /employees/{id}, /sync-status, POST /sync-status/resync and the sandbox
 helpers, as an API client sees them."""
 
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from accounts.models import AccountType, LinkedAccount
 from syncs import services
 from syncs.models import Employee, SyncRun
+from syncs.views import EmployeeSerializer, employees_as_api
 
 
 def _sync(account, trigger="schedule"):
@@ -84,6 +87,49 @@ def test_deleted_remote_records_are_flagged_and_hidden_by_default(owner, synced)
 
 
 @pytest.mark.django_db
+def test_employees_are_written_exactly_as_the_employee_serializer_writes_them(owner):
+    """employees_as_api is EmployeeSerializer written out for speed: the same keys in the same
+    order and the same values, nulls, booleans and date-time formats included."""
+    account, token = owner.linked_account(origin_id="shape-1")
+    when = datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=UTC)
+    Employee.objects.create(
+        linked_account=account,
+        remote_id="full",
+        employee_number="E-1",
+        first_name="Ada",
+        last_name="Lovelace",
+        display_full_name="Ada Lovelace",
+        work_email="ada@example.com",
+        personal_email="ada@home.example",
+        mobile_phone_number="+44 20 0000 0000",
+        employment_status="ACTIVE",
+        start_date=when,
+        termination_date=when + timedelta(days=400),
+        remote_created_at=datetime(2020, 1, 1, tzinfo=UTC),
+        modified_at=when,
+    )
+    Employee.objects.create(linked_account=account, remote_id="sparse", modified_at=when)
+    Employee.objects.create(
+        linked_account=account, remote_id="gone", remote_was_deleted=True, modified_at=when
+    )
+    rows = list(Employee.objects.filter(linked_account=account).order_by("-id"))
+    expected = json.loads(JSONRenderer().render(EmployeeSerializer(rows, many=True).data))
+
+    client = owner.client(account_token=token)
+    listed = client.get("/api/hris/v1/employees", {"include_deleted_data": "true"}).json()["results"]
+    assert listed == expected
+    assert [list(item) for item in listed] == [list(item) for item in expected]
+    full = next(item for item in listed if item["remote_id"] == "full")
+    assert full["start_date"] == "2024-02-29T23:59:58.123456Z" and full["groups"] == []
+    for item in expected:
+        one = client.get(f"/api/hris/v1/employees/{item['id']}", {"include_deleted_data": "true"})
+        assert one.json() == item
+    # In another current time zone both write the same local times too.
+    with timezone.override("America/New_York"):
+        assert employees_as_api(rows) == EmployeeSerializer(rows, many=True).data
+
+
+@pytest.mark.django_db
 def test_employees_are_tenant_isolated(owner, outsider, synced):
     account, token = synced
     employee = Employee.objects.filter(linked_account=account).first()
@@ -127,6 +173,27 @@ def test_sync_status_rows(owner, sandbox_provider):
     [row] = client.get("/api/hris/v1/sync-status").json()["results"]
     assert row["status"] == "DONE" and row["last_sync_result"] == "DONE"
     assert row["is_initial_sync"] is False and row["next_sync_start"] is not None
+
+
+@pytest.mark.django_db
+def test_sync_status_reads_the_organization_settings_fresh_while_the_key_is_cached(owner, settings):
+    """The API key is trusted from the process's cache for a few seconds; the organization's
+    own settings are still read from the database (a manual-sync organization shows DISABLED)."""
+    settings.API_KEY_CACHE_SECONDS = 60
+    organizations = type(owner.organization).objects.filter(pk=owner.organization.pk)
+    account, token = owner.linked_account(origin_id="fresh-1")
+    # Never synced, due now, and following the organization's frequency.
+    LinkedAccount.objects.filter(pk=account.pk).update(sync_frequency="", next_sync_at=timezone.now())
+    client = owner.client(account_token=token)
+
+    def status():
+        return client.get("/api/hris/v1/sync-status").json()["results"][0]["status"]
+
+    assert status() == "SYNCING"
+    organizations.update(default_sync_frequency="manual")
+    assert status() == "DISABLED"
+    organizations.update(default_sync_frequency="1h")
+    assert status() == "SYNCING"
 
 
 @pytest.mark.django_db(transaction=True)
