@@ -6,12 +6,14 @@ Two rounds over the same accounts: the first creates 200 employees per account, 
 finds nothing changed. The worker's RSS (all its processes) is sampled after a warm-up and
 after the rounds: it must stay flat across thousands of syncs."""
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -80,13 +82,52 @@ def _make_due(ids: list[str]) -> None:
         )
 
 
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU so far of processes and their children, by pid (live processes only)."""
+    seconds = {}
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc = psutil.Process(pid)
+            for p in [proc, *proc.children(recursive=True)]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    times = p.cpu_times()
+                    seconds[p.pid] = times.user + times.system
+    return seconds
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two samples; a process that appeared in between counts from zero, one
+    that ended in between is missing (the worker recycles its connections rarely)."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+
+def _database_backends() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _finished() -> int:
     return SyncRun.objects.exclude(status="RUNNING").count()
 
 
-def _round(ids: list[str], expect_total: int, worker_pid: int, timeout: float = 600) -> tuple[float, float]:
-    """Dispatch the accounts and wait for every run; returns (seconds, peak worker RSS)."""
+@dataclass
+class Round:
+    seconds: float
+    peak_rss_mb: float
+    worker_cpu_ms: float  # per sync: the worker's processes
+    database_cpu_ms: float  # per sync: the PostgreSQL backends serving the bench database
+
+    def cpu_note(self) -> str:
+        return f"CPU per sync: worker {self.worker_cpu_ms:.1f} ms, PostgreSQL {self.database_cpu_ms:.1f} ms"
+
+
+def _round(ids: list[str], expect_total: int, worker_pid: int, timeout: float = 600) -> Round:
+    """Dispatch the accounts and wait for every run."""
     _make_due(ids)
+    worker_cpu, database_cpu = _cpu_seconds([worker_pid]), _cpu_seconds(_database_backends())
     t0 = time.perf_counter()
     assert services.sync_dispatch_due() == len(ids)
     peak = 0.0
@@ -96,7 +137,13 @@ def _round(ids: list[str], expect_total: int, worker_pid: int, timeout: float = 
             raise RuntimeError(f"only {_finished()} of {expect_total} runs finished in {timeout} s")
         peak = max(peak, peak_rss_mb([worker_pid]))
         time.sleep(0.05)
-    return time.perf_counter() - t0, peak
+    seconds = time.perf_counter() - t0
+    return Round(
+        seconds=seconds,
+        peak_rss_mb=peak,
+        worker_cpu_ms=_cpu_used(worker_cpu, _cpu_seconds([worker_pid])) * 1000 / len(ids),
+        database_cpu_ms=_cpu_used(database_cpu, _cpu_seconds(_database_backends())) * 1000 / len(ids),
+    )
 
 
 def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -177,22 +224,22 @@ def _sync_throughput(report) -> None:
         warm, rest = ids[:WARMUP], ids[WARMUP:]
         _round(warm, WARMUP, worker.pid)
         rss_before = peak_rss_mb([worker.pid])
-        first, peak1 = _round(rest, WARMUP + ACCOUNTS, worker.pid)
-        second, peak2 = _round(ids, 2 * WARMUP + 2 * ACCOUNTS, worker.pid)
+        first = _round(rest, WARMUP + ACCOUNTS, worker.pid)
+        second = _round(ids, 2 * WARMUP + 2 * ACCOUNTS, worker.pid)
         rss_after = peak_rss_mb([worker.pid])
         failed = SyncRun.objects.exclude(status="DONE").count()
         note = (
             f"{CONCURRENCY} prefork processes; worker RSS {rss_before:.0f} MB after warm-up, "
             f"{rss_after:.0f} MB after {2 * len(ids)} syncs; "
-            f"{failed} runs not DONE"
+            f"{failed} runs not DONE; {first.cpu_note()}"
         )
         flat = rss_after <= rss_before * 1.15 + 10
         report.throughput(
             "account syncs (first sync: 200 employees created)",
             size=f"{ACCOUNTS} accounts, 10 ms provider latency",
             count=ACCOUNTS,
-            seconds=first,
-            rss_mb=max(peak1, peak2),
+            seconds=first.seconds,
+            rss_mb=max(first.peak_rss_mb, second.peak_rss_mb),
             target=">= 50/s, RSS flat",
             ok=lambda row: row.per_second >= 50 and failed == 0 and flat,
             note=note,
@@ -201,10 +248,11 @@ def _sync_throughput(report) -> None:
             "account syncs (repeat sync: 200 employees unchanged)",
             size=f"{len(ids)} accounts, 10 ms provider latency",
             count=len(ids),
-            seconds=second,
-            rss_mb=peak2,
+            seconds=second.seconds,
+            rss_mb=second.peak_rss_mb,
             target=">= 50/s",
             ok=lambda row: row.per_second >= 50 and failed == 0,
+            note=second.cpu_note(),
         )
     finally:
         _stop(worker)
