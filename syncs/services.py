@@ -319,7 +319,8 @@ def sync_run_account(*, account_id: str, trigger: str, reason: str = "") -> Sync
     """Run one sync of one account: fetch everything, then (in one transaction) write the data
     if and only if the run fully succeeded, the request logs, and the status/issue rule.
     Returns None when there was nothing to do; raises SyncAlreadyRunning when a run is going."""
-    account = LinkedAccount.objects.select_related("organization").filter(pk=account_id).first()
+    # No organization here: `_finish` reads the account again, locked, with it.
+    account = LinkedAccount.objects.filter(pk=account_id).first()
     if account is None or account.status == LinkedAccountStatus.INCOMPLETE:
         return None
     if trigger == SyncTrigger.SCHEDULE and account.status not in SCHEDULABLE:
@@ -597,16 +598,19 @@ EMPLOYEE_FIELDS = (
 )
 _NOT_NULL = {"first_name", "last_name", "display_full_name"}
 _MAX_LENGTH = {f.name: f.max_length for f in Employee._meta.fields if getattr(f, "max_length", None)}
+# (field, "" instead of None, longest string kept): looked up once, used for every record.
+_FIELD_RULES = tuple((name, name in _NOT_NULL, _MAX_LENGTH.get(name)) for name in EMPLOYEE_FIELDS)
 
 
 def _normalise_employee(row: dict[str, Any]) -> dict[str, Any]:
     data = {}
-    for name in EMPLOYEE_FIELDS:
+    for name, not_null, max_length in _FIELD_RULES:
         value = row.get(name)
-        if value is None and name in _NOT_NULL:
-            value = ""
-        if isinstance(value, str) and name in _MAX_LENGTH:
-            value = value[: _MAX_LENGTH[name]]
+        if value is None:
+            if not_null:
+                value = ""
+        elif max_length and isinstance(value, str) and len(value) > max_length:
+            value = value[:max_length]
         data[name] = value
     data["remote_id"] = str(row["remote_id"])[:255]
     return data
