@@ -6,7 +6,10 @@ from celery import Celery
 from celery.schedules import crontab  # noqa: F401  (used by schedules added below)
 from celery.signals import task_postrun
 
+from .broker import register as register_broker_transport
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+register_broker_transport()
 
 app = Celery("relink")
 app.config_from_object("django.conf:settings", namespace="CELERY")
