@@ -149,8 +149,9 @@ class LinkedAccount(models.Model):
                 fields=["organization", "account_type", "status", "created_at", "id"],
                 name="la_org_env_status_created",
             ),
+            # The dispatch claim reads (next_sync_at, id) from here alone (an index-only scan).
             models.Index(
-                fields=["next_sync_at"],
+                fields=["next_sync_at", "id"],
                 name="la_due",
                 condition=Q(status__in=["COMPLETE", "IDLE"]) & Q(next_sync_at__isnull=False),
             ),

@@ -1,11 +1,12 @@
-"""Read-mostly admin for sync runs, request logs and synced employees; one action: force resync."""
+"""Read-mostly admin for sync runs, handed-out accounts, request logs and synced employees; one
+action: force resync."""
 
 from django.contrib import admin, messages
 
 from accounts.models import LinkedAccount
 
 from . import services
-from .models import Employee, RequestLog, SyncRun
+from .models import Employee, RequestLog, SyncDispatch, SyncRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -43,6 +44,15 @@ class SyncRunAdmin(ReadOnlyAdmin):
     list_select_related = ("linked_account",)
     date_hierarchy = "started_at"
     actions = [force_resync]
+    show_full_result_count = False
+
+
+@admin.register(SyncDispatch)
+class SyncDispatchAdmin(ReadOnlyAdmin):
+    """Accounts the dispatcher handed out whose runs have not finished yet."""
+
+    list_display = ("linked_account", "leased_until")
+    raw_id_fields = ("linked_account",)
     show_full_result_count = False
 
 

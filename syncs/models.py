@@ -58,6 +58,23 @@ class SyncRun(models.Model):
         return f"{self.integration} run {self.id} ({self.status})"
 
 
+class SyncDispatch(models.Model):
+    """A due account the dispatcher handed out, until its run finishes or `leased_until` passes (a lost
+    message). A row here, not a write to the account: moving the account's next_sync_at would
+    rewrite an entry in every index of the linked-accounts table for each claimed account, a
+    cost that grows with the table; this table only ever holds the accounts in flight."""
+
+    # No database constraint: the claim inserts thousands of rows per tick, and a foreign key
+    # would lock each referenced account row. Deleting an account deletes its row (CASCADE).
+    linked_account = models.OneToOneField(
+        LinkedAccount, on_delete=models.CASCADE, primary_key=True, related_name="+", db_constraint=False
+    )
+    leased_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.linked_account_id} handed out until {self.leased_until}"
+
+
 class RequestLog(models.Model):
     """One outbound provider request. Bulk-written after each run; URLs carry no secrets."""
 

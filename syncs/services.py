@@ -32,7 +32,7 @@ from issues.services import issue_record_failure, issues_resolve_for_account, we
 
 from . import integrations
 from .integrations.base import ErrorClass, LoggedRequest, ProviderError, RecordError
-from .models import Employee, RequestLog, SyncRun, SyncRunStatus, SyncTrigger
+from .models import Employee, RequestLog, SyncDispatch, SyncRun, SyncRunStatus, SyncTrigger
 from .selectors import sync_status_rows  # noqa: F401  (part of this module's agreed interface)
 
 logger = logging.getLogger(__name__)
@@ -218,8 +218,9 @@ def sync_queue_now(*, account: LinkedAccount, reason: str) -> None:
 
 
 def sync_dispatch_due(*, now: datetime | None = None, limit: int | None = None) -> int:
-    """One beat tick: claim every due account with one query (advancing next_sync_at by a lease
-    so no other dispatcher can claim it) and hand them out, one message per batch."""
+    """One beat tick: claim every due account with one query (a SyncDispatch row per account,
+    held until its run finishes or the lease passes, so no dispatcher hands it out twice) and
+    hand them out, one message per batch."""
     from .tasks import sync_accounts_batch
 
     now = now or timezone.now()
@@ -237,25 +238,40 @@ def sync_dispatch_due(*, now: datetime | None = None, limit: int | None = None) 
 
 
 def _claim_due(*, now: datetime, lease_until: datetime, limit: int) -> list[str]:
-    """The claim: UPDATE … WHERE id IN (due rows, SKIP LOCKED) RETURNING id, on the partial
-    `la_due` index. On SQLite the write lock (BEGIN IMMEDIATE) serialises dispatchers instead."""
-    table = LinkedAccount._meta.db_table
+    """The claim: the due accounts not handed out yet (an index-only scan of the partial `la_due`
+    index, in (next_sync_at, id) order), inserted into SyncDispatch; a row whose lease passed
+    is taken over. The account rows are not written. Two dispatchers at once insert the same
+    ids in the same order: the second waits for the first to commit, then finds the rows
+    leased and skips them (the WHERE of DO UPDATE), so each account is handed out once."""
+    accounts = LinkedAccount._meta.db_table
+    dispatch = SyncDispatch._meta.db_table
     statuses = [str(s) for s in SCHEDULABLE]
-    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     sql = f"""
-        UPDATE {table} SET next_sync_at = %s
-        WHERE id IN (
-            SELECT id FROM {table}
-            WHERE status IN (%s, %s) AND next_sync_at IS NOT NULL AND next_sync_at <= %s
-            ORDER BY next_sync_at
-            LIMIT %s {lock}
+        WITH due AS (
+            SELECT a.id FROM {accounts} a
+            WHERE a.status IN (%s, %s) AND a.next_sync_at IS NOT NULL AND a.next_sync_at <= %s
+              AND NOT EXISTS (
+                  SELECT 1 FROM {dispatch} d WHERE d.linked_account_id = a.id AND d.leased_until > %s
+              )
+            ORDER BY a.next_sync_at, a.id
+            LIMIT %s
         )
-        RETURNING id
-    """  # noqa: S608 - table name from model meta; values are parameters
+        INSERT INTO {dispatch} (linked_account_id, leased_until)
+        SELECT id, %s FROM due WHERE true
+        ON CONFLICT (linked_account_id) DO UPDATE SET leased_until = excluded.leased_until
+        WHERE {dispatch}.leased_until <= %s
+        RETURNING linked_account_id
+    """  # noqa: S608 - table names from model meta; values are parameters ("WHERE true": SQLite's parser)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [lease_until, *statuses, now, limit])
+        cursor.execute(sql, [*statuses, now, now, limit, lease_until, now])
         rows = cursor.fetchall()
     return [str(r[0]) if not isinstance(r[0], str) else _uuid_str(r[0]) for r in rows]
+
+
+def _release_dispatch(*, account_ids: list) -> None:
+    """The run of a handed-out account is over: the account may be handed out again as soon as
+    it is next due."""
+    SyncDispatch.objects.filter(linked_account_id__in=account_ids).delete()
 
 
 def _uuid_str(value: str) -> str:
@@ -300,6 +316,7 @@ def sync_runs_recover_expired(*, now: datetime | None = None) -> int:
                 # account whose first, forced, sync died): the lost run is run again once; its
                 # end sets the real next time.
                 LinkedAccount.objects.filter(pk=account_id).update(next_sync_at=now)
+                _release_dispatch(account_ids=[account_id])
     return recovered
 
 
@@ -468,6 +485,7 @@ def _finish(
         )
         next_at = sync_next_time(account=locked, after=run.started_at)
         LinkedAccount.objects.filter(pk=locked.pk).update(next_sync_at=next_at)
+        _release_dispatch(account_ids=[locked.pk])
     return run
 
 

@@ -41,14 +41,31 @@ def test_dispatch_hands_out_exactly_the_due_accounts_once_in_batches(owner, publ
 
     with CaptureQueriesContext(connection) as queries:
         assert services.sync_dispatch_due() == 22
-    assert len([q for q in queries.captured_queries if "UPDATE" in q["sql"]]) == 1
+    assert len([q for q in queries.captured_queries if "syncs_syncdispatch" in q["sql"]]) == 1  # the claim
     assert [len(b) for b in published] == [7, 7, 7, 1]
     handed = [i for b in published for i in b]
     idle = LinkedAccount.objects.filter(end_user_origin_id__startswith="idle").values_list("id", flat=True)
     assert sorted(handed) == sorted([str(a.pk) for a in due] + [str(i) for i in idle])
-    # Claimed: their next_sync_at moved past now, so the next tick finds nothing.
+    # Handed out until their runs finish: the next tick finds nothing.
     assert services.sync_dispatch_due() == 0
     assert len(published) == 4
+    # A lost message: once the lease passes, they are handed out again.
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.SYNC_DISPATCH_LEASE_SECONDS + 1)):
+        assert services.sync_dispatch_due() == 22
+
+
+@pytest.mark.django_db
+def test_a_finished_run_frees_the_account_for_its_next_time(owner, published, sandbox_provider, settings):
+    settings.SYNC_DISPATCH_LEASE_SECONDS = 3600  # far longer than the account's interval
+    account, _ = owner.linked_account(origin_id="often")
+    linked_account_set_sync_frequency(account=account, sync_frequency=SyncFrequency.EVERY_5_MINUTES)
+    LinkedAccount.objects.filter(pk=account.pk).update(next_sync_at=timezone.now())
+    assert services.sync_dispatch_due() == 1
+    assert services.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
+    assert services.sync_dispatch_due() == 0  # not due before its next time
+    with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=1)):
+        assert services.sync_dispatch_due() == 1
+    assert published[-1] == [str(account.pk)]
 
 
 @pytest.mark.django_db
@@ -161,8 +178,12 @@ def test_an_account_never_runs_two_syncs_at_once(owner, sandbox_provider):
 
 
 @pytest.mark.django_db
-def test_recovery_fails_runs_whose_lease_expired_and_makes_the_account_due(owner, sandbox_provider):
+def test_recovery_fails_runs_whose_lease_expired_and_makes_the_account_due(
+    owner, sandbox_provider, published
+):
     account, _ = owner.linked_account(origin_id="lost")
+    LinkedAccount.objects.filter(pk=account.pk).update(next_sync_at=timezone.now())
+    assert services.sync_dispatch_due() == 1  # handed out; its run then dies
     LinkedAccount.objects.filter(pk=account.pk).update(next_sync_at=timezone.now() + timedelta(hours=1))
     lost = SyncRun.objects.create(
         linked_account=account,
@@ -177,6 +198,7 @@ def test_recovery_fails_runs_whose_lease_expired_and_makes_the_account_due(owner
     assert lost.status == "FAILED" and lost.error_class == "lease_expired"
     assert LinkedAccount.objects.get(pk=account.pk).next_sync_at <= timezone.now()
     assert services.sync_runs_recover_expired() == 0
+    assert services.sync_dispatch_due() == 1  # handed out again at once, not after the dispatch lease
     # The account can sync again.
     assert services.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
 
