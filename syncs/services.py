@@ -230,10 +230,17 @@ def sync_dispatch_due(*, now: datetime | None = None, limit: int | None = None) 
     if not ids:
         return 0
     size = settings.SYNC_DISPATCH_BATCH_SIZE
-    batches = [ids[i : i + size] for i in range(0, len(ids), size)]
-    with sync_accounts_batch.app.producer_or_acquire() as producer:
-        for batch in batches:
-            sync_accounts_batch.apply_async(args=[batch], producer=producer)
+    published = 0
+    try:
+        with sync_accounts_batch.app.producer_or_acquire() as producer:
+            for start in range(0, len(ids), size):
+                sync_accounts_batch.apply_async(args=[ids[start : start + size]], producer=producer)
+                published = start + size
+    except Exception:
+        # Broker down: the accounts not handed out are due again at the next tick, not only once
+        # their lease has passed.
+        _release_dispatch(account_ids=ids[published:])
+        raise
     return len(ids)
 
 

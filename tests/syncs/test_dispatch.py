@@ -55,6 +55,29 @@ def test_dispatch_hands_out_exactly_the_due_accounts_once_in_batches(owner, publ
 
 
 @pytest.mark.django_db
+def test_accounts_the_broker_did_not_take_are_due_again_at_the_next_tick(owner, monkeypatch, settings):
+    settings.SYNC_DISPATCH_BATCH_SIZE = 5
+    bulk_accounts(owner.organization, 12, prefix="down")
+    sent = []
+
+    def publish(args, producer=None):
+        if len(sent) == 1:
+            raise ConnectionError("broker down")
+        sent.append(args[0])
+
+    monkeypatch.setattr(tasks.sync_accounts_batch, "apply_async", publish)
+    with pytest.raises(ConnectionError):
+        services.sync_dispatch_due()
+    monkeypatch.setattr(
+        tasks.sync_accounts_batch, "apply_async", lambda args, producer=None: sent.append(args[0])
+    )
+    assert services.sync_dispatch_due() == 7  # the 5 of the first batch stay handed out
+    assert sorted(i for batch in sent for i in batch) == sorted(
+        str(i) for i in LinkedAccount.objects.values_list("id", flat=True)
+    )
+
+
+@pytest.mark.django_db
 def test_a_finished_run_frees_the_account_for_its_next_time(owner, published, sandbox_provider, settings):
     settings.SYNC_DISPATCH_LEASE_SECONDS = 3600  # far longer than the account's interval
     account, _ = owner.linked_account(origin_id="often")
