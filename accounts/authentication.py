@@ -106,7 +106,7 @@ class ApiKeyAuthentication(BaseAuthentication):
                     environment=known.environment,
                     api_key_id=known.api_key_id,
                 )
-                return client, known
+                return client, None
         key = api_key_authenticate(raw_key=parts[1])
         if key is None:
             raise HeaderError("Authorization", "Invalid API key in the Authorization header.")
@@ -121,7 +121,8 @@ class ApiKeyAuthentication(BaseAuthentication):
                     expires=time.monotonic() + ttl,
                 ),
             )
-        return ApiClient(organization=key.organization, environment=key.environment, api_key_id=key.id), key
+        # request.user says who calls; request.auth stays None (the same from the cache or not).
+        return ApiClient(organization=key.organization, environment=key.environment, api_key_id=key.id), None
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
