@@ -12,6 +12,9 @@ syncs and their `LinkedAccount.sync_completed` deliveries go on all along.
 Requests are open-loop: request i is due at start + i/rate, and its latency is measured from
 that due time (a stalled server cannot hide its queueing). At most --concurrency are in flight.
 
+The summary also gives the CPU time the gunicorn processes used per request served (utime +
+stime from /proc), the figure to compare between versions on a busy machine.
+
 Usage: .venv/bin/python scripts/load.py [--rate 200] [--seconds 60] [--accounts 40]
 Exit code 0 when p99 <= --p99-ms (100) and there were no errors, else 1.
 """
@@ -346,7 +349,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--accounts", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument(
+        "--web-workers", type=int, help="gunicorn processes (default: config/gunicorn.conf.py's)"
+    )
+    parser.add_argument(
+        "--web-threads", type=int, help="threads per gunicorn process (default: the config's)"
+    )
     parser.add_argument("--p99-ms", type=float, default=100)
     args = parser.parse_args()
 
@@ -432,17 +440,15 @@ def main() -> int:
                 "-m",
                 "gunicorn",
                 "config.wsgi",
+                # The settings `make run` and the Procfile use (workers, threads, keep-alive).
+                "-c",
+                "config/gunicorn.conf.py",
                 "--bind",
                 f"127.0.0.1:{web_port}",
-                "--workers",
-                str(args.web_workers),
-                "--threads",
-                "4",
-                # Longer than the client keeps an idle connection: no reset races on reuse.
-                "--keep-alive",
-                "30",
                 "--log-level",
                 "warning",
+                *(["--workers", str(args.web_workers)] if args.web_workers else []),
+                *(["--threads", str(args.web_threads)] if args.web_threads else []),
             ],
             cwd=ROOT,
             env=web_env,

@@ -35,7 +35,7 @@ echo "Sandbox provider on $SANDBOX_PROVIDER_URL"
 pids+=($!)
 .venv/bin/celery -A config beat --loglevel=INFO --schedule=.run/celerybeat-schedule &
 pids+=($!)
-.venv/bin/gunicorn config.wsgi --bind "127.0.0.1:${PORT}" --workers 2 --threads 4 --access-logfile - &
+.venv/bin/gunicorn config.wsgi -c config/gunicorn.conf.py --bind "127.0.0.1:${PORT}" --access-logfile - &
 pids+=($!)
 echo "Relink is starting on http://127.0.0.1:${PORT}  (Ctrl-C stops web, worker and beat)"
 wait -n
