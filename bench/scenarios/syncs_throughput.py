@@ -95,10 +95,11 @@ def _cpu_seconds(pids: list[int]) -> dict[int, float]:
     return seconds
 
 
-def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU used between two samples; a process that appeared in between counts from zero, one
-    that ended in between is missing (the worker recycles its connections rarely)."""
-    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+def _cpu_used(before: dict[int, float], latest: dict[int, float]) -> float:
+    """CPU used since `before`, from the latest sample of each process: one that started since
+    counts from zero, one that ended counts up to its last sample (connections past
+    CONN_MAX_AGE are closed, so the backends change during a round)."""
+    return sum(value - before.get(pid, 0.0) for pid, value in latest.items())
 
 
 def _database_backends() -> list[int]:
@@ -128,21 +129,29 @@ def _round(ids: list[str], expect_total: int, worker_pid: int, timeout: float = 
     """Dispatch the accounts and wait for every run."""
     _make_due(ids)
     worker_cpu, database_cpu = _cpu_seconds([worker_pid]), _cpu_seconds(_database_backends())
+    worker_latest, database_latest = dict(worker_cpu), dict(database_cpu)
     t0 = time.perf_counter()
     assert services.sync_dispatch_due() == len(ids)
     peak = 0.0
     deadline = time.monotonic() + timeout
+    sampled = 0.0
     while _finished() < expect_total:
         if time.monotonic() > deadline:
             raise RuntimeError(f"only {_finished()} of {expect_total} runs finished in {timeout} s")
         peak = max(peak, peak_rss_mb([worker_pid]))
+        if time.monotonic() - sampled >= 0.5:
+            worker_latest.update(_cpu_seconds([worker_pid]))
+            database_latest.update(_cpu_seconds(_database_backends()))
+            sampled = time.monotonic()
         time.sleep(0.05)
     seconds = time.perf_counter() - t0
+    worker_latest.update(_cpu_seconds([worker_pid]))
+    database_latest.update(_cpu_seconds(_database_backends()))
     return Round(
         seconds=seconds,
         peak_rss_mb=peak,
-        worker_cpu_ms=_cpu_used(worker_cpu, _cpu_seconds([worker_pid])) * 1000 / len(ids),
-        database_cpu_ms=_cpu_used(database_cpu, _cpu_seconds(_database_backends())) * 1000 / len(ids),
+        worker_cpu_ms=_cpu_used(worker_cpu, worker_latest) * 1000 / len(ids),
+        database_cpu_ms=_cpu_used(database_cpu, database_latest) * 1000 / len(ids),
     )
 
 
