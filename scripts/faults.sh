@@ -9,5 +9,4 @@ if [ -z "${REDIS_URL:-}" ]; then
   REDIS_URL="$(.venv/bin/python scripts/local_redis.py start)"
   export REDIS_URL
 fi
-export RELINK_REDIS_OUTAGE_DRILL=1
 exec .venv/bin/pytest tests/faults -m faults -v "$@"

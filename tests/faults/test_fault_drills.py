@@ -11,7 +11,6 @@ beat, a private Redis, the sandbox provider and a webhook receiver, on PostgreSQ
   (a webhook delivery) still gets a worker within one time limit.
 """
 
-import os
 import time
 from datetime import timedelta
 
@@ -61,11 +60,6 @@ def _sync_completed_for(receiver, account_id: str) -> int:
     )
 
 
-@pytest.mark.skipif(
-    os.environ.get("RELINK_REDIS_OUTAGE_DRILL") != "1",
-    reason="intermittent (1 run in 5 left an account unsynced 120 s after Redis came back; open in "
-    "issue 7): `make faults` runs it",
-)
 def test_redis_outage_of_30_seconds_loses_nothing(stack_factory, owner, sandbox_provider, receiver):
     stack = stack_factory()
     accounts = _accounts(owner, 4, "redis")
