@@ -516,7 +516,7 @@ def relink_reminders_send(*, organization: Organization, now=None) -> int:
             continue
         with transaction.atomic():
             account = (
-                LinkedAccount.objects.select_for_update(skip_locked=True)
+                LinkedAccount.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("organization")
                 .filter(pk=account_id, status=LinkedAccountStatus.RELINK_NEEDED)
                 .first()

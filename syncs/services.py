@@ -452,7 +452,9 @@ def _finish(
     failed = sum(1 for e in log if e.failed)
     with transaction.atomic():
         locked = (
-            LinkedAccount.objects.select_for_update()
+            # Lock the account row only: a plain FOR UPDATE would also lock the joined
+            # organization row and make every finishing sync of an organization wait in line.
+            LinkedAccount.objects.select_for_update(of=("self",))
             .select_related("organization")
             .filter(pk=account.pk)
             .first()
