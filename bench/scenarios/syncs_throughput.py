@@ -32,7 +32,8 @@ from syncs.models import RequestLog, SyncRun
 ROOT = Path(__file__).resolve().parent.parent.parent
 ACCOUNTS = 2000
 WARMUP = 200
-CONCURRENCY = int(os.environ.get("SYNCS_BENCH_CONCURRENCY", "12"))
+# The Procfile's worker (WORKER_CONCURRENCY, 4 by default): what a deployment runs.
+CONCURRENCY = int(os.environ.get("SYNCS_BENCH_CONCURRENCY", "4"))
 
 
 def _free_port() -> int:
