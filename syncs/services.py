@@ -636,10 +636,14 @@ def _normalise_employee(row: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             if not_null:
                 value = ""
-        elif max_length and isinstance(value, str) and len(value) > max_length:
-            value = value[:max_length]
+        elif isinstance(value, str):
+            if "\x00" in value:
+                value = value.replace("\x00", "")  # PostgreSQL text cannot hold NUL
+            if max_length and len(value) > max_length:
+                value = value[:max_length]
         data[name] = value
-    data["remote_id"] = str(row["remote_id"])[:255]
+    remote_id = str(row["remote_id"])
+    data["remote_id"] = (remote_id.replace("\x00", "") if "\x00" in remote_id else remote_id)[:255]
     return data
 
 

@@ -332,3 +332,17 @@ def test_sync_run_stores_employees_then_keeps_them_when_bamboohr_breaks(owner):
     assert issue.error_description == "Invalid API key" and issue.status == "ONGOING"
     assert API_KEY not in json.dumps(issue.error_details)
     assert Employee.objects.filter(linked_account=account).count() == 5
+
+
+@pytest.mark.django_db
+def test_nul_characters_in_provider_text_are_dropped_not_a_database_error(owner):
+    # JSON allows "\u0000" in a string; PostgreSQL text does not.
+    account, _ = owner.linked_account(origin_id="bhr-nul", integration="bamboohr", credentials=dict(CREDS))
+    records = [employee(7, "Nu\x00ll", "Byte\x00", workEmail="nul\x00@acme.example", employeeId="7\x00")]
+    with respx.mock() as mock:
+        _list_route(mock, httpx.Response(200, json=page(records)))
+        run = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+    assert run.status == "DONE" and run.records_created == 1
+    stored = Employee.objects.get(linked_account=account)
+    assert (stored.remote_id, stored.first_name, stored.last_name) == ("7", "Null", "Byte")
+    assert stored.work_email == "nul@acme.example"
