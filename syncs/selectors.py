@@ -1,7 +1,7 @@
 """Reads of the syncs app: sync status per common model, synced data, runs and request logs."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import QuerySet
 
@@ -17,15 +17,29 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+_SUCCEEDED = (SyncRunStatus.DONE, SyncRunStatus.PARTIALLY_SYNCED)
+
+
+class _RunDates(NamedTuple):
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
 def sync_status_rows(*, account: LinkedAccount) -> list[dict[str, Any]]:
     """One row per synced model, in Merge's SyncStatus shape."""
     models = MODELS_BY_CATEGORY.get(account.category, [])
     if not models:
         return []
-    runs = SyncRun.objects.filter(linked_account=account)
-    latest = runs.order_by("-started_at").first()
-    last_finished = runs.exclude(status=SyncRunStatus.RUNNING).order_by("-started_at").first()
-    ever_succeeded = runs.filter(status__in=[SyncRunStatus.DONE, SyncRunStatus.PARTIALLY_SYNCED]).exists()
+    runs = SyncRun.objects.filter(linked_account=account).order_by("-started_at")
+    # An account has at most one RUNNING run (a unique constraint), so its last finished run is
+    # one of its latest two; older runs are read only to learn whether any ever succeeded.
+    recent = [_RunDates(*row) for row in runs.values_list("status", "started_at", "finished_at")[:2]]
+    latest = recent[0] if recent else None
+    last_finished = next((r for r in recent if r.status != SyncRunStatus.RUNNING), None)
+    ever_succeeded = any(r.status in _SUCCEEDED for r in recent) or (
+        len(recent) == 2 and runs.filter(status__in=_SUCCEEDED).exists()
+    )
     frequency = account.sync_frequency or account.organization.default_sync_frequency
     if account.status == LinkedAccountStatus.RELINK_NEEDED:
         status = "PAUSED"
