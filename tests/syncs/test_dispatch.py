@@ -127,10 +127,15 @@ def test_two_dispatchers_at_once_never_double_enqueue(owner, published):
         t.start()
     for t in threads:
         t.join()
-    handed = [i for r in results for i in r]
+    assert sum(1 for r in results if r) >= 2  # they really ran side by side
+    # Dispatchers that pick the same due rows at once share them out (the later one waits, then
+    # skips what the first took), so the racing rounds may leave some due; the next tick takes
+    # those. In all: each account handed out exactly once.
+    now = timezone.now()
+    rest = services._claim_due(now=now, lease_until=now + timedelta(minutes=10), limit=10_000)
+    handed = [i for r in results for i in r] + rest
     assert len(handed) == len(set(handed)) == 3000
     assert set(handed) == {str(a.pk) for a in accounts}
-    assert sum(1 for r in results if r) >= 2  # they really ran side by side
 
 
 @pytest.mark.django_db
