@@ -11,11 +11,14 @@ syncs and their `LinkedAccount.sync_completed` deliveries go on all along.
 
 Requests are open-loop: request i is due at start + i/rate, and its latency is measured from
 that due time (a stalled server cannot hide its queueing). At most --concurrency are in flight.
+The same load runs for --warmup seconds first, unmeasured but checked for errors, as traffic
+reaches a server that has been up for a while (each process imports its views and opens its
+connections on its first requests); a queue it leaves behind counts against the measured part.
 
 The summary also gives the CPU time the gunicorn processes used per request served (utime +
 stime from /proc), the figure to compare between versions on a busy machine.
 
-Usage: .venv/bin/python scripts/load.py [--rate 200] [--seconds 60] [--accounts 40]
+Usage: .venv/bin/python scripts/load.py [--rate 200] [--seconds 60] [--warmup 5] [--accounts 40]
 Exit code 0 when p99 <= --p99-ms (100) and there were no errors, else 1.
 """
 
@@ -242,6 +245,7 @@ async def run_load(
     rate: float,
     seconds: float,
     concurrency: int,
+    warmup: float = 0.0,
 ) -> dict:
     mix = [
         ("account-details", 25),
@@ -273,7 +277,7 @@ async def run_load(
         finally:
             pool.put_nowait(connection)
 
-    async def one(due: float, kind: str, index: int):
+    async def one(due: float, kind: str, index: int, measured: bool):
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -292,7 +296,8 @@ async def run_load(
             "employee": f"/api/hris/v1/employees/{employee_ids.get(account_id, account_id)}",
         }[kind]
         code = await send("GET", path, headers)
-        latencies[kind].append((time.perf_counter() - due) * 1000)
+        if measured:
+            latencies[kind].append((time.perf_counter() - due) * 1000)
         statuses[code] += 1
         if code != 200:
             errors.append(f"{kind}: {code}")
@@ -306,16 +311,19 @@ async def run_load(
             i += 1
             await asyncio.sleep(1)
 
-    start = time.perf_counter() + 0.2
-    total = int(rate * seconds)
+    # The warm-up runs the same load first, unmeasured (each gunicorn process's first requests
+    # import the views and open its connections); its errors still count.
+    begin = time.perf_counter() + 0.2
+    start = begin + warmup
+    total = int(rate * (warmup + seconds))
     resync_task = asyncio.create_task(resync_loop(start + seconds))
     tasks = []
     for i in range(total):
-        due = start + i / rate
+        due = begin + i / rate
         # Create tasks just ahead of time so memory stays flat.
         while due - time.perf_counter() > 0.5:
             await asyncio.sleep(0.1)
-        tasks.append(asyncio.create_task(one(due, rng.choices(names, weights)[0], i)))
+        tasks.append(asyncio.create_task(one(due, rng.choices(names, weights)[0], i, due >= start)))
     await asyncio.gather(*tasks)
     await resync_task
     wall = time.perf_counter() - start
@@ -347,6 +355,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument(
+        "--warmup", type=float, default=5, help="seconds of the same load first, not measured (default 5)"
+    )
     parser.add_argument("--accounts", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument(
@@ -494,7 +505,8 @@ def main() -> int:
         runs_before = SyncRun.objects.filter(status=SyncRunStatus.DONE).count()
         deliveries_before = sum(receiver.events.values())
         print(
-            f"seeded {args.accounts} accounts with synced employees; load: {args.rate:.0f} req/s for {args.seconds:.0f} s"
+            f"seeded {args.accounts} accounts with synced employees; load: {args.rate:.0f} req/s for "
+            f"{args.warmup:.0f} s of warm-up, then {args.seconds:.0f} s measured"
         )
 
         cpu_before = {name: process_tree_cpu(proc.pid) for name, proc in (("web", web), ("worker", worker))}
@@ -510,6 +522,7 @@ def main() -> int:
                 rate=args.rate,
                 seconds=args.seconds,
                 concurrency=args.concurrency,
+                warmup=args.warmup,
             ).result()
         main_cpu = time.process_time() - main_before
         cpu = {
@@ -534,7 +547,7 @@ def main() -> int:
             f"mean {statistics.fmean(samples):.1f} ms"
         )
         print(f"statuses: {dict(result['statuses'])}; errors: {len(result['errors'])}")
-        served = len(samples) + sum(result["resyncs"].values())
+        served = sum(result["statuses"].values()) + sum(result["resyncs"].values())  # warm-up too
         print(
             f"CPU: gunicorn {cpu['web']:.1f} s = {cpu['web'] / served * 1000:.2f} ms per request served; "
             f"celery worker+beat {cpu['worker']:.1f} s; load client {result['client_cpu']:.1f} s; "
