@@ -93,8 +93,8 @@ class ApiKey(models.Model):
 
 class LinkedAccount(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    # No index of its own: every index below starts with organization_id. Each index is one more
-    # write for every dispatch claim (it moves next_sync_at, so the update cannot be HOT).
+    # No index of its own: every index below starts with organization_id, and each index is one
+    # more write whenever an indexed column changes (every finished run moves next_sync_at).
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="linked_accounts", db_index=False
     )

@@ -1,5 +1,5 @@
 """One signed webhook POST on the wire: signatures, a bounded response read, the outcome class.
-No database here; `services.webhook_delivery_attempt` records what this returns."""
+No database here; `services.webhook_deliveries_send` records what this returns."""
 
 import base64
 import hashlib

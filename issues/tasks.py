@@ -20,7 +20,7 @@ def deliver_webhooks(delivery_ids: list[str]) -> None:
 )
 def deliver_webhook(delivery_id: str) -> None:
     # Messages queued before batches existed; new ones go to deliver_webhooks.
-    services.webhook_deliveries_send(delivery_ids=[uuid.UUID(delivery_id)])
+    services.webhook_delivery_attempt(delivery_id=uuid.UUID(delivery_id))
 
 
 @shared_task(name="issues.requeue_due_webhooks", soft_time_limit=60, time_limit=90, ignore_result=True)
