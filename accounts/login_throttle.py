@@ -1,5 +1,6 @@
-"""Dashboard login throttling: failed logins counted per (username, client IP) and per client IP
-in Redis. Past a limit the login is refused without checking the password until the window
+"""Login throttling: failed logins counted in Redis per (username, client IP), per username
+across addresses (a slow spray from many addresses) and per client IP. accounts.auth_backends
+applies it to every login path (the dashboard and the Django admin). Past a limit the login is refused without checking the password until the window
 ends, so that a locked-out attacker learns nothing more. A successful login clears its
 (username, IP) counter. Redis unreachable: logins are not throttled (see accounts.ratelimit)."""
 
@@ -41,6 +42,12 @@ def _limits(*, username: str, ip: str) -> list[ratelimit.Limit]:
             scope="login-user-ip", ident=user_ip, limit=settings.LOGIN_FAILURES_PER_USER_IP, window=window
         ),
         ratelimit.Limit(
+            scope="login-user",
+            ident=token_hash(f"login-user:{username.strip().lower()}")[:40],
+            limit=settings.LOGIN_FAILURES_PER_USER,
+            window=window,
+        ),
+        ratelimit.Limit(
             scope="login-ip",
             ident=token_hash(f"login-ip:{ip}")[:40],
             limit=settings.LOGIN_FAILURES_PER_IP,
@@ -50,7 +57,7 @@ def _limits(*, username: str, ip: str) -> list[ratelimit.Limit]:
 
 
 def login_lock_check(*, username: str, ip: str) -> LoginLock | None:
-    """The lock on this username from this IP (or on this IP), if any."""
+    """The lock on this username from this IP (or on this username, or on this IP), if any."""
     for limit in _limits(username=username, ip=ip):
         count = ratelimit.peek(limit)
         if count is not None and count.count >= limit.limit:

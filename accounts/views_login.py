@@ -1,8 +1,10 @@
-"""The dashboard login page with throttling (accounts.login_throttle) around Django's LoginView."""
+"""The dashboard login page: Django's LoginView, answering 429 with Retry-After while the login
+throttle holds. The throttle itself (counting failures, refusing during a lock) is in the
+authentication backend (accounts.auth_backends), so the Django admin's login obeys it too."""
 
 from django.contrib.auth import views as auth_views
 
-from .login_throttle import client_ip, login_failure_record, login_lock_check, login_success_record
+from .login_throttle import client_ip, login_lock_check
 
 
 class ThrottledLoginView(auth_views.LoginView):
@@ -14,14 +16,9 @@ class ThrottledLoginView(auth_views.LoginView):
             return self._locked(lock)
         return super().post(request, *args, **kwargs)
 
-    def form_valid(self, form):
-        login_success_record(username=form.get_user().get_username(), ip=client_ip(self.request))
-        return super().form_valid(form)
-
     def form_invalid(self, form):
-        lock = login_failure_record(
-            username=self.request.POST.get("username", ""), ip=client_ip(self.request)
-        )
+        # The backend counted this failure; if it was the last one allowed, say so now.
+        lock = login_lock_check(username=self.request.POST.get("username", ""), ip=client_ip(self.request))
         if lock is not None:
             return self._locked(lock, form=form)
         return super().form_invalid(form)

@@ -58,3 +58,49 @@ def test_seed_demo_is_idempotent():
     org = Organization.objects.get(name="Demo Co")
     statuses = set(org.linked_accounts.values_list("status", flat=True))
     assert statuses == {"COMPLETE", "RELINK_NEEDED", "IDLE", "INCOMPLETE"}
+
+
+@pytest.mark.django_db
+def test_create_operator_gives_the_admin_only_with_superuser(django_user_model, client):
+    """Finding 1: every operator was made staff, so the admin login accepted every operator's password."""
+    call_command("create_operator", "dash-only", "--password", "correct-horse-battery", stdout=StringIO())
+    call_command(
+        "create_operator",
+        "admin-too",
+        "--password",
+        "correct-horse-battery",
+        "--superuser",
+        stdout=StringIO(),
+    )
+    dash_only = django_user_model.objects.get(username="dash-only")
+    assert (dash_only.is_staff, dash_only.is_superuser) == (False, False)
+    admin_too = django_user_model.objects.get(username="admin-too")
+    assert (admin_too.is_staff, admin_too.is_superuser) == (True, True)
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "dash-only", "password": "correct-horse-battery"}
+    )
+    assert response.status_code == 200  # the admin refuses a non-staff login
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "password, reason",
+    [
+        ("12345678901234", "entirely numeric"),
+        ("password123", "too common"),
+        ("operator-jane-doe", "too similar"),
+    ],
+)
+def test_create_operator_applies_every_password_validator(password, reason):
+    """Finding 10: only the length was checked; AUTH_PASSWORD_VALIDATORS were skipped."""
+    with pytest.raises(CommandError, match=reason):
+        call_command(
+            "create_operator",
+            "operator-jane-doe",
+            "--password",
+            password,
+            "--email",
+            "jane@example.com",
+            stdout=StringIO(),
+        )

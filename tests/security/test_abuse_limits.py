@@ -243,3 +243,42 @@ def test_api_answers_are_never_cached(owner):
     response = owner.client(account_token=token).post("/api/hris/v1/account-token/regenerate")
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
+
+
+def _admin_login(client, ip, username, password):
+    return client.post(
+        "/admin/login/?next=/admin/", {"username": username, "password": password}, REMOTE_ADDR=ip
+    )
+
+
+@pytest.mark.django_db
+def test_admin_login_obeys_the_same_throttle(login_limits):
+    """Finding 1: /admin/login/ accepted unlimited guesses (only /login was throttled)."""
+    name = f"admin-{uuid.uuid4().hex[:8]}"
+    password = "correct horse battery staple"  # noqa: S105
+    get_user_model().objects.create_superuser(username=name, password=password, email="")
+    ip = _random_ip()
+    for i in range(3):
+        assert _admin_login(Client(), ip, name, f"wrong-{i}").status_code == 200
+    client = Client()
+    locked = _admin_login(client, ip, name, password)
+    # The right password is refused while the lock holds: the admin never logs this client in.
+    assert locked.status_code == 200
+    assert "_auth_user_id" not in client.session
+    # From another address the superuser still gets in.
+    other = Client()
+    assert _admin_login(other, _random_ip(), name, password).status_code == 302
+    assert "_auth_user_id" in other.session
+
+
+@pytest.mark.django_db
+def test_login_locks_a_username_guessed_from_many_addresses(login_limits):
+    """A spray over many addresses at one username: the per-username limit holds across addresses."""
+    login_limits.LOGIN_FAILURES_PER_USER = 4
+    username, password = _operator()
+    for i in range(4):
+        assert _login(Client(), _random_ip(), username, f"wrong-{i}").status_code in (200, 429)
+    locked = _login(Client(), _random_ip(), username, password)
+    assert locked.status_code == 429
+    # Failures at admin and dashboard add up: they are one counter.
+    assert _admin_login(Client(), _random_ip(), username, password).status_code == 200

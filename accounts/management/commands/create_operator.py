@@ -1,6 +1,8 @@
 import getpass
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
@@ -17,26 +19,34 @@ class Command(BaseCommand):
         parser.add_argument(
             "--organization", action="append", default=[], help="Organization id (repeatable)."
         )
-        parser.add_argument("--superuser", action="store_true", help="Also allow the Django admin.")
+        parser.add_argument(
+            "--superuser",
+            action="store_true",
+            help="Also allow the Django admin (staff + superuser). Without it the login reaches the dashboard only.",
+        )
 
     def handle(self, *args, username, email, password, organization, superuser, **options):
         if not password:
             if not self.stdin_isatty():
                 raise CommandError("--password is required when no terminal is attached.")
             password = getpass.getpass("Password: ")
-        if len(password) < 8:
-            raise CommandError("The password must have at least 8 characters.")
         organizations = []
         for org_id in organization:
             try:
                 organizations.append(Organization.objects.get(pk=org_id))
-            except (Organization.DoesNotExist, ValueError, Exception):
+            except (Organization.DoesNotExist, ValueError, ValidationError):
                 raise CommandError(f"No organization with id {org_id!r}.")
         User = get_user_model()
-        user, _ = User.objects.get_or_create(username=username, defaults={"email": email})
+        user = User.objects.filter(username=username).first() or User(username=username, email=email)
         user.email = email or user.email
-        user.is_staff = True
+        try:
+            # Every validator of AUTH_PASSWORD_VALIDATORS, including similarity to the username/e-mail.
+            validate_password(password, user=user)
+        except ValidationError as exc:
+            raise CommandError("The password is not accepted: " + " ".join(exc.messages))
+        # The admin is for superusers only: an operator's password must not open it.
         user.is_superuser = user.is_superuser or superuser
+        user.is_staff = user.is_superuser
         user.set_password(password)
         user.save()
         for org in organizations:
