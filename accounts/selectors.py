@@ -169,7 +169,7 @@ def _flag(condition: str) -> str:
     return f"(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
 
-def _billing_sql(*, summary: bool = False, top: int | None = None) -> str:
+def _billing_sql(*, summary: bool = False, top: int | None = None, account_type: str | None = None) -> str:
     """Per account: billable, relink-needed, incomplete, test and deleted days (see above);
     `top`: only that many, most billable days first. `summary`: the organization's sums only,
     from the current counts per status and the changes since the month began (no per-account
@@ -213,6 +213,7 @@ def _billing_sql(*, summary: bool = False, top: int | None = None) -> str:
             ) la
         """  # noqa: S608 (built from constants; every value is a parameter)
     limit = f"ORDER BY billable DESC, uid LIMIT {int(top)}" if top is not None else ""
+    environment = "AND account_type = %(account_type)s" if account_type else ""
     sql = f"""
         WITH changes AS (
             SELECT uid, MAX(account_type) AS account_type, {sums}
@@ -239,7 +240,7 @@ def _billing_sql(*, summary: bool = False, top: int | None = None) -> str:
         SELECT {uid_text}, billable, relink, incomplete, test, deleted, account_type,
                end_user_origin_id, end_user_organization_name, integration, category, status
         FROM accounts
-        WHERE billable + relink + incomplete + test + deleted > 0
+        WHERE billable + relink + incomplete + test + deleted > 0 {environment}
         {limit}
     """  # noqa: S608 (built from constants; every value is a parameter)
     return sql
@@ -284,6 +285,7 @@ def _billing_query(*, organization: Organization, month: date, **kind) -> list[t
         # The midnight ending the month's first day, as a day number.
         "lo": _epoch_day(first_day) + 1,
         "days": days_counted,
+        "account_type": kind.get("account_type"),
     }
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -320,10 +322,12 @@ def billing_summary(*, organization: Organization, month: date) -> dict[str, Any
     return _summary(month=month, sums=sums)
 
 
-def _account_rows(*, organization: Organization, month: date, top: int | None = None) -> list[tuple]:
+def _account_rows(
+    *, organization: Organization, month: date, top: int | None = None, account_type: str | None = None
+) -> list[tuple]:
     from django.db import connection
 
-    rows = _billing_query(organization=organization, month=month, top=top)
+    rows = _billing_query(organization=organization, month=month, top=top, account_type=account_type)
     if connection.vendor != "postgresql":  # SQLite stores UUIDs as 32 hex digits
         rows = [(str(uuid.UUID(r[0])), *r[1:]) for r in rows]
     return rows
@@ -367,11 +371,15 @@ def billing_accounts(
     return _accounts_from_rows(organization=organization, rows=rows)
 
 
-def billing_usage(*, organization: Organization, month: date) -> dict[str, Any]:
+def billing_usage(
+    *, organization: Organization, month: date, account_type: str | None = None
+) -> dict[str, Any]:
     """GET /api/billing/v1/usage: the month's totals and every account's days (one query; the
     totals are the sums of the accounts' days, as billing_summary computes them apart).
-    Billable: production and COMPLETE or IDLE at the end of the UTC day."""
-    rows = _account_rows(organization=organization, month=month)
+    Billable: production and COMPLETE or IDLE at the end of the UTC day. `account_type`: only
+    the accounts of that environment (an API key sees its own environment only: a test key
+    gets its test accounts, all unbilled, and never a production row)."""
+    rows = _account_rows(organization=organization, month=month, account_type=account_type)
     with _gc_paused():
         sums = [int(sum(row[i] for row in rows)) for i in range(1, 6)]
     return {

@@ -64,4 +64,7 @@ class UsageView(OrganizationView):
     def get(self, request):
         params = validate_query(UsageQuerySerializer, request)
         month = params.get("month") or timezone.now().date().replace(day=1)
-        return Response(billing_usage(organization=self.client.organization, month=month))
+        usage = billing_usage(
+            organization=self.client.organization, month=month, account_type=self.client.environment
+        )
+        return Response(usage)

@@ -129,8 +129,21 @@ def test_usage_api_returns_the_contract_fields(owner, june):
     accounts = {a["end_user_origin_id"]: a for a in body["accounts"]}
     assert accounts["billed"]["billable_days"] == 25
     assert accounts["billed"]["linked_account_id"] == str(june["billed"].id)
-    # The test key of the same organization reads the same (production) billing.
-    assert owner.client(test=True).get("/api/billing/v1/usage", {"month": "2026-06"}).json() == body
+
+
+def test_usage_api_with_a_test_key_sees_only_test_accounts_unbilled(owner, june):
+    """Finding 3: a test key read the production rows. Each key sees its own environment only."""
+    with time_machine.travel(at(3, month=7), tick=False):
+        test_view = owner.client(test=True).get("/api/billing/v1/usage", {"month": "2026-06"}).json()
+        production = owner.client().get("/api/billing/v1/usage", {"month": "2026-06"}).json()
+    assert [a["linked_account_id"] for a in test_view["accounts"]] == [str(june["test"].id)]
+    assert test_view["accounts"][0]["billable_days"] == 0
+    assert test_view["accounts"][0]["excluded_days"]["test"] == 30
+    assert test_view["billable_account_days"] == 0
+    assert test_view["average_billable_accounts"] == 0
+    assert str(june["test"].id) not in {a["linked_account_id"] for a in production["accounts"]}
+    assert {a["account_type"] for a in production["accounts"]} == {"PRODUCTION"}
+    assert production["billable_account_days"] == 25
 
 
 @pytest.mark.parametrize("month", ["2026-6", "June", "2026-13", "2026-00", "2999-01", "2026-06-01"])
