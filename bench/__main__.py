@@ -20,6 +20,7 @@ BENCH_ENV = {
     "ALLOWED_HOSTS": "*",
     "SECURE_SSL_REDIRECT": "0",
     "LOG_LEVEL": "WARNING",
+    "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
 }
 
 

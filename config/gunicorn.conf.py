@@ -13,3 +13,8 @@ threads = int(os.environ.get("WEB_THREADS", 4))
 # API clients reuse connections: keep an idle one open this long (behind a load balancer, set
 # it above the balancer's idle timeout, so that it never sends on a connection we just closed).
 keepalive = int(os.environ.get("WEB_KEEPALIVE_SECONDS", 30))
+
+# Access-log lines name request paths, and /link/lt_… paths are live link tokens: mask them.
+from config.redaction import gunicorn_logger_class  # noqa: E402
+
+logger_class = gunicorn_logger_class()

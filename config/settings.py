@@ -238,10 +238,16 @@ CELERY_TASK_ROUTES = {
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# The console backend prints every e-mail, magic links included, into the logs: only the embedded
+# default. In production a real backend must be chosen on purpose.
 EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend",
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend" if EMBEDDED else ""
 )
+if not EMAIL_BACKEND:
+    raise ImproperlyConfigured(
+        "EMAIL_BACKEND is required when DEBUG is off (e.g. django.core.mail.backends.smtp.EmailBackend "
+        "with EMAIL_HOST/EMAIL_PORT). See README.md, 'Configuration'."
+    )
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
@@ -304,9 +310,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line passes the token mask (config/redaction.py): paths like /link/lt_… are live credentials.
+    "filters": {"redact_tokens": {"()": "config.redaction.RedactTokensFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own default handlers (DEBUG only) would print request warnings unmasked: one
+        # handler for everything.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # httpx logs every request URL at INFO; provider URLs may carry secrets.
         "httpx": {"level": "WARNING"},

@@ -444,6 +444,7 @@ def main() -> int:
             "FERNET_KEYS": ",".join(settings.FERNET_KEYS),
             "ALLOWED_HOSTS": "127.0.0.1",
             "SECURE_SSL_REDIRECT": "0",
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         }
         web = subprocess.Popen(
             [

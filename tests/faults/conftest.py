@@ -113,6 +113,9 @@ class WebServer:
                 "-m",
                 "gunicorn",
                 "config.wsgi",
+                # The Procfile's configuration (its access-log masking included), as in production.
+                "-c",
+                "config/gunicorn.conf.py",
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",

@@ -23,6 +23,7 @@ def _manage(*args: str, **overrides: str) -> subprocess.CompletedProcess:
         FERNET_KEYS=GOOD_FERNET,
         ALLOWED_HOSTS="relink.example.com",
         DATABASE_URL="sqlite:////tmp/relink-settings-check.sqlite3",
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
     )
     env.update(overrides)
     return subprocess.run(
@@ -35,6 +36,13 @@ def test_a_missing_secret_stops_start_up_with_a_clear_error(name):
     result = _manage("check", **{name: ""})
     assert result.returncode != 0
     assert f"{name} is required when DEBUG is off" in result.stderr
+
+
+def test_production_needs_an_explicit_email_backend():
+    """Finding 5: the console backend (printing magic links into the logs) was the production default."""
+    result = _manage("check", EMAIL_BACKEND="")
+    assert result.returncode != 0
+    assert "EMAIL_BACKEND is required when DEBUG is off" in result.stderr
 
 
 def test_a_malformed_fernet_key_stops_start_up():

@@ -7,7 +7,8 @@ DEBUG), the worker's and gunicorn's output (access log included), every row of e
 (request logs, sync runs, issues, deliveries and their attempts, status history, sessions…),
 and every webhook request the receiver got (headers and bodies) — and searched for the secrets
 used: the API keys, the account token, the end user's provider credentials and the webhook
-signature key. The one allowed place is the account token in the body of the
+signature key, and the link, magic-link and public tokens (the link page is driven through
+gunicorn, so its paths reach the access log and Django's warnings). The one allowed place is the account token in the body of the
 `LinkedAccount.linked` webhook (the contract puts it there)."""
 
 import json
@@ -130,6 +131,20 @@ def test_secrets_never_appear_in_logs_rows_or_webhooks(stack, owner, sandbox_pro
             message="COMPLETE again",
         )
 
+        # The end user's page through gunicorn: the link token is the path. A page view, a magic
+        # link, a form post without its CSRF cookie (Django logs the path) and a wrong method (405,
+        # logged too); an issues filter with the account token in the query string.
+        magic = api.post(
+            "/api/hris/v1/link-token", json={**link_body, "should_create_magic_link_url": True}
+        ).json()
+        magic_token = magic["magic_link_url"].split("/link/", 1)[1].split("?", 1)[0]
+        page = httpx.Client(base_url=web.url, timeout=30)
+        assert page.get(f"/link/{relink_token}").status_code in (200, 410)
+        assert page.get(f"/link/{magic_token}", params={"mode": "magic"}).status_code == 200
+        assert page.post(f"/link/{magic_token}/sandbox/submit", data={"api_key": "x"}).status_code == 403
+        assert page.request("OPTIONS", f"/link/{magic_token}").status_code == 405
+        assert api.get("/api/hris/v1/issues", params={"account_token": account_token}).status_code == 200
+
         # A provider outage: a failed run whose error names the provider, not the key.
         assert (
             with_token.post("/api/sandbox/v1/provider-outage", json={"mode": "http_500"}).status_code == 200
@@ -170,6 +185,10 @@ def test_secrets_never_appear_in_logs_rows_or_webhooks(stack, owner, sandbox_pro
         "production API key": owner.production_key,
         "test API key": owner.test_key,
         "account token": account_token,
+        "link token": link_token,
+        "relink token": relink_token,
+        "magic link token": magic_token,
+        "public token": public_token,
         "first provider credential": FIRST_CREDENTIAL,
         "second provider credential": SECOND_CREDENTIAL,
         "rejected provider credential": WRONG_CREDENTIAL,
@@ -205,6 +224,7 @@ def test_secrets_never_appear_in_logs_rows_or_webhooks(stack, owner, sandbox_pro
     )
     assert len(places["worker and gunicorn output"]) > 1000  # the processes did log
     assert "GET /api/hris/v1/employees" in places["worker and gunicorn output"]  # access log captured
+    assert "/link/[redacted]" in places["worker and gunicorn output"]  # the link page's lines, masked
     leaks = [
         f"{name} in {place}"
         for name, secret in secrets.items()
