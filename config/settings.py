@@ -211,6 +211,11 @@ LOGIN_FAILURES_PER_USER_IP = env.int("LOGIN_FAILURES_PER_USER_IP", default=5)
 LOGIN_FAILURES_PER_USER = env.int("LOGIN_FAILURES_PER_USER", default=20)
 LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=50)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+# Credential checks from the link page and the sandbox public-token endpoint (linking/attempt_limits.py):
+# each one calls the provider, so they are capped per link token and per client address.
+LINK_ATTEMPTS_PER_TOKEN = env.int("LINK_ATTEMPTS_PER_TOKEN", default=10)
+LINK_ATTEMPTS_PER_IP = env.int("LINK_ATTEMPTS_PER_IP", default=60)
+LINK_ATTEMPT_WINDOW_SECONDS = env.int("LINK_ATTEMPT_WINDOW_SECONDS", default=900)
 # Reverse proxies in front of the web server that append to X-Forwarded-For (0: none, use REMOTE_ADDR).
 LOGIN_TRUSTED_PROXIES = env.int("LOGIN_TRUSTED_PROXIES", default=0)
 CELERY_BROKER_URL = REDIS_URL

@@ -10,9 +10,11 @@ from rest_framework.response import Response
 
 from accounts import catalog
 from accounts.api import OrganizationView
+from accounts.login_throttle import client_ip
 from accounts.models import AccountType
 from accounts.selectors import linked_account_token
 
+from .attempt_limits import link_attempt_record
 from .serializers import (
     AccountTokenSerializer,
     LinkTokenRequestSerializer,
@@ -104,6 +106,7 @@ class SandboxPublicTokenView(OrganizationView):
             201: PublicTokenSerializer,
             400: OpenApiResponse(description="Bad link token, integration or credentials"),
             403: OpenApiResponse(description="Production API key"),
+            429: OpenApiResponse(description="Too many credential checks for this link token or address"),
         },
     )
     def post(self, request):
@@ -112,6 +115,13 @@ class SandboxPublicTokenView(OrganizationView):
         serializer = PublicTokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        lock = link_attempt_record(raw_token=data["link_token"], ip=client_ip(request))
+        if lock is not None:
+            return Response(
+                {"detail": lock.message},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(lock.retry_after)},
+            )
         try:
             result = link_finish(
                 link_token=data["link_token"],

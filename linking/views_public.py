@@ -7,7 +7,9 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import catalog
+from accounts.login_throttle import client_ip
 
+from .attempt_limits import link_attempt_record
 from .models import LinkToken
 from .selectors import (
     integrations_for_link,
@@ -138,6 +140,12 @@ def link_submit(request: HttpRequest, token: str, integration: str) -> HttpRespo
         key[len(FIELD_PREFIX) :]: value for key, value in request.POST.items() if key.startswith(FIELD_PREFIX)
     }
     context = _common(request, link_token, token)
+    lock = link_attempt_record(raw_token=token, ip=client_ip(request))
+    if lock is not None:
+        form = _form_context(integration, error=lock.message)
+        response = _render(request, "form", {**context, **form, "can_go_back": not fixed}, status=429)
+        response["Retry-After"] = str(lock.retry_after)
+        return response
     try:
         result = link_finish(link_token=token, integration=integration, credentials=credentials)
     except LinkProblem as exc:

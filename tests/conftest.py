@@ -185,3 +185,19 @@ def sandbox_provider(settings, monkeypatch):
     monkeypatch.setenv("SANDBOX_PROVIDER_URL", running.url)
     yield running
     running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_credential_check_caps():
+    """Every test submits link forms from 127.0.0.1: start each with the per-address and per-token
+    credential-check counters (linking/attempt_limits.py) at zero, as a new visitor would."""
+    import redis as redis_lib
+    from django.conf import settings as django_settings
+
+    try:
+        client = redis_lib.Redis.from_url(django_settings.REDIS_URL, socket_connect_timeout=0.5)
+        keys = list(client.scan_iter(match="relink:rl:link-*", count=1000))
+        if keys:
+            client.delete(*keys)
+    except redis_lib.RedisError:
+        pass  # no Redis: the caps fail open anyway

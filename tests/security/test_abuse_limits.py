@@ -282,3 +282,75 @@ def test_login_locks_a_username_guessed_from_many_addresses(login_limits):
     assert locked.status_code == 429
     # Failures at admin and dashboard add up: they are one counter.
     assert _admin_login(Client(), _random_ip(), username, password).status_code == 200
+
+
+# Credential checks (finding 7): each one is a live provider call.
+
+
+@pytest.fixture
+def attempt_limits(settings):
+    settings.LINK_ATTEMPTS_PER_TOKEN = 3
+    settings.LINK_ATTEMPTS_PER_IP = 5
+    settings.LINK_ATTEMPT_WINDOW_SECONDS = 600
+    return settings
+
+
+def _link_token(owner, origin_id):
+    body = {
+        "end_user_email_address": f"{origin_id}@example.com",
+        "end_user_organization_name": "Capped Ltd",
+        "end_user_origin_id": origin_id,
+        "categories": ["hris"],
+    }
+    return owner.client(test=True).post("/api/hris/v1/link-token", body, format="json").json()["link_token"]
+
+
+def _page_submit(link_token, api_key, ip):
+    client = Client()
+    return client.post(f"/link/{link_token}/sandbox/submit", {"credential-api_key": api_key}, REMOTE_ADDR=ip)
+
+
+@pytest.mark.django_db
+def test_link_page_caps_credential_checks_per_link_token(owner, sandbox_provider, attempt_limits):
+    link_token = _link_token(owner, f"capped-{uuid.uuid4().hex[:6]}")
+    for i in range(3):
+        response = _page_submit(link_token, f"wrong_key_{i}_value", _random_ip())
+        assert response.status_code == 200
+        assert "Too many attempts" not in response.content.decode()
+    capped = _page_submit(link_token, "sk_sandbox_right_key", _random_ip())
+    assert capped.status_code == 429
+    assert "Too many attempts to connect" in capped.content.decode()
+    assert 1 <= int(capped["Retry-After"]) <= 600
+    # Even the right key is not checked while capped: nothing was linked.
+    assert not LinkedAccount.objects.filter(organization=owner.organization).exists()
+
+
+@pytest.mark.django_db
+def test_credential_checks_are_capped_per_address_across_link_tokens(owner, sandbox_provider, attempt_limits):
+    ip = _random_ip()
+    statuses = [
+        _page_submit(
+            _link_token(owner, f"spray-{i}-{uuid.uuid4().hex[:6]}"), "wrong_key_value", ip
+        ).status_code
+        for i in range(5)
+    ]
+    assert statuses == [200] * 5
+    assert _page_submit(_link_token(owner, "one-more"), "sk_sandbox_right_key", ip).status_code == 429
+    # Another address is not affected.
+    assert (
+        _page_submit(_link_token(owner, "elsewhere"), "sk_sandbox_right_key", _random_ip()).status_code == 200
+    )
+
+
+@pytest.mark.django_db
+def test_sandbox_public_token_shares_the_per_token_cap(owner, sandbox_provider, attempt_limits):
+    link_token = _link_token(owner, f"api-capped-{uuid.uuid4().hex[:6]}")
+    api = owner.client(test=True)
+    body = {"link_token": link_token, "integration": "sandbox", "credentials": {"api_key": "wrong_key_value"}}
+    for _ in range(3):
+        assert api.post("/api/sandbox/v1/public-token", body, format="json").status_code == 400
+    body["credentials"] = {"api_key": "sk_sandbox_right_key"}
+    capped = api.post("/api/sandbox/v1/public-token", body, format="json")
+    assert capped.status_code == 429
+    assert "Too many attempts" in capped.json()["detail"]
+    assert not LinkedAccount.objects.filter(organization=owner.organization).exists()
