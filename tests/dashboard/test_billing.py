@@ -209,3 +209,23 @@ def test_billing_page_of_another_organization_is_404(owner, outsider_operator):
     assert response.status_code == 404
     response = outsider_operator.get("/billing.csv", {"organization": str(owner.organization.pk)})
     assert response.status_code == 404
+
+
+def test_february_of_a_leap_year_and_a_relink_needed_period_across_the_month_end(owner):
+    """29 days in February 2028; Relink Needed from 20 January, 10:00 to 10 February, 10:00:
+    January bills 19 days (1-19; the 20th ends Relink Needed), February bills 20 days (10-29)."""
+    with time_machine.travel(datetime(2028, 1, 1, 0, 0, tzinfo=UTC), tick=False) as traveller:
+        account, _ = owner.linked_account(origin_id="leap")
+        traveller.move_to(datetime(2028, 1, 20, 10, tzinfo=UTC))
+        linked_account_mark_relink_needed(account=account, reason="Invalid API key")
+        traveller.move_to(datetime(2028, 2, 10, 10, tzinfo=UTC))
+        linked_account_mark_complete(account=account, reason="Relinked")
+    with time_machine.travel(datetime(2028, 3, 2, tzinfo=UTC), tick=False):
+        january = _by_origin(billing_usage(organization=owner.organization, month=date(2028, 1, 1)))["leap"]
+        usage = billing_usage(organization=owner.organization, month=date(2028, 2, 1))
+    february = _by_origin(usage)["leap"]
+    assert (january["billable_days"], january["excluded_days"]["relink_needed"]) == (19, 12)
+    assert usage["days_in_month"] == 29
+    assert usage["is_final"] is True
+    assert (february["billable_days"], february["excluded_days"]["relink_needed"]) == (20, 9)
+    assert usage["average_billable_accounts"] == round(20 / 29, 2)
