@@ -2,10 +2,17 @@
 reads `request.body`; DRF's parsers read the stream and never do. So an API request that
 declares a larger body is refused here, before anything reads it: 413 with a JSON body.
 
-API answers carry tokens and end users' data: no cache (browser or proxy) may keep them."""
+API answers carry tokens and end users' data: no cache (browser or proxy) may keep them.
+
+Merge's SDKs parse every answer as JSON: a 404 or 405 that Django itself produces (an unknown route,
+an id that is not a UUID and so matches no route, a method no view takes), which is an HTML page,
+and in DEBUG the technical page, becomes JSON with a `detail` under /api/."""
 
 from django.conf import settings
 from django.http import JsonResponse
+
+
+_JSON_DETAIL = {404: "Not found.", 405: "Method not allowed."}
 
 
 class ApiBodyLimitMiddleware:
@@ -31,6 +38,15 @@ class ApiBodyLimitMiddleware:
                     status=413,
                 )
             response = self.get_response(request)
+            if response.status_code in _JSON_DETAIL and not response.get("Content-Type", "").startswith(
+                "application/json"
+            ):
+                allow = response.get("Allow")
+                response = JsonResponse(
+                    {"detail": _JSON_DETAIL[response.status_code]}, status=response.status_code
+                )
+                if allow:
+                    response["Allow"] = allow
             response.setdefault("Cache-Control", "no-store")
             return response
         return self.get_response(request)
