@@ -237,7 +237,6 @@ CELERY_TASK_QUEUES = {"celery": {}, "syncs": {}, "webhooks": {}}
 CELERY_TASK_ROUTES = {
     "syncs.sync_account": {"queue": "syncs"},
     "syncs.sync_accounts_batch": {"queue": "syncs"},
-    "issues.deliver_webhook": {"queue": "webhooks"},
     "issues.deliver_webhooks": {"queue": "webhooks"},
 }
 
@@ -271,6 +270,9 @@ SANDBOX_CONTROL_TOKEN = env.str(
     "SANDBOX_CONTROL_TOKEN",
     default=hashlib.sha256(f"sandbox-control:{SECRET_KEY}".encode()).hexdigest(),
 )
+# Outbound HTTP (webhooks and providers) may reach loopback addresses: development and tests
+# only. Private, link-local and other non-public addresses are always refused (outbound/).
+OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=EMBEDDED)
 SYNC_HTTP_TIMEOUT_SECONDS = env.float("SYNC_HTTP_TIMEOUT_SECONDS", default=10.0)
 SYNC_REQUEST_DEADLINE_SECONDS = env.float("SYNC_REQUEST_DEADLINE_SECONDS", default=30.0)
 SYNC_MAX_RESPONSE_BYTES = env.int("SYNC_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
@@ -291,7 +293,6 @@ REQUEST_LOG_RETENTION_DAYS = env.int("REQUEST_LOG_RETENTION_DAYS", default=30)
 # Issues and webhooks (issues app).
 ISSUE_ERROR_DETAILS_MAX = env.int("ISSUE_ERROR_DETAILS_MAX", default=20)
 # Private/loopback webhook URLs: allowed in local runs and tests, refused in production.
-WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=EMBEDDED)
 WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=5.0)
 WEBHOOK_READ_TIMEOUT_SECONDS = env.float("WEBHOOK_READ_TIMEOUT_SECONDS", default=10.0)
 # The most one attempt may take, however slowly the receiver trickles its answer.

@@ -6,6 +6,14 @@ from django.core.exceptions import ValidationError
 
 from . import services
 from .models import Issue, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookNotice
+from .webhooks.endpoints import (
+    webhook_endpoint_create,
+    webhook_endpoint_rotate_key,
+    webhook_endpoint_update,
+    webhook_notice_acknowledge,
+    webhook_url_validate,
+)
+from .webhooks.sweeps import webhook_delivery_redeliver
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -63,7 +71,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
     def clean_url(self):
         try:
-            return services.webhook_url_validate(self.cleaned_data["url"])
+            return webhook_url_validate(self.cleaned_data["url"])
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages)
 
@@ -90,7 +98,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            services.webhook_endpoint_update(
+            webhook_endpoint_update(
                 endpoint=obj,
                 url=data["url"],
                 events=data["events"],
@@ -98,7 +106,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 description=data["description"],
             )
             return
-        endpoint, key = services.webhook_endpoint_create(
+        endpoint, key = webhook_endpoint_create(
             organization=data["organization"],
             url=data["url"],
             events=data["events"],
@@ -111,7 +119,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     @admin.action(description="Rotate the signature keys of the selected endpoints")
     def rotate_keys(self, request, queryset):
         for endpoint in queryset:
-            key = services.webhook_endpoint_rotate_key(endpoint=endpoint)
+            key = webhook_endpoint_rotate_key(endpoint=endpoint)
             messages.warning(request, f"New signature key for {endpoint.url}: {key}")
 
 
@@ -146,7 +154,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         done = 0
         for delivery in queryset:
             try:
-                services.webhook_delivery_redeliver(delivery=delivery)
+                webhook_delivery_redeliver(delivery=delivery)
                 done += 1
             except ValidationError as exc:
                 messages.error(request, f"{delivery.id}: {' '.join(exc.messages)}")
@@ -162,7 +170,7 @@ class WebhookNoticeAdmin(ReadOnlyAdmin):
     @admin.action(description="Acknowledge the selected notices")
     def acknowledge(self, request, queryset):
         for notice in queryset:
-            services.webhook_notice_acknowledge(notice=notice)
+            webhook_notice_acknowledge(notice=notice)
 
 
 @admin.register(WebhookAttempt)

@@ -8,7 +8,7 @@ class IssuesConfig(AppConfig):
     def ready(self) -> None:
         from accounts import outbox
 
-        from .services import status_change_listener
+        from .webhooks.outbox import status_change_listener
 
         # Status changes start in `accounts`, which imports no other app: it hands each
         # committed status-history row to us (the beat sweep catches any we miss).

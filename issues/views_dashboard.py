@@ -19,6 +19,9 @@ from accounts.models import AccountType
 
 from . import selectors, services
 from .models import CREDENTIAL_ERRORS, DeliveryStatus, ErrorDescription, IssueStatus, WebhookEvent
+from .webhooks import endpoints as webhook_endpoints
+from .webhooks import events as webhook_events
+from .webhooks import sweeps as webhook_sweeps
 
 PAGE_SIZE = 50
 ENVIRONMENTS = {"production": AccountType.PRODUCTION, "test": AccountType.TEST}
@@ -237,7 +240,7 @@ def webhook_list(request):
         form = EndpointForm(request.POST)
         if form.is_valid():
             try:
-                endpoint, key = services.webhook_endpoint_create(
+                endpoint, key = webhook_endpoints.webhook_endpoint_create(
                     organization=organization, **form.cleaned_data
                 )
             except ValidationError as exc:
@@ -332,7 +335,7 @@ def webhook_detail(request, endpoint_id):
         form = EndpointForm(request.POST)
         if form.is_valid():
             try:
-                services.webhook_endpoint_update(endpoint=endpoint, **form.cleaned_data)
+                webhook_endpoints.webhook_endpoint_update(endpoint=endpoint, **form.cleaned_data)
             except ValidationError as exc:
                 form.add_error(None, exc.messages)
             else:
@@ -348,7 +351,7 @@ def webhook_detail(request, endpoint_id):
 def webhook_toggle(request, endpoint_id):
     endpoint = _endpoint_or_404(request, endpoint_id)
     enable = request.POST.get("enabled") == "1"
-    services.webhook_endpoint_update(endpoint=endpoint, enabled=enable)
+    webhook_endpoints.webhook_endpoint_update(endpoint=endpoint, enabled=enable)
     messages.success(request, "Endpoint enabled." if enable else "Endpoint disabled.")
     return redirect(_back(request, reverse("dash-webhook", args=[endpoint.id])))
 
@@ -357,7 +360,7 @@ def webhook_toggle(request, endpoint_id):
 @operator_required
 def webhook_rotate_key(request, endpoint_id):
     endpoint = _endpoint_or_404(request, endpoint_id)
-    key = services.webhook_endpoint_rotate_key(endpoint=endpoint)
+    key = webhook_endpoints.webhook_endpoint_rotate_key(endpoint=endpoint)
     messages.success(request, "New signature key created; the old one no longer signs deliveries.")
     return _render_endpoint(request, endpoint, new_key=key)
 
@@ -367,7 +370,7 @@ def webhook_rotate_key(request, endpoint_id):
 def webhook_send_test(request, endpoint_id):
     endpoint = _endpoint_or_404(request, endpoint_id)
     try:
-        services.webhook_endpoint_send_test(endpoint=endpoint)
+        webhook_events.webhook_endpoint_send_test(endpoint=endpoint)
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
     else:
@@ -379,7 +382,7 @@ def webhook_send_test(request, endpoint_id):
 @operator_required
 def webhook_delete(request, endpoint_id):
     endpoint = _endpoint_or_404(request, endpoint_id)
-    services.webhook_endpoint_delete(endpoint=endpoint)
+    webhook_endpoints.webhook_endpoint_delete(endpoint=endpoint)
     messages.success(request, f"Deleted the endpoint {endpoint.url}.")
     return redirect("dash-webhooks")
 
@@ -397,7 +400,7 @@ def webhook_notice_acknowledge(request, notice_id):
     )
     if notice is None:
         raise Http404("No such notice.")
-    services.webhook_notice_acknowledge(notice=notice)
+    webhook_endpoints.webhook_notice_acknowledge(notice=notice)
     return redirect(_back(request, reverse("dash-webhooks")))
 
 
@@ -448,7 +451,7 @@ def _pretty(body: str) -> str:
 def delivery_redeliver(request, delivery_id):
     delivery = _delivery_or_404(request, delivery_id)
     try:
-        services.webhook_delivery_redeliver(delivery=delivery)
+        webhook_sweeps.webhook_delivery_redeliver(delivery=delivery)
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
     else:

@@ -30,7 +30,8 @@ from accounts.services import (
     linked_account_set_credentials,
 )
 from issues.models import CREDENTIAL_ERRORS
-from issues.services import issues_resolve_for_account, webhook_event_emit
+from issues.services import issues_resolve_for_account
+from issues.webhooks.events import webhook_event_emit
 from syncs.services import credentials_validate, sync_queue_now
 
 from .models import LinkToken, PublicToken, RelinkEmail, RelinkEmailKind

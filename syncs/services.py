@@ -28,7 +28,8 @@ from accounts.services import (
     linked_account_mark_relink_needed,
 )
 from issues.models import ErrorDescription
-from issues.services import issue_record_failure, issues_resolve_for_account, webhook_event_emit
+from issues.services import issue_record_failure, issues_resolve_for_account
+from issues.webhooks.events import webhook_event_emit
 
 from . import integrations
 from .integrations.base import ErrorClass, LoggedRequest, ProviderError, RecordError

@@ -16,8 +16,9 @@ from accounts.models import AccountType
 from accounts.selectors import linked_account_details
 from accounts.services import linked_account_create, organization_create
 from bench.harness import peak_rss_mb
-from issues import services
 from issues.models import DeliveryStatus, WebhookDelivery
+from issues.webhooks.endpoints import webhook_endpoint_create
+from issues.webhooks.events import webhook_event_emit
 from tests.issues.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -29,7 +30,7 @@ CONCURRENCY = int(os.environ.get("BENCH_WEBHOOKS_CONCURRENCY", "4"))
 def _start_worker(log_path: Path) -> subprocess.Popen:
     env = dict(os.environ)
     env.setdefault("LOG_LEVEL", "WARNING")
-    env["WEBHOOK_ALLOW_PRIVATE_URLS"] = "1"  # the receiver is on 127.0.0.1
+    env["OUTBOUND_ALLOW_LOOPBACK"] = "1"  # the receiver is on 127.0.0.1
     log = open(log_path, "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [
@@ -70,7 +71,7 @@ def _wait_ready(celery_app, procs: list, log_paths: list) -> None:
 
 def run(report):
     # The receiver listens on 127.0.0.1, which production settings refuse.
-    with override_settings(WEBHOOK_ALLOW_PRIVATE_URLS=True):
+    with override_settings(OUTBOUND_ALLOW_LOOPBACK=True):
         _run(report)
 
 
@@ -80,7 +81,7 @@ def _run(report):
     celery_app.control.purge()
     receiver = Receiver().start()
     organization, _, _ = organization_create(name="Bench webhooks")
-    endpoint, key = services.webhook_endpoint_create(
+    endpoint, key = webhook_endpoint_create(
         organization=organization, url=receiver.url, events=["LinkedAccount.sync_completed"]
     )
     receiver.signature_key = key
@@ -98,7 +99,7 @@ def _run(report):
     for start in range(0, TOTAL, 500):
         with transaction.atomic():
             for n in range(start, min(TOTAL, start + 500)):
-                services.webhook_event_emit(
+                webhook_event_emit(
                     organization=organization,
                     event="LinkedAccount.sync_completed",
                     account_details=details,

@@ -42,7 +42,7 @@ EXTRA_FIELDS = (
     "hireDate",
     "terminationDate",
 )
-_SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 
 
 def company_subdomain(raw: Any) -> str:

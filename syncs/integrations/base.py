@@ -15,9 +15,9 @@ Copy ``sandbox.py`` to ``<slug>.py`` and change it:
    non-empty ``remote_id`` (raise :class:`RecordError` for a record that cannot be mapped;
    the run then ends PARTIALLY_SYNCED without that record).
 4. Make every request with ``session.request(...)`` / ``session.get_json(...)``. The session
-   uses one shared ``httpx.Client`` per process (connect/read timeouts, a wall-clock deadline
-   per request, a streamed body-size cap, a redirect limit), retries 429 honouring
-   ``Retry-After``, logs every attempt (URL with secrets stripped) and raises
+   uses the shared client of ``outbound.http`` (connect/read timeouts, a wall-clock deadline
+   per request, a streamed body-size cap, a redirect limit, the address policy on every hop),
+   retries 429 honouring ``Retry-After``, logs every attempt (URL with secrets stripped) and raises
    :class:`ProviderError` through ``classify(response)``: 401 -> credentials rejected,
    403 -> missing permissions, 429 -> rate limited, 5xx / timeout / refused -> provider
    offline, anything unparseable (HTML login page, malformed JSON, too big, redirect loop)
@@ -30,9 +30,7 @@ Copy ``sandbox.py`` to ``<slug>.py`` and change it:
 from __future__ import annotations
 
 import json
-import os
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +41,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
+
+from outbound import http as outbound_http
 
 
 class ErrorClass(StrEnum):
@@ -131,29 +131,22 @@ def redact_url(url: str, secrets: list[str] = ()) -> str:  # type: ignore[assign
     return clean[:2000]
 
 
-_client_lock = threading.Lock()
-_clients: dict[int, httpx.Client] = {}
-
-
-def http_client() -> httpx.Client:
-    """The process's one httpx client (a new one after fork: prefork workers must not share
-    sockets with their parent)."""
-    pid = os.getpid()
-    client = _clients.get(pid)
-    if client is None:
-        with _client_lock:
-            client = _clients.get(pid)
-            if client is None:
-                timeout = settings.SYNC_HTTP_TIMEOUT_SECONDS
-                client = httpx.Client(
-                    timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-                    follow_redirects=True,
-                    max_redirects=5,
-                    limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                    headers={"User-Agent": "Relink-Sync/1.0"},
-                )
-                _clients[pid] = client
-    return client
+def provider_profile(*, internal: bool = False) -> outbound_http.Profile:
+    """How provider calls use outbound HTTP: timeouts, up to 5 redirects (each hop checked
+    against the address policy), loopback only where settings allow it or for an internal
+    service whose URL the operator configures (the bundled sandbox)."""
+    timeout = settings.SYNC_HTTP_TIMEOUT_SECONDS
+    return outbound_http.Profile(
+        name="providers",
+        connect_timeout=min(timeout, 5.0),
+        read_timeout=timeout,
+        follow_redirects=True,
+        max_redirects=5,
+        allow_loopback=settings.OUTBOUND_ALLOW_LOOPBACK or internal,
+        user_agent="Relink-Sync/1.0",
+        max_connections=100,
+        max_keepalive_connections=20,
+    )
 
 
 def classify_response(response: httpx.Response) -> ProviderError | None:
@@ -182,7 +175,8 @@ class ProviderSession:
         self.integration = integration
         self.secrets = [str(credentials.get(f.name) or "") for f in integration.credential_fields if f.secret]
         self.log: list[LoggedRequest] = []
-        self.client = http_client()
+        self.profile = provider_profile(internal=integration.internal_service)
+        self.client = outbound_http.client(self.profile)
 
     # --- the one request path -------------------------------------------------------------
     def request(
@@ -214,18 +208,8 @@ class ProviderSession:
 
     # --- internals --------------------------------------------------------------------------
     def _retry_after(self, response: httpx.Response) -> float:
-        cap = settings.SYNC_RATE_LIMIT_MAX_WAIT_SECONDS
-        raw = response.headers.get("Retry-After", "")
-        try:
-            wait = float(raw)
-        except ValueError:
-            try:
-                from email.utils import parsedate_to_datetime
-
-                wait = (parsedate_to_datetime(raw) - datetime.now(UTC)).total_seconds()
-            except (TypeError, ValueError):
-                wait = 1.0
-        return max(0.0, min(wait, cap))
+        wait = outbound_http.parse_retry_after(response.headers.get("Retry-After"))
+        return min(1.0 if wait is None else wait, settings.SYNC_RATE_LIMIT_MAX_WAIT_SECONDS)
 
     def _record(
         self, method: str, url: str, started: float, started_at: datetime, **kw: Any
@@ -248,14 +232,8 @@ class ProviderSession:
         started_at = datetime.now(UTC)
         started = time.monotonic()
         try:
-            timeout = settings.SYNC_HTTP_TIMEOUT_SECONDS
             request = self.client.build_request(
-                method,
-                url,
-                params=params,
-                headers=headers,
-                json=json_body,
-                timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+                method, url, params=params, headers=headers, json=json_body, timeout=self.profile.timeout()
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
             self._record(method, url, started, started_at, error_class=ErrorClass.BAD_RESPONSE)
@@ -264,20 +242,12 @@ class ProviderSession:
         response: httpx.Response | None = None
         try:
             response = self.client.send(request, auth=auth, stream=True)
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
+            read = outbound_http.read_capped(response, limit=max_bytes, deadline=started + deadline_s)
+            if read.over_limit:
                 raise _TooBig()
-            chunks: list[bytes] = []
-            size = 0
-            # Decoded bytes: the cap holds for what we keep in memory, so a gzip bomb stops too.
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise _TooBig()
-                if time.monotonic() - started > deadline_s:
-                    raise httpx.ReadTimeout("deadline")
-                chunks.append(chunk)
-            body = b"".join(chunks)
+            if read.past_deadline:
+                raise httpx.ReadTimeout("deadline")
+            body = read.content
             logged_url = str(response.url)
         except _TooBig:
             self._record(
@@ -290,6 +260,12 @@ class ProviderSession:
             )
             raise ProviderError(
                 ErrorClass.BAD_RESPONSE, f"The provider's response was larger than {max_bytes} bytes."
+            )
+        except outbound_http.BlockedAddress:
+            self._record(method, logged_url, started, started_at, error_class=ErrorClass.BAD_RESPONSE)
+            raise ProviderError(
+                ErrorClass.BAD_RESPONSE,
+                "The provider's address, or an address it redirected to, is not a public address.",
             )
         except httpx.TooManyRedirects:
             self._record(method, logged_url, started, started_at, error_class=ErrorClass.BAD_RESPONSE)
@@ -373,6 +349,9 @@ class Integration:
     color: ClassVar[str] = "#4F46E5"
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
     common_models: ClassVar[tuple[str, ...]] = ("hris.Employee",)
+    # True only for a service whose URL the operator configures (the bundled sandbox): it may
+    # be on loopback in production. A provider's own hosts always pass the address policy.
+    internal_service: ClassVar[bool] = False
 
     # --- what each provider implements ------------------------------------------------------
     def validate(self, credentials: dict[str, Any], session: ProviderSession) -> None:

@@ -15,6 +15,7 @@ class SandboxIntegration(Integration):
     name = "Sandbox HRIS"
     categories = ("hris",)
     color = "#0EA5E9"
+    internal_service = True  # SANDBOX_PROVIDER_URL is the operator's, loopback by default
     credential_fields = (
         CredentialField(
             name="api_key",

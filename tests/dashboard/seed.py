@@ -14,7 +14,9 @@ from issues.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from issues.services import issue_record_failure, webhook_endpoint_create, webhook_event_emit
+from issues.services import issue_record_failure
+from issues.webhooks.endpoints import webhook_endpoint_create
+from issues.webhooks.events import webhook_event_emit
 from syncs.models import Employee, RequestLog, SyncRun, SyncRunStatus, SyncTrigger
 
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 from accounts.models import LinkedAccount, LinkedAccountStatusChange
 from accounts.selectors import api_key_authenticate
 from issues.models import DeliveryStatus, Issue, WebhookDelivery, WebhookEndpoint
-from issues.services import webhook_endpoint_create, webhook_event_emit
+from issues.webhooks.endpoints import webhook_endpoint_create
+from issues.webhooks.events import webhook_event_emit
 from linking.models import RelinkEmail
 from syncs.models import SyncRun, SyncRunStatus, SyncTrigger
 

@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from accounts.models import AccountType, LinkedAccount
 from issues.models import DeliveryStatus, WebhookDelivery
-from issues.services import webhook_endpoint_create, webhook_endpoint_send_test
+from issues.webhooks.endpoints import webhook_endpoint_create
+from issues.webhooks.events import webhook_endpoint_send_test
 from syncs.models import SyncRun, SyncRunStatus
 from syncs.services import sync_queue_now
 from tests.conftest import wait_until

@@ -3,8 +3,9 @@
 import pytest
 
 from accounts.selectors import linked_account_details
-from issues import services
 from issues.models import WebhookDelivery
+from issues.webhooks.endpoints import webhook_endpoint_create
+from issues.webhooks.events import webhook_event_emit
 
 from .receiver import Receiver
 
@@ -18,7 +19,7 @@ def receiver():
 
 @pytest.fixture
 def hooked(owner, receiver):
-    endpoint, key = services.webhook_endpoint_create(organization=owner.organization, url=receiver.url)
+    endpoint, key = webhook_endpoint_create(organization=owner.organization, url=receiver.url)
     receiver.signature_key = key
     account, _ = owner.linked_account()
     return endpoint, account
@@ -29,7 +30,7 @@ def emit_many(account, n: int) -> list[WebhookDelivery]:
     return [
         delivery
         for i in range(n)
-        for delivery in services.webhook_event_emit(
+        for delivery in webhook_event_emit(
             organization=account.organization,
             event="LinkedAccount.sync_completed",
             account_details=linked_account_details(account=account),

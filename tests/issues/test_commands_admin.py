@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from accounts.crypto import decrypt_str
 from issues import services
 from issues.models import DeliveryStatus, Issue, WebhookDelivery, WebhookEndpoint
+from issues.webhooks.endpoints import ALL_EVENTS, webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_add_webhook_plain_defaults_to_every_event(owner):
     endpoint = WebhookEndpoint.objects.get()
     assert f"Endpoint id: {endpoint.id}" in text
     assert "Signature key: whsec_" in text
-    assert endpoint.events == services.ALL_EVENTS
+    assert endpoint.events == ALL_EVENTS
 
 
 @pytest.mark.parametrize(
@@ -59,7 +60,7 @@ def test_add_webhook_bad_input(owner, args, message):
 
 
 def test_add_webhook_private_url_refused_in_production_mode(owner, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    settings.OUTBOUND_ALLOW_LOOPBACK = False
     with pytest.raises(CommandError, match="private or loopback"):
         call_command("add_webhook", str(owner.organization.id), "http://127.0.0.1/hook", stdout=StringIO())
 
@@ -74,9 +75,7 @@ def test_add_webhook_unknown_organization():
 
 
 def test_rotate_webhook_key(owner):
-    endpoint, old = services.webhook_endpoint_create(
-        organization=owner.organization, url="https://x.example.com"
-    )
+    endpoint, old = webhook_endpoint_create(organization=owner.organization, url="https://x.example.com")
     out = StringIO()
     call_command("rotate_webhook_key", str(endpoint.id), "--json", stdout=out)
     new = json.loads(out.getvalue())["signature_key"]
@@ -93,9 +92,7 @@ def admin_client_(client, django_user_model):
 
 def test_admin_mute_action_goes_through_the_service(admin_client_, owner):
     account, _ = owner.linked_account()
-    endpoint, _ = services.webhook_endpoint_create(
-        organization=owner.organization, url="https://x.example.com"
-    )
+    endpoint, _ = webhook_endpoint_create(organization=owner.organization, url="https://x.example.com")
     issue = services.issue_record_failure(account=account, error_description="Rate limited", detail="429")
     response = admin_client_.post(
         "/admin/issues/issue/", {"action": "mute", "_selected_action": [str(issue.id)]}, follow=True
@@ -114,7 +111,7 @@ def test_admin_mute_action_goes_through_the_service(admin_client_, owner):
 
 def test_admin_redeliver_action(admin_client_, owner):
     account, _ = owner.linked_account()
-    services.webhook_endpoint_create(organization=owner.organization, url="https://x.example.com")
+    webhook_endpoint_create(organization=owner.organization, url="https://x.example.com")
     services.issue_record_failure(account=account, error_description="Rate limited", detail="429")
     delivery = WebhookDelivery.objects.get(event="Issue.new")
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, next_attempt_at=None)
@@ -126,9 +123,7 @@ def test_admin_redeliver_action(admin_client_, owner):
 
 
 def test_admin_pages_render_without_the_signature_key(admin_client_, owner):
-    endpoint, key = services.webhook_endpoint_create(
-        organization=owner.organization, url="https://x.example.com"
-    )
+    endpoint, key = webhook_endpoint_create(organization=owner.organization, url="https://x.example.com")
     for url in (
         "/admin/issues/webhookendpoint/",
         f"/admin/issues/webhookendpoint/{endpoint.id}/change/",
@@ -143,7 +138,7 @@ def test_admin_pages_render_without_the_signature_key(admin_client_, owner):
 
 
 def test_admin_adds_an_endpoint_through_the_service(admin_client_, owner, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    settings.OUTBOUND_ALLOW_LOOPBACK = False
     response = admin_client_.post(
         "/admin/issues/webhookendpoint/add/",
         {"organization": str(owner.organization.id), "url": "http://10.0.0.1/hook", "enabled": "on"},
@@ -155,4 +150,4 @@ def test_admin_adds_an_endpoint_through_the_service(admin_client_, owner, settin
     )
     assert response.status_code == 302
     endpoint = WebhookEndpoint.objects.get()
-    assert endpoint.events == services.ALL_EVENTS and endpoint.signature_key_encrypted
+    assert endpoint.events == ALL_EVENTS and endpoint.signature_key_encrypted

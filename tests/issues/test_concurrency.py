@@ -7,6 +7,7 @@ from django.db import connection, connections
 
 from issues import services
 from issues.models import Issue, WebhookDelivery
+from issues.webhooks.endpoints import webhook_endpoint_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -14,7 +15,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def test_concurrent_failures_open_one_issue_and_one_issue_new(owner):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row locks")
-    services.webhook_endpoint_create(
+    webhook_endpoint_create(
         organization=owner.organization, url="https://a.example.com", events=["Issue.new"]
     )
     account, _ = owner.linked_account()

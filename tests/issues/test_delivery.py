@@ -18,8 +18,18 @@ from issues.models import (
     WebhookEndpoint,
     WebhookNotice,
 )
+from issues.webhooks.delivery import webhook_deliveries_send
+from issues.webhooks.endpoints import webhook_endpoint_create, webhook_endpoint_rotate_key
+from issues.webhooks.events import webhook_event_emit
+from issues.webhooks.sweeps import webhook_deliveries_requeue_due, webhook_delivery_redeliver
 
 from .receiver import Answer, Receiver, free_port
+
+
+def send_one(delivery_id):
+    """Send one delivery through the batch service: its outcome, or None when it was not ours."""
+    return webhook_deliveries_send(delivery_ids=[delivery_id]).get(delivery_id)
+
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +44,7 @@ def fast_retries(settings):
 
 
 def emit(account, event="LinkedAccount.sync_completed", data=None) -> WebhookDelivery:
-    deliveries = services.webhook_event_emit(
+    deliveries = webhook_event_emit(
         organization=account.organization,
         event=event,
         account_details=linked_account_details(account=account),
@@ -47,7 +57,7 @@ def emit(account, event="LinkedAccount.sync_completed", data=None) -> WebhookDel
 def attempt_when_due(delivery: WebhookDelivery, timeout: float = 5) -> str | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        outcome = services.webhook_delivery_attempt(delivery_id=delivery.id)
+        outcome = send_one(delivery.id)
         if outcome is not None:
             return outcome
         time.sleep(0.02)
@@ -57,7 +67,7 @@ def attempt_when_due(delivery: WebhookDelivery, timeout: float = 5) -> str | Non
 def test_delivery_is_signed_both_ways_over_the_raw_body(hooked, receiver):
     endpoint, account = hooked
     delivery = emit(account, data={"unicode": "Zürich ✓", "n": 2})
-    assert services.webhook_delivery_attempt(delivery_id=delivery.id) == AttemptOutcome.SUCCESS
+    assert send_one(delivery.id) == AttemptOutcome.SUCCESS
     [got] = receiver.received
     assert got.merge_signature_ok and got.standard_signature_ok
     assert got.webhook_id == str(delivery.id)
@@ -78,23 +88,23 @@ def test_delivery_is_signed_both_ways_over_the_raw_body(hooked, receiver):
     assert attempt.outcome == AttemptOutcome.SUCCESS and attempt.status_code == 200
     assert attempt.response_body == "ok" and attempt.duration_ms is not None
     # Sent and done: a duplicate task finds nothing to claim.
-    assert services.webhook_delivery_attempt(delivery_id=delivery.id) is None
+    assert send_one(delivery.id) is None
     assert len(receiver.received) == 1
 
 
 def test_wrong_key_fails_verification_at_the_receiver(hooked, receiver):
     _, account = hooked
     receiver.signature_key = "whsec_" + "A" * 44
-    services.webhook_delivery_attempt(delivery_id=emit(account).id)
+    send_one(emit(account).id)
     assert not receiver.received[0].merge_signature_ok
     assert not receiver.received[0].standard_signature_ok
 
 
 def test_rotated_key_signs_the_next_attempt(hooked, receiver):
     endpoint, account = hooked
-    new_key = services.webhook_endpoint_rotate_key(endpoint=endpoint)
+    new_key = webhook_endpoint_rotate_key(endpoint=endpoint)
     receiver.signature_key = new_key
-    services.webhook_delivery_attempt(delivery_id=emit(account).id)
+    send_one(emit(account).id)
     assert receiver.received[0].merge_signature_ok and receiver.received[0].standard_signature_ok
 
 
@@ -123,13 +133,13 @@ def test_a_400_is_final(hooked, receiver):
     _, account = hooked
     receiver.script = [Answer(400, b'{"error": "bad"}')]
     delivery = emit(account)
-    assert services.webhook_delivery_attempt(delivery_id=delivery.id) == AttemptOutcome.PERMANENT
+    assert send_one(delivery.id) == AttemptOutcome.PERMANENT
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED and delivery.next_attempt_at is None
     assert delivery.last_status_code == 400
     time.sleep(0.2)
-    assert services.webhook_delivery_attempt(delivery_id=delivery.id) is None
-    assert services.webhook_deliveries_requeue_due() == 0
+    assert send_one(delivery.id) is None
+    assert webhook_deliveries_requeue_due() == 0
     assert len(receiver.received) == 1
 
 
@@ -138,7 +148,7 @@ def test_retryable_statuses(hooked, receiver, status):
     _, account = hooked
     receiver.script = [Answer(status)]
     delivery = emit(account)
-    assert services.webhook_delivery_attempt(delivery_id=delivery.id) == AttemptOutcome.TRANSIENT
+    assert send_one(delivery.id) == AttemptOutcome.TRANSIENT
     delivery.refresh_from_db()
     assert (
         delivery.status == DeliveryStatus.PENDING
@@ -151,17 +161,17 @@ def test_retry_after_is_honoured(hooked, receiver):
     receiver.script = [Answer(429, b"slow down", headers={"Retry-After": "120"})]
     delivery = emit(account)
     before = timezone.now()
-    services.webhook_delivery_attempt(delivery_id=delivery.id)
+    send_one(delivery.id)
     delivery.refresh_from_db()
     wait = (delivery.next_attempt_at - before).total_seconds()
     assert 119 <= wait <= 122  # not the 0.05 s backoff
-    assert services.webhook_delivery_attempt(delivery_id=delivery.id) is None  # not due yet
+    assert send_one(delivery.id) is None  # not due yet
 
 
 def test_connection_refused_is_retried_until_the_receiver_comes_back(owner):
     port = free_port()
     receiver = Receiver(port=port)
-    endpoint, key = services.webhook_endpoint_create(organization=owner.organization, url=receiver.url)
+    endpoint, key = webhook_endpoint_create(organization=owner.organization, url=receiver.url)
     receiver.signature_key = key
     account, _ = owner.linked_account()
     delivery = emit(account)
@@ -183,7 +193,7 @@ def test_a_50_mb_answer_is_cut_short_and_recorded_truncated(hooked, receiver, se
     receiver.script = [Answer(200, mode="huge")]
     delivery = emit(account)
     started = time.monotonic()
-    assert services.webhook_delivery_attempt(delivery_id=delivery.id) == AttemptOutcome.SUCCESS
+    assert send_one(delivery.id) == AttemptOutcome.SUCCESS
     assert time.monotonic() - started < 2.0
     attempt = WebhookAttempt.objects.get(delivery=delivery)
     assert attempt.response_truncated and len(attempt.response_body) == 1000
@@ -194,7 +204,7 @@ def test_a_receiver_that_never_finishes_costs_at_most_the_timeout(hooked, receiv
     receiver.script = [Answer(500, mode="hang")]
     delivery = emit(account)
     started = time.monotonic()
-    outcome = services.webhook_delivery_attempt(delivery_id=delivery.id)
+    outcome = send_one(delivery.id)
     elapsed = time.monotonic() - started
     # total budget 2 s, plus at most one read timeout (1 s) for the last chunk
     assert elapsed < 3.5, elapsed
@@ -209,7 +219,7 @@ def test_a_receiver_that_never_answers_times_out(hooked, receiver):
     receiver.script = [Answer(200, delay=3)]
     delivery = emit(account)
     started = time.monotonic()
-    assert services.webhook_delivery_attempt(delivery_id=delivery.id) == AttemptOutcome.TRANSIENT
+    assert send_one(delivery.id) == AttemptOutcome.TRANSIENT
     assert time.monotonic() - started < 2.0
     assert "Timeout" in WebhookAttempt.objects.get(delivery=delivery).error
 
@@ -221,7 +231,7 @@ def test_gives_up_after_the_retry_window(hooked, receiver, settings):
     delivery = emit(account)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        services.webhook_delivery_attempt(delivery_id=delivery.id)
+        send_one(delivery.id)
         delivery.refresh_from_db()
         if delivery.status != DeliveryStatus.PENDING:
             break
@@ -235,7 +245,7 @@ def test_endpoint_failing_for_the_whole_window_is_disabled_with_a_notice(hooked,
     endpoint, account = hooked
     receiver.default = Answer(500)
     d1 = emit(account)
-    services.webhook_delivery_attempt(delivery_id=d1.id)
+    send_one(d1.id)
     endpoint.refresh_from_db()
     assert endpoint.failing_since is not None and endpoint.enabled
     # 24 hours of nothing but failures later:
@@ -247,7 +257,7 @@ def test_endpoint_failing_for_the_whole_window_is_disabled_with_a_notice(hooked,
     assert endpoint.url in notice.message and notice.kind == "ENDPOINT_DISABLED"
     # No new deliveries while disabled; the pending one is not sent again.
     assert (
-        services.webhook_event_emit(
+        webhook_event_emit(
             organization=account.organization,
             event="LinkedAccount.sync_completed",
             account_details=linked_account_details(account=account),
@@ -257,7 +267,7 @@ def test_endpoint_failing_for_the_whole_window_is_disabled_with_a_notice(hooked,
     )
     sent = len(receiver.received)
     time.sleep(0.3)
-    assert services.webhook_delivery_attempt(delivery_id=d1.id) == AttemptOutcome.PERMANENT
+    assert send_one(d1.id) == AttemptOutcome.PERMANENT
     assert len(receiver.received) == sent
 
 
@@ -277,12 +287,12 @@ def test_redeliver_sends_the_same_body_again(hooked, receiver):
     _, account = hooked
     receiver.script = [Answer(400)]
     delivery = emit(account)
-    services.webhook_delivery_attempt(delivery_id=delivery.id)
+    send_one(delivery.id)
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED
-    services.webhook_delivery_redeliver(delivery=delivery)
+    webhook_delivery_redeliver(delivery=delivery)
     assert delivery.status == DeliveryStatus.PENDING
-    assert services.webhook_delivery_attempt(delivery_id=delivery.id) == AttemptOutcome.SUCCESS
+    assert send_one(delivery.id) == AttemptOutcome.SUCCESS
     assert [r.raw_body for r in receiver.received] == [delivery.body.encode()] * 2
     assert list(WebhookAttempt.objects.filter(delivery=delivery).values_list("number", flat=True)) == [1, 2]
 
@@ -291,15 +301,15 @@ def test_the_sweep_requeues_only_stale_unclaimed_due_deliveries(hooked, settings
     settings.WEBHOOK_REQUEUE_AFTER_SECONDS = 60
     _, account = hooked
     fresh = emit(account)
-    assert services.webhook_deliveries_requeue_due() == 0  # its task is (presumably) on the queue
+    assert webhook_deliveries_requeue_due() == 0  # its task is (presumably) on the queue
     stale = emit(account)
     WebhookDelivery.objects.filter(pk=stale.pk).update(queued_at=timezone.now() - timedelta(minutes=5))
     claimed = emit(account)
     WebhookDelivery.objects.filter(pk=claimed.pk).update(
         queued_at=timezone.now() - timedelta(minutes=5), claimed_until=timezone.now() + timedelta(minutes=1)
     )
-    assert services.webhook_deliveries_requeue_due() == 1
-    assert services.webhook_deliveries_requeue_due() == 0  # marked queued: not twice
+    assert webhook_deliveries_requeue_due() == 1
+    assert webhook_deliveries_requeue_due() == 0  # marked queued: not twice
     assert fresh and stale
 
 
@@ -309,7 +319,7 @@ def test_payloads_never_carry_secrets(hooked, receiver):
 
     services.issue_record_failure(account=account, error_description="Invalid API key", detail="401")
     delivery = WebhookDelivery.objects.get(event="Issue.new")
-    services.webhook_delivery_attempt(delivery_id=delivery.id)
+    send_one(delivery.id)
     raw = receiver.received[0].raw_body.decode()
     assert linked_account_token(account=account) not in raw
     assert "sk_sandbox_" not in raw

@@ -8,8 +8,9 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from issues import services
 from issues.models import AttemptOutcome, DeliveryStatus, WebhookAttempt, WebhookDelivery
+from issues.webhooks.delivery import webhook_deliveries_send
+from issues.webhooks.endpoints import webhook_endpoint_create
 
 from .conftest import emit_many
 from .receiver import Answer, Receiver
@@ -47,7 +48,7 @@ def test_a_rolled_back_savepoint_does_not_take_the_outer_deliveries_with_it(
 def test_a_batch_arrives_once_each_and_is_recorded(hooked, receiver):
     _, account = hooked
     deliveries = emit_many(account, 12)
-    outcomes = services.webhook_deliveries_send(delivery_ids=[d.id for d in deliveries])
+    outcomes = webhook_deliveries_send(delivery_ids=[d.id for d in deliveries])
     assert outcomes == {d.id: AttemptOutcome.SUCCESS for d in deliveries}
     assert receiver.ids() == [str(d.id) for d in deliveries]  # once each, in order
     assert all(r.merge_signature_ok and r.standard_signature_ok for r in receiver.received)
@@ -56,7 +57,7 @@ def test_a_batch_arrives_once_each_and_is_recorded(hooked, receiver):
     assert attempts.count() == 12
     assert set(attempts.values_list("outcome", "status_code", "number")) == {(AttemptOutcome.SUCCESS, 200, 1)}
     # A second run finds nothing left to send.
-    assert services.webhook_deliveries_send(delivery_ids=[d.id for d in deliveries]) == {}
+    assert webhook_deliveries_send(delivery_ids=[d.id for d in deliveries]) == {}
     assert len(receiver.received) == 12
 
 
@@ -64,11 +65,11 @@ def test_a_batch_arrives_once_each_and_is_recorded(hooked, receiver):
 def test_a_batch_costs_a_few_queries_not_a_few_per_delivery(hooked, receiver):
     _, account = hooked
     deliveries = emit_many(account, 31)
-    services.webhook_deliveries_send(delivery_ids=[deliveries[0].id])  # the endpoint's last success
+    webhook_deliveries_send(delivery_ids=[deliveries[0].id])  # the endpoint's last success
     with CaptureQueriesContext(connection) as small:
-        services.webhook_deliveries_send(delivery_ids=[d.id for d in deliveries[1:4]])
+        webhook_deliveries_send(delivery_ids=[d.id for d in deliveries[1:4]])
     with CaptureQueriesContext(connection) as large:
-        services.webhook_deliveries_send(delivery_ids=[d.id for d in deliveries[4:]])
+        webhook_deliveries_send(delivery_ids=[d.id for d in deliveries[4:]])
     assert len(small) == 3  # the claim, the attempt rows, the successes
     # Successes are also written every few milliseconds, so a batch of 27 makes a few more.
     assert len(large) <= 3 + 27 // 4, [q["sql"][:60] for q in large.captured_queries]
@@ -79,7 +80,7 @@ def test_failures_in_a_batch_are_retried_alone_and_the_endpoint_follows_the_last
     endpoint, account = hooked
     receiver.script = [Answer(200), Answer(500), Answer(200)]
     first, failed, last = emit_many(account, 3)
-    outcomes = services.webhook_deliveries_send(delivery_ids=[first.id, failed.id, last.id])
+    outcomes = webhook_deliveries_send(delivery_ids=[first.id, failed.id, last.id])
     assert outcomes == {
         first.id: AttemptOutcome.SUCCESS,
         failed.id: AttemptOutcome.TRANSIENT,
@@ -104,7 +105,7 @@ def test_a_slow_receiver_makes_the_batch_hand_back_what_its_lease_cannot_cover(h
     _, account = hooked
     deliveries = emit_many(account, 8)
     ids = [d.id for d in deliveries]
-    outcomes = services.webhook_deliveries_send(delivery_ids=ids)
+    outcomes = webhook_deliveries_send(delivery_ids=ids)
     sent = [i for i in ids if i in outcomes]
     handed_back = [i for i in ids if i not in outcomes]
     assert sent == ids[: len(sent)] and 1 <= len(sent) < 8
@@ -117,7 +118,7 @@ def test_a_slow_receiver_makes_the_batch_hand_back_what_its_lease_cannot_cover(h
     assert not WebhookAttempt.objects.filter(delivery_id__in=handed_back).exists()
     # Sent by the next task (the one the hand-back queued): every event arrives exactly once.
     receiver.default = Answer(200)
-    services.webhook_deliveries_send(delivery_ids=handed_back)
+    webhook_deliveries_send(delivery_ids=handed_back)
     assert sorted(receiver.ids()) == sorted(str(i) for i in ids)
     assert WebhookDelivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == 8
 
@@ -127,7 +128,7 @@ def test_a_slow_receiver_makes_the_batch_hand_back_what_its_lease_cannot_cover(h
 def test_two_workers_with_overlapping_batches_send_each_delivery_once(owner, settings):
     receiver = Receiver().start()
     try:
-        endpoint, key = services.webhook_endpoint_create(organization=owner.organization, url=receiver.url)
+        endpoint, key = webhook_endpoint_create(organization=owner.organization, url=receiver.url)
         receiver.signature_key = key
         account, _ = owner.linked_account()
         receiver.default = Answer(200, delay=0.01)
@@ -136,7 +137,7 @@ def test_two_workers_with_overlapping_batches_send_each_delivery_once(owner, set
 
         def send(batch):
             try:
-                results.append(services.webhook_deliveries_send(delivery_ids=batch))
+                results.append(webhook_deliveries_send(delivery_ids=batch))
             finally:
                 connection.close()
 

@@ -9,6 +9,8 @@ from django.db import transaction
 from config.celery import app as celery_app
 from issues import services
 from issues.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from issues.webhooks.endpoints import webhook_endpoint_create
+from issues.webhooks.sweeps import webhook_deliveries_requeue_due
 from tests.conftest import WorkerProcess, wait_until
 
 from .conftest import emit_many
@@ -47,7 +49,7 @@ def worker(fast, transactional_db):
 
 def hook(owner, receiver):
     # Not LinkedAccount.status_changed: the tests' own account setup would show up.
-    endpoint, key = services.webhook_endpoint_create(
+    endpoint, key = webhook_endpoint_create(
         organization=owner.organization,
         url=receiver.url,
         events=["LinkedAccount.sync_completed", "Issue.new"],
@@ -128,7 +130,7 @@ def test_a_400_is_not_retried(owner, worker):
             message="final failure",
         )
         time.sleep(1.5)  # several backoff periods: nothing more may arrive
-        services.webhook_deliveries_requeue_due()
+        webhook_deliveries_requeue_due()
         time.sleep(0.5)
         assert receiver.ids() == [delivery_id]
         assert WebhookAttempt.objects.filter(delivery_id=delivery_id).count() == 1
@@ -184,13 +186,13 @@ def test_killing_the_worker_mid_batch_loses_nothing(owner, worker):
         try:
             # What the beat sweep does every few seconds: re-queue due, unclaimed deliveries.
             def all_arrived():
-                services.webhook_deliveries_requeue_due()
+                webhook_deliveries_requeue_due()
                 return receiver.unique_ids() >= sent
 
             wait_until(all_arrived, timeout=60, interval=0.5, message="every delivery after the restart")
 
             def all_recorded():
-                services.webhook_deliveries_requeue_due()
+                webhook_deliveries_requeue_due()
                 return WebhookDelivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == total
 
             # POSTs in flight at the kill arrived but were never recorded: their claims lapse and

@@ -13,15 +13,14 @@ from issues.models import (
     IssueStatus,
     WebhookDelivery,
 )
+from issues.webhooks.endpoints import webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def endpoint(owner):
-    endpoint, _key = services.webhook_endpoint_create(
-        organization=owner.organization, url="http://127.0.0.1:9/hook"
-    )
+    endpoint, _key = webhook_endpoint_create(organization=owner.organization, url="http://127.0.0.1:9/hook")
     return endpoint
 
 

@@ -9,23 +9,26 @@ from django.db import transaction
 from accounts.crypto import decrypt_str
 from accounts.models import LinkedAccountStatusChange
 from accounts.services import linked_account_delete, linked_account_mark_relink_needed
-from issues import services
 from issues.models import WebhookDelivery, WebhookEndpoint
 from issues.selectors import webhook_endpoint_signature_key
+from issues.webhooks.endpoints import ALL_EVENTS, webhook_endpoint_create, webhook_endpoint_rotate_key
+from issues.webhooks.events import webhook_event_emit
+from issues.webhooks.outbox import status_changes_process
+from issues.webhooks.sweeps import webhook_deliveries_prune
 
 pytestmark = pytest.mark.django_db
 
 
 def test_endpoint_gets_an_encrypted_signature_key_and_rotates_it(owner):
-    endpoint, key = services.webhook_endpoint_create(
+    endpoint, key = webhook_endpoint_create(
         organization=owner.organization, url="https://hooks.example.com/relink"
     )
     assert key.startswith("whsec_")
     assert key not in endpoint.signature_key_encrypted
     assert decrypt_str(endpoint.signature_key_encrypted) == key
     assert webhook_endpoint_signature_key(endpoint=endpoint) == key
-    assert endpoint.events == services.ALL_EVENTS
-    new_key = services.webhook_endpoint_rotate_key(endpoint=endpoint)
+    assert endpoint.events == ALL_EVENTS
+    new_key = webhook_endpoint_rotate_key(endpoint=endpoint)
     assert new_key != key
     endpoint.refresh_from_db()
     assert webhook_endpoint_signature_key(endpoint=endpoint) == new_key
@@ -42,7 +45,7 @@ def test_endpoint_gets_an_encrypted_signature_key_and_rotates_it(owner):
 )
 def test_endpoint_url_must_be_http(owner, url, reason):
     with pytest.raises(ValidationError) as exc:
-        services.webhook_endpoint_create(organization=owner.organization, url=url)
+        webhook_endpoint_create(organization=owner.organization, url=url)
     assert reason in str(exc.value)
     assert not WebhookEndpoint.objects.exists()
 
@@ -59,23 +62,21 @@ def test_endpoint_url_must_be_http(owner, url, reason):
     ],
 )
 def test_private_addresses_are_refused_in_production_mode(owner, settings, url):
-    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    settings.OUTBOUND_ALLOW_LOOPBACK = False
     with pytest.raises(ValidationError) as exc:
-        services.webhook_endpoint_create(organization=owner.organization, url=url)
+        webhook_endpoint_create(organization=owner.organization, url=url)
     assert "private or loopback" in str(exc.value)
 
 
-def test_private_addresses_are_allowed_in_debug_and_tests(owner, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
-    endpoint, _ = services.webhook_endpoint_create(
-        organization=owner.organization, url="http://127.0.0.1:8000/hook"
-    )
+def test_loopback_addresses_are_allowed_in_debug_and_tests(owner, settings):
+    settings.OUTBOUND_ALLOW_LOOPBACK = True
+    endpoint, _ = webhook_endpoint_create(organization=owner.organization, url="http://127.0.0.1:8000/hook")
     assert endpoint.pk
 
 
 def test_unknown_event_names_are_refused_by_name(owner):
     with pytest.raises(ValidationError) as exc:
-        services.webhook_endpoint_create(
+        webhook_endpoint_create(
             organization=owner.organization,
             url="https://x.example.com",
             events=["Issue.new", "Issue.exploded"],
@@ -85,21 +86,17 @@ def test_unknown_event_names_are_refused_by_name(owner):
 
 def test_emit_writes_one_row_per_subscribed_enabled_endpoint(owner, outsider):
     account, _ = owner.linked_account()
-    issues_only, _ = services.webhook_endpoint_create(
+    issues_only, _ = webhook_endpoint_create(
         organization=owner.organization, url="https://a.example.com", events=["Issue.new"]
     )
-    everything, _ = services.webhook_endpoint_create(
-        organization=owner.organization, url="https://b.example.com"
-    )
-    disabled, _ = services.webhook_endpoint_create(
+    everything, _ = webhook_endpoint_create(organization=owner.organization, url="https://b.example.com")
+    disabled, _ = webhook_endpoint_create(
         organization=owner.organization, url="https://c.example.com", enabled=False
     )
-    other_org, _ = services.webhook_endpoint_create(
-        organization=outsider.organization, url="https://d.example.com"
-    )
+    other_org, _ = webhook_endpoint_create(organization=outsider.organization, url="https://d.example.com")
     from accounts.selectors import linked_account_details
 
-    services.webhook_event_emit(
+    webhook_event_emit(
         organization=owner.organization,
         event="LinkedAccount.sync_completed",
         account_details=linked_account_details(account=account),
@@ -121,20 +118,16 @@ def test_emit_writes_one_row_per_subscribed_enabled_endpoint(owner, outsider):
 
 def test_emit_rejects_unknown_events(owner):
     with pytest.raises(ValueError):
-        services.webhook_event_emit(
-            organization=owner.organization, event="Nope.never", account_details={}, data={}
-        )
+        webhook_event_emit(organization=owner.organization, event="Nope.never", account_details={}, data={})
 
 
 def test_status_change_outbox_becomes_status_changed_and_deleted_events(owner):
-    endpoint, _ = services.webhook_endpoint_create(
-        organization=owner.organization, url="https://a.example.com"
-    )
+    endpoint, _ = webhook_endpoint_create(organization=owner.organization, url="https://a.example.com")
     account, _ = owner.linked_account()  # creation (no event) + COMPLETE
     linked_account_mark_relink_needed(account=account, reason="Invalid API key")
     linked_account_delete(account=account, reason="Deleted through the API")
-    assert services.status_changes_process() == 4
-    assert services.status_changes_process() == 0
+    assert status_changes_process() == 4
+    assert status_changes_process() == 0
     assert not LinkedAccountStatusChange.objects.filter(processed_at__isnull=True).exists()
     bodies = [json.loads(d.body) for d in WebhookDelivery.objects.filter(endpoint=endpoint).order_by("id")]
     assert [b["hook"]["event"] for b in bodies] == [
@@ -150,7 +143,7 @@ def test_status_change_outbox_becomes_status_changed_and_deleted_events(owner):
 
 
 def test_status_change_listener_runs_on_commit(owner, django_capture_on_commit_callbacks):
-    services.webhook_endpoint_create(
+    webhook_endpoint_create(
         organization=owner.organization, url="https://a.example.com", events=["LinkedAccount.status_changed"]
     )
     account, _ = owner.linked_account(complete=False)
@@ -170,12 +163,12 @@ def test_prune_forgets_old_finished_deliveries_but_keeps_pending_ones(owner):
 
     from issues.models import DeliveryStatus, WebhookAttempt
 
-    services.webhook_endpoint_create(organization=owner.organization, url="https://a.example.com")
+    webhook_endpoint_create(organization=owner.organization, url="https://a.example.com")
     account, _ = owner.linked_account()  # status_changed rows are not processed here
     from accounts.selectors import linked_account_details
 
     def emit():
-        return services.webhook_event_emit(
+        return webhook_event_emit(
             organization=owner.organization,
             event="LinkedAccount.sync_completed",
             account_details=linked_account_details(account=account),
@@ -189,6 +182,6 @@ def test_prune_forgets_old_finished_deliveries_but_keeps_pending_ones(owner):
         status=DeliveryStatus.SUCCEEDED
     )
     WebhookAttempt.objects.create(delivery=old_done, number=1, started_at=timezone.now(), outcome="SUCCESS")
-    assert services.webhook_deliveries_prune(older_than_days=30) == 1
+    assert webhook_deliveries_prune(older_than_days=30) == 1
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {old_pending.pk, recent_done.pk}
     assert not WebhookAttempt.objects.exists()

@@ -13,7 +13,7 @@ from accounts.models import LinkedAccount
 from accounts.selectors import linked_account_credentials, linked_account_token
 from issues.models import WebhookEndpoint
 from issues.selectors import webhook_endpoint_signature_key
-from issues.services import webhook_endpoint_create
+from issues.webhooks.endpoints import webhook_endpoint_create
 
 OLD = Fernet.generate_key().decode()
 NEW = Fernet.generate_key().decode()

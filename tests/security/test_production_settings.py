@@ -62,7 +62,7 @@ def test_production_security_settings():
         "import json; from django.conf import settings as s; print(json.dumps({n: getattr(s, n) for n in "
         "['DEBUG','SESSION_COOKIE_SECURE','CSRF_COOKIE_SECURE','SESSION_COOKIE_HTTPONLY','SECURE_HSTS_SECONDS',"
         "'SECURE_HSTS_INCLUDE_SUBDOMAINS','SECURE_SSL_REDIRECT','SECURE_CONTENT_TYPE_NOSNIFF','X_FRAME_OPTIONS',"
-        "'ALLOWED_HOSTS','WEBHOOK_ALLOW_PRIVATE_URLS']}))"
+        "'ALLOWED_HOSTS','OUTBOUND_ALLOW_LOOPBACK']}))"
     )
     result = _manage("shell", "-c", code)
     assert result.returncode == 0, result.stderr
@@ -75,7 +75,7 @@ def test_production_security_settings():
     assert values["SECURE_SSL_REDIRECT"] and values["SECURE_CONTENT_TYPE_NOSNIFF"]
     assert values["X_FRAME_OPTIONS"] == "DENY"
     assert values["ALLOWED_HOSTS"] == ["relink.example.com"]
-    assert values["WEBHOOK_ALLOW_PRIVATE_URLS"] is False
+    assert values["OUTBOUND_ALLOW_LOOPBACK"] is False
 
 
 def test_procfile_runs_web_worker_beat_and_migrations():

@@ -20,7 +20,7 @@ from django.apps import apps
 
 from accounts.models import LinkedAccount, LinkedAccountStatus
 from issues.models import DeliveryStatus, WebhookDelivery
-from issues.services import webhook_endpoint_create
+from issues.webhooks.endpoints import webhook_endpoint_create
 from syncs.models import SyncRun, SyncRunStatus
 from tests.conftest import wait_until
 from tests.faults.conftest import Receiver, Stack

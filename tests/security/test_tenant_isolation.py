@@ -20,7 +20,9 @@ from accounts.api import AccountView
 from accounts.models import AccountType, ApiKey, LinkedAccount, LinkedAccountStatus
 from accounts.services import membership_add
 from issues.models import Issue, WebhookEndpoint, WebhookNotice
-from issues.services import issue_record_failure, webhook_endpoint_create, webhook_endpoint_send_test
+from issues.services import issue_record_failure
+from issues.webhooks.endpoints import webhook_endpoint_create
+from issues.webhooks.events import webhook_endpoint_send_test
 from linking.services import link_token_create
 from syncs.models import Employee
 from syncs.services import sync_run_account

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from accounts.models import AccountType, LinkedAccount
 from issues.models import Issue
-from issues.services import webhook_endpoint_create
+from issues.webhooks.endpoints import webhook_endpoint_create
 from syncs.models import SyncRun
 from tests.conftest import WorkerProcess, wait_until
 from tests.issues.receiver import Receiver

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
-from issues.services import ALL_EVENTS, webhook_endpoint_create
+from issues.webhooks.endpoints import ALL_EVENTS, webhook_endpoint_create
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ import uuid
 from django.core.management.base import BaseCommand, CommandError
 
 from issues.models import WebhookEndpoint
-from issues.services import webhook_endpoint_rotate_key
+from issues.webhooks.endpoints import webhook_endpoint_rotate_key
 
 
 class Command(BaseCommand):

@@ -1,0 +1,105 @@
+"""Emitting webhook events: one delivery row per subscribed endpoint, written in the caller's
+transaction, and the payloads (`{"hook", "linked_account", "data"}`)."""
+
+import json
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Organization
+
+from ..models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .queue import queue_sends_on_commit
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=False, default=str)
+
+
+def webhook_event_emit(
+    *, organization: Organization, event: str, account_details: dict, data: dict
+) -> list[WebhookDelivery]:
+    """One delivery row per enabled endpoint of `organization` subscribed to `event`, written in
+    the caller's transaction; each send is queued when that transaction commits."""
+    event = WebhookEvent(event).value  # ValueError on unknown events: a programming error
+    endpoints = [
+        e
+        for e in WebhookEndpoint.objects.filter(organization=organization, enabled=True)
+        if event in e.events
+    ]
+    if not endpoints:
+        return []
+    now = timezone.now()
+    account_id = account_details.get("id")
+    deliveries = []
+    for endpoint in endpoints:
+        delivery = WebhookDelivery(
+            endpoint=endpoint,
+            organization=organization,
+            event=event,
+            linked_account_uuid=uuid.UUID(str(account_id)) if account_id else None,
+            window_started_at=now,
+            next_attempt_at=now,
+            queued_at=now,
+            created_at=now,
+            body="",
+        )
+        delivery.body = _dumps(
+            {
+                "hook": {"id": str(delivery.id), "event": event, "target": endpoint.url},
+                "linked_account": account_details,
+                "data": data,
+            }
+        )
+        deliveries.append(delivery)
+    WebhookDelivery.objects.bulk_create(deliveries)
+    queue_sends_on_commit([str(d.id) for d in deliveries])
+    return deliveries
+
+
+def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A test delivery to this one endpoint (the operator's "send a test event"): a
+    LinkedAccount.status_changed event about a made-up account, marked `"test": true`,
+    signed, recorded and retried like any other delivery."""
+    if not endpoint.enabled:
+        raise ValidationError("This endpoint is disabled: enable it to send a test event.", code="disabled")
+    now = timezone.now()
+    event = WebhookEvent.STATUS_CHANGED.value
+    delivery = WebhookDelivery(
+        endpoint=endpoint,
+        organization_id=endpoint.organization_id,
+        event=event,
+        linked_account_uuid=None,
+        window_started_at=now,
+        next_attempt_at=now,
+        queued_at=now,
+        created_at=now,
+        body="",
+    )
+    delivery.body = _dumps(
+        {
+            "hook": {"id": str(delivery.id), "event": event, "target": endpoint.url},
+            "linked_account": {
+                "id": "00000000-0000-0000-0000-000000000000",
+                "integration": "Sandbox",
+                "integration_slug": "sandbox",
+                "category": "hris",
+                "end_user_origin_id": "test-origin-id",
+                "end_user_organization_name": "Test end user",
+                "end_user_email_address": "test@example.com",
+                "status": "COMPLETE",
+                "webhook_listener_url": "",
+                "is_duplicate": None,
+                "account_type": "TEST",
+                "completed_at": now.isoformat(),
+            },
+            "data": {"from": "RELINK_NEEDED", "to": "COMPLETE", "reason": "Test event", "test": True},
+        }
+    )
+    with transaction.atomic():
+        delivery.save(force_insert=True)
+        queue_sends_on_commit([str(delivery.id)])
+    return delivery
