@@ -134,14 +134,6 @@ def issue_counts_for_organization(*, organization: Organization, account_type: s
     )
 
 
-def ongoing_issue_descriptions(*, account: LinkedAccount) -> list[str]:
-    return list(
-        Issue.objects.filter(linked_account=account, status=IssueStatus.ONGOING).values_list(
-            "error_description", flat=True
-        )
-    )
-
-
 # Webhooks
 
 

@@ -29,7 +29,7 @@ from accounts.services import (
     linked_account_mark_complete,
     linked_account_set_credentials,
 )
-from issues.models import CREDENTIAL_ERRORS
+from issues.models import CREDENTIAL_ERRORS, WebhookEvent
 from issues.services import issues_resolve_for_account
 from issues.webhooks.events import webhook_event_emit
 from syncs.services import credentials_validate, sync_queue_now
@@ -389,7 +389,7 @@ def _link_new(
     sync_queue_now(account=account, reason="Initial sync after linking")
     webhook_event_emit(
         organization=token.organization,
-        event="LinkedAccount.linked",
+        event=WebhookEvent.LINKED,
         account_details=linked_account_details(account=account),
         data={"is_relink": False, "account_token": account_token},
     )
@@ -418,7 +418,7 @@ def _relink(*, account: LinkedAccount, integration: str, credentials: dict[str, 
         data["account_token"] = linked_account_token(account=account)
     webhook_event_emit(
         organization=account.organization,
-        event="LinkedAccount.linked",
+        event=WebhookEvent.LINKED,
         account_details=linked_account_details(account=account),
         data=data,
     )

@@ -17,6 +17,7 @@ would do its own lookup and undo the pinning.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -184,9 +185,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

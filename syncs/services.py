@@ -27,7 +27,7 @@ from accounts.services import (
     linked_account_mark_idle,
     linked_account_mark_relink_needed,
 )
-from issues.models import ErrorDescription
+from issues.models import ErrorDescription, WebhookEvent
 from issues.services import issue_record_failure, issues_resolve_for_account
 from issues.webhooks.events import webhook_event_emit
 
@@ -661,7 +661,7 @@ def _apply_rule(
             linked_account_mark_complete(account=account, reason="A sync succeeded")
         webhook_event_emit(
             organization=account.organization,
-            event="LinkedAccount.sync_completed",
+            event=WebhookEvent.SYNC_COMPLETED,
             account_details=linked_account_details(account=account),
             data=_sync_completed_data(account=account, run=run),
         )

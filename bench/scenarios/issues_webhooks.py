@@ -16,7 +16,7 @@ from accounts.models import AccountType
 from accounts.selectors import linked_account_details
 from accounts.services import linked_account_create, organization_create
 from bench.harness import peak_rss_mb
-from issues.models import DeliveryStatus, WebhookDelivery
+from issues.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from issues.webhooks.endpoints import webhook_endpoint_create
 from issues.webhooks.events import webhook_event_emit
 from tests.issues.receiver import Receiver
@@ -82,7 +82,7 @@ def _run(report):
     receiver = Receiver().start()
     organization, _, _ = organization_create(name="Bench webhooks")
     endpoint, key = webhook_endpoint_create(
-        organization=organization, url=receiver.url, events=["LinkedAccount.sync_completed"]
+        organization=organization, url=receiver.url, events=[WebhookEvent.SYNC_COMPLETED]
     )
     receiver.signature_key = key
     account, _ = linked_account_create(
@@ -101,7 +101,7 @@ def _run(report):
             for n in range(start, min(TOTAL, start + 500)):
                 webhook_event_emit(
                     organization=organization,
-                    event="LinkedAccount.sync_completed",
+                    event=WebhookEvent.SYNC_COMPLETED,
                     account_details=details,
                     data={"n": n, "models": ["hris.Employee"]},
                 )

@@ -20,11 +20,11 @@ def _dumps(value: Any) -> str:
 
 
 def webhook_event_emit(
-    *, organization: Organization, event: str, account_details: dict, data: dict
+    *, organization: Organization, event: WebhookEvent, account_details: dict, data: dict
 ) -> list[WebhookDelivery]:
     """One delivery row per enabled endpoint of `organization` subscribed to `event`, written in
     the caller's transaction; each send is queued when that transaction commits."""
-    event = WebhookEvent(event).value  # ValueError on unknown events: a programming error
+    event = WebhookEvent(event).value  # ValueError on a name outside the enum: a programming error
     endpoints = [
         e
         for e in WebhookEndpoint.objects.filter(organization=organization, enabled=True)
