@@ -103,13 +103,13 @@ class PinnedBackend(httpcore.NetworkBackend):
 
 
 class PinnedTransport(httpx.HTTPTransport):
-    """httpx's transport over a `PinnedBackend`."""
+    """httpx's transport over a `PinnedBackend` (httpx takes no network backend, so its
+    connection pool is replaced by an equal one that has it; request handling stays httpx's)."""
 
     def __init__(self, *, allow_loopback: bool, limits: httpx.Limits) -> None:
         super().__init__(limits=limits, trust_env=False)
-        pool = self._pool
         self._pool = httpcore.ConnectionPool(
-            ssl_context=pool._ssl_context,
+            ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

@@ -3,6 +3,7 @@ transaction, and the payloads (`{"hook", "linked_account", "data"}`)."""
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,6 +18,38 @@ from .queue import queue_sends_on_commit
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=False, default=str)
+
+
+def _new_delivery(
+    *,
+    endpoint: WebhookEndpoint,
+    event: str,
+    account_uuid: uuid.UUID | None,
+    account_details: dict,
+    data: dict,
+    now: datetime,
+) -> WebhookDelivery:
+    """An unsaved delivery, due now, whose body is the payload:
+    `{"hook": {id, event, target}, "linked_account": {...}, "data": {...}}`."""
+    delivery = WebhookDelivery(
+        endpoint=endpoint,
+        organization_id=endpoint.organization_id,
+        event=event,
+        linked_account_uuid=account_uuid,
+        window_started_at=now,
+        next_attempt_at=now,
+        queued_at=now,
+        created_at=now,
+        body="",
+    )
+    delivery.body = _dumps(
+        {
+            "hook": {"id": str(delivery.id), "event": event, "target": endpoint.url},
+            "linked_account": account_details,
+            "data": data,
+        }
+    )
+    return delivery
 
 
 def webhook_event_emit(
@@ -34,30 +67,39 @@ def webhook_event_emit(
         return []
     now = timezone.now()
     account_id = account_details.get("id")
-    deliveries = []
-    for endpoint in endpoints:
-        delivery = WebhookDelivery(
+    account_uuid = uuid.UUID(str(account_id)) if account_id else None
+    deliveries = [
+        _new_delivery(
             endpoint=endpoint,
-            organization=organization,
             event=event,
-            linked_account_uuid=uuid.UUID(str(account_id)) if account_id else None,
-            window_started_at=now,
-            next_attempt_at=now,
-            queued_at=now,
-            created_at=now,
-            body="",
+            account_uuid=account_uuid,
+            account_details=account_details,
+            data=data,
+            now=now,
         )
-        delivery.body = _dumps(
-            {
-                "hook": {"id": str(delivery.id), "event": event, "target": endpoint.url},
-                "linked_account": account_details,
-                "data": data,
-            }
-        )
-        deliveries.append(delivery)
+        for endpoint in endpoints
+    ]
     WebhookDelivery.objects.bulk_create(deliveries)
     queue_sends_on_commit([str(d.id) for d in deliveries])
     return deliveries
+
+
+def _test_account(now: datetime) -> dict:
+    """A made-up account for test events: its id is all zeros, so no receiver mistakes it for a real one."""
+    return {
+        "id": "00000000-0000-0000-0000-000000000000",
+        "integration": "Sandbox",
+        "integration_slug": "sandbox",
+        "category": "hris",
+        "end_user_origin_id": "test-origin-id",
+        "end_user_organization_name": "Test end user",
+        "end_user_email_address": "test@example.com",
+        "status": "COMPLETE",
+        "webhook_listener_url": "",
+        "is_duplicate": None,
+        "account_type": "TEST",
+        "completed_at": now.isoformat(),
+    }
 
 
 def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
@@ -67,37 +109,13 @@ def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     if not endpoint.enabled:
         raise ValidationError("This endpoint is disabled: enable it to send a test event.", code="disabled")
     now = timezone.now()
-    event = WebhookEvent.STATUS_CHANGED.value
-    delivery = WebhookDelivery(
+    delivery = _new_delivery(
         endpoint=endpoint,
-        organization_id=endpoint.organization_id,
-        event=event,
-        linked_account_uuid=None,
-        window_started_at=now,
-        next_attempt_at=now,
-        queued_at=now,
-        created_at=now,
-        body="",
-    )
-    delivery.body = _dumps(
-        {
-            "hook": {"id": str(delivery.id), "event": event, "target": endpoint.url},
-            "linked_account": {
-                "id": "00000000-0000-0000-0000-000000000000",
-                "integration": "Sandbox",
-                "integration_slug": "sandbox",
-                "category": "hris",
-                "end_user_origin_id": "test-origin-id",
-                "end_user_organization_name": "Test end user",
-                "end_user_email_address": "test@example.com",
-                "status": "COMPLETE",
-                "webhook_listener_url": "",
-                "is_duplicate": None,
-                "account_type": "TEST",
-                "completed_at": now.isoformat(),
-            },
-            "data": {"from": "RELINK_NEEDED", "to": "COMPLETE", "reason": "Test event", "test": True},
-        }
+        event=WebhookEvent.STATUS_CHANGED.value,
+        account_uuid=None,  # about no real account
+        account_details=_test_account(now),
+        data={"from": "RELINK_NEEDED", "to": "COMPLETE", "reason": "Test event", "test": True},
+        now=now,
     )
     with transaction.atomic():
         delivery.save(force_insert=True)

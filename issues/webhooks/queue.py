@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 def queue_sends(delivery_ids: list[str], countdown: float | None = None) -> None:
     """Put send tasks on the queue, WEBHOOK_SEND_BATCH_SIZE ids a message. A broker outage is
     logged, not raised: the rows are in the database and the sweep queues them again."""
-    from issues import tasks
+    from issues import tasks  # here, not at the top: the tasks import these services
 
     size = max(1, settings.WEBHOOK_SEND_BATCH_SIZE)
     for start in range(0, len(delivery_ids), size):
@@ -36,6 +36,7 @@ class _SendsOnCommit:
 
 
 def queue_sends_on_commit(delivery_ids: list[str]) -> None:
+    """Queue these deliveries when the current transaction commits (at once outside one)."""
     conn = transaction.get_connection()
     if conn.in_atomic_block:
         # Join the batch already waiting on this transaction's commit, if it is still there (a
