@@ -139,7 +139,7 @@ def seed(*, accounts: int, receiver_url: str) -> dict:
         linked_account_mark_complete,
         organization_create,
     )
-    from issues.services import webhook_endpoint_create
+    from issues.webhooks.endpoints import webhook_endpoint_create
 
     organization, _, test_key = organization_create(name="Load drill")
     keys = [test_key] + [
