@@ -11,7 +11,6 @@ and in DEBUG the technical page, becomes JSON with a `detail` under /api/."""
 from django.conf import settings
 from django.http import JsonResponse
 
-
 _JSON_DETAIL = {404: "Not found.", 405: "Method not allowed."}
 
 
