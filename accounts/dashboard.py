@@ -4,21 +4,16 @@ API): the current organization, the login/membership gate and keyset paging for 
 An operator only ever sees organizations they are a member of; everything a page shows is
 looked up through `request.organization`, so another organization's objects are a 404."""
 
-import base64
-import binascii
 import functools
-import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
-from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import render
 from django.utils.http import urlencode
 
-from .models import Organization
+from .models import LinkedAccount, Organization
 from .selectors import organizations_for_user
 
 SESSION_KEY = "relink_organization_id"
@@ -69,6 +64,15 @@ def operator_required(view):
     return wrapper
 
 
+def linked_account_or_404(request: HttpRequest, account_id: uuid.UUID) -> LinkedAccount:
+    """The current organization's linked account, for an account page or one of its panels."""
+    account = LinkedAccount.objects.filter(organization=request.organization, pk=account_id).first()
+    if account is None:
+        raise Http404("No such linked account.")
+    account.organization = request.organization
+    return account
+
+
 def navigation(request: HttpRequest) -> dict[str, Any]:
     """Context processor: the organizations for the switcher (one query, only when rendered)."""
     user = getattr(request, "user", None)
@@ -78,78 +82,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_organizations": organizations_for_user(user=user),
         "current_organization": getattr(request, "organization", None),
     }
-
-
-# Keyset paging for dashboard tables, on (sort column, id) so that any sort stays an index range
-# scan at any depth. The API's `paginate` covers the one-column (id) case.
-
-
-class BadCursor(ValueError):
-    pass
-
-
-def _encode(values: list[str]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> list[str]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-    except (ValueError, binascii.Error, json.JSONDecodeError):
-        raise BadCursor("Invalid cursor.")
-    if not isinstance(data, list) or len(data) != 3 or not all(isinstance(v, str) for v in data):
-        raise BadCursor("Invalid cursor.")
-    return data
-
-
-@dataclass
-class Page:
-    rows: list
-    next_cursor: str | None
-    previous_cursor: str | None
-
-
-def keyset_page(
-    *, queryset: QuerySet, sort: str, descending: bool, cursor: str | None, page_size: int = 50
-) -> Page:
-    """One page of `queryset` ordered by (sort, id). `sort` must be a non-null column."""
-    direction, position = "n", None
-    if cursor:
-        direction, raw_sort, raw_id = _decode(cursor)
-        if direction not in ("n", "p"):
-            raise BadCursor("Invalid cursor.")
-        key_id = _parse_uuid(raw_id)
-        if key_id is None:
-            raise BadCursor("Invalid cursor.")
-        position = (raw_sort, key_id)
-    forward = direction == "n"
-    # Going back reverses the order, then the rows are flipped again.
-    desc = descending if forward else not descending
-    order = [f"-{sort}", "-id"] if desc else [sort, "id"]
-    qs = queryset.order_by(*order)
-    if position is not None:
-        op = "lt" if desc else "gt"
-        value, key_id = position
-        if sort == "id":
-            qs = qs.filter(**{f"id__{op}": key_id})
-        else:
-            qs = qs.filter(Q(**{f"{sort}__{op}": value}) | Q(**{sort: value, f"id__{op}": key_id}))
-    rows = list(qs[: page_size + 1])
-    has_more = len(rows) > page_size
-    rows = rows[:page_size]
-    if not forward:
-        rows.reverse()
-
-    def key(row) -> list[str]:
-        return [str(getattr(row, sort)), str(row.id)]
-
-    if forward:
-        next_cursor = _encode(["n", *key(rows[-1])]) if has_more and rows else None
-        previous_cursor = _encode(["p", *key(rows[0])]) if position is not None and rows else None
-    else:
-        previous_cursor = _encode(["p", *key(rows[0])]) if has_more and rows else None
-        next_cursor = _encode(["n", *key(rows[-1])]) if rows else None
-    return Page(rows=rows, next_cursor=next_cursor, previous_cursor=previous_cursor)
 
 
 def query_with(request: HttpRequest, **changes: Any) -> str:

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views_dashboard as views
+from . import views_linked_accounts as linked_accounts
 from .views_login import ThrottledLoginView
 
 urlpatterns = [
@@ -14,4 +15,14 @@ urlpatterns = [
     path("settings", views.settings_page, name="dash-settings"),
     path("settings/api-keys", views.api_key_create, name="dash-api-key-create"),
     path("settings/api-keys/<uuid:key_id>/revoke", views.api_key_revoke, name="dash-api-key-revoke"),
+    # The Linked accounts list and an account page's frame; its panels are served by syncs,
+    # issues and linking under accounts/<id>/….
+    path("accounts", linked_accounts.account_list, name="dash-accounts"),
+    path("accounts/<uuid:account_id>", linked_accounts.account_detail, name="dash-account"),
+    path(
+        "accounts/<uuid:account_id>/sync-frequency",
+        linked_accounts.account_sync_frequency,
+        name="dash-account-sync-frequency",
+    ),
+    path("accounts/<uuid:account_id>/delete", linked_accounts.account_delete, name="dash-account-delete"),
 ]

@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
+from .charts import stacked_bars
 from .dashboard import SESSION_KEY, operator_required
 from .models import AccountType, ApiKey, LinkedAccount, LinkedAccountStatus, SyncFrequency
 from .selectors import (
@@ -38,25 +39,14 @@ def _environment(request) -> str:
 def _chart(days: list[dict], *, width: int = 720, height: int = 200) -> dict:
     """Stacked bars, one per day, drawn by the template as SVG rects."""
     top = max((sum(d[s] for s in CHART_STATUSES) for d in days), default=0) or 1
-    slot = width / max(len(days), 1)
-    bars = []
-    for i, day in enumerate(days):
-        y = height
-        rects = []
-        for status in CHART_STATUSES:
-            h = day[status] / top * (height - 10)
-            if day[status]:
-                y -= h
-                rects.append({"status": status, "y": round(y, 2), "h": round(h, 2), "n": day[status]})
-        bars.append(
-            {
-                "x": round(i * slot + slot * 0.1, 2),
-                "w": round(slot * 0.8, 2),
-                "rects": rects,
-                "day": day["day"],
-                "total": sum(day[s] for s in CHART_STATUSES),
-            }
-        )
+    bars = stacked_bars(
+        days,
+        segments=CHART_STATUSES,
+        value=lambda day, status: day[status],
+        width=width,
+        height=height,
+        top=top,
+    )
     return {"bars": bars, "width": width, "height": height, "top": top}
 
 

@@ -1,10 +1,12 @@
 from django.urls import path
 
 from . import views_dashboard as views
+from . import views_panels as panels
 
 urlpatterns = [
     path("issues", views.issue_list, name="dash-issues"),
     path("issues/<uuid:issue_id>", views.issue_detail, name="dash-issue"),
+    path("accounts/<uuid:account_id>/issues", panels.account_issues, name="dash-account-issues"),
     path("issues/<uuid:issue_id>/mute", views.issue_mute, name="dash-issue-mute"),
     path("webhooks", views.webhook_list, name="dash-webhooks"),
     path("webhooks/<uuid:endpoint_id>", views.webhook_detail, name="dash-webhook"),

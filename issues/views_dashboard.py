@@ -14,8 +14,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import catalog
-from accounts.dashboard import BadCursor, keyset_page, operator_required, query_with
+from accounts.dashboard import operator_required, query_with
 from accounts.models import AccountType
+from accounts.paging import BadCursor, keyset_page
 
 from . import selectors, services
 from .models import CREDENTIAL_ERRORS, DeliveryStatus, ErrorDescription, IssueStatus, WebhookEvent
@@ -102,9 +103,7 @@ def issue_list(request):
     if f["muted"] == "only":
         qs = qs.filter(is_muted=True)
     try:
-        page = keyset_page(
-            queryset=qs, sort="id", descending=True, cursor=f["cursor"] or None, page_size=PAGE_SIZE
-        )
+        page = keyset_page(queryset=qs, keys=("id",), cursor=f["cursor"] or None, page_size=PAGE_SIZE)
     except BadCursor:
         return HttpResponseBadRequest("Invalid cursor.")
     base_url = _base_url(request)
@@ -223,9 +222,7 @@ def _deliveries_page(request, qs):
         qs = qs.filter(status=f["status"])
     if f["event"]:
         qs = qs.filter(event=f["event"])
-    page = keyset_page(
-        queryset=qs, sort="id", descending=True, cursor=f["cursor"] or None, page_size=PAGE_SIZE
-    )
+    page = keyset_page(queryset=qs, keys=("id",), cursor=f["cursor"] or None, page_size=PAGE_SIZE)
     return form, page
 
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from django.test import Client
 
-from accounts.api import _encode_cursor
 from accounts.crypto import encrypt_str, token_hash
 from accounts.ids import uuid7
 from accounts.models import LinkedAccount
+from accounts.paging import encode_cursor as _encode_cursor
 from accounts.services import organization_create
 from bench.harness import copy_linked_accounts
 

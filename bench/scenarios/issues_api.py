@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 from django.test import Client
 
-from accounts.api import _encode_cursor
 from accounts.crypto import encrypt_str, token_hash
 from accounts.ids import uuid7
+from accounts.paging import encode_cursor as _encode_cursor
 from accounts.services import organization_create
 from bench.harness import bulk_copy, copy_linked_accounts
 from issues.models import ErrorDescription, Issue

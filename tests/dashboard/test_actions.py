@@ -14,6 +14,7 @@ from issues.webhooks.events import webhook_event_emit
 from linking.models import RelinkEmail
 from syncs.models import SyncRun, SyncRunStatus, SyncTrigger
 
+from .conftest import operator_client
 from .seed import seed
 
 
@@ -58,7 +59,10 @@ def test_account_page_never_shows_token_or_credentials(owner, operator):
     account, token = owner.linked_account(
         origin_id="secretive", credentials={"api_key": "sk_sandbox_TOPSECRET"}
     )
-    html = operator.get(f"/accounts/{account.id}").content.decode()
+    html = "".join(
+        operator.get(f"/accounts/{account.id}{panel}").content.decode()
+        for panel in ("", "/sync-runs", "/issues", "/relink")
+    )
     assert token not in html
     assert "sk_sandbox_TOPSECRET" not in html
     assert account.account_token_hash not in html
@@ -83,12 +87,19 @@ def test_relink_email_and_magic_link(owner, operator, mailoutbox):
     assert response.status_code == 302
     assert len(mailoutbox) == 1 and mailoutbox[0].to == [account.end_user_email_address]
     assert RelinkEmail.objects.filter(linked_account=account).count() == 1
-    page = operator.get(f"/accounts/{account.id}").content.decode()
-    assert f"to {account.end_user_email_address}" in page
+    panel = operator.get(f"/accounts/{account.id}/relink", HTTP_HX_REQUEST="true").content.decode()
+    assert f"to {account.end_user_email_address}" in panel
+    # Without HTMX (the Issues tab's form, no JavaScript): the relink page shows the link.
     link = operator.post(f"/accounts/{account.id}/magic-link").content.decode()
     url = link.split('id="magic-link-value">')[1].split("<")[0]
-    assert "/link/" in url
-    assert url not in operator.get(f"/accounts/{account.id}").content.decode()
+    assert "/link/" in url and "<html" in link
+    # From the account page, with HTMX: only the box, swapped into the page.
+    fragment = operator.post(f"/accounts/{account.id}/magic-link", HTTP_HX_REQUEST="true").content.decode()
+    second = fragment.split('id="magic-link-value">')[1].split("<")[0]
+    assert "/link/" in second and second != url and "<html" not in fragment
+    for page in ("", "/relink"):
+        html = operator.get(f"/accounts/{account.id}{page}").content.decode()
+        assert url not in html and second not in html
 
 
 def test_sync_frequency_change(owner, operator):
@@ -114,7 +125,7 @@ def test_delete_needs_confirmation(owner, operator):
     ).exists()
 
 
-def test_sync_badge_polls_while_running_and_stops_after(owner, operator):
+def test_sync_badge_polls_while_running_and_stops_after(owner, outsider, operator):
     account, _ = owner.linked_account(origin_id="busy")
     run = SyncRun.objects.create(
         linked_account=account,
@@ -128,8 +139,16 @@ def test_sync_badge_polls_while_running_and_stops_after(owner, operator):
         records_fetched=250,
     )
     listing = operator.get("/accounts").content.decode()
-    assert f'hx-get="/accounts/{account.id}/sync-badge"' in listing
-    assert "3 pages · 250 records so far" in listing
+    badges_url = f"/accounts/sync-badges?account={account.id}"
+    assert f'hx-get="{badges_url}" hx-trigger="load"' in listing
+    # The syncs app fills the row's Sync cell out of band; the running one polls.
+    badges = operator.get(badges_url, HTTP_HX_REQUEST="true").content.decode()
+    assert f'id="sync-{account.id}" class="sync-badge" hx-swap-oob="true"' in badges
+    assert f'hx-get="/accounts/{account.id}/sync-badge"' in badges
+    assert "3 pages · 250 records so far" in badges
+    # Another organization's operator learns nothing of it.
+    outsider = operator_client(username="nosy", organizations=[outsider.organization])
+    assert "250 records" not in outsider.get(badges_url, HTTP_HX_REQUEST="true").content.decode()
     badge = operator.get(f"/accounts/{account.id}/sync-badge").content.decode()
     assert 'hx-trigger="every 2s"' in badge and "250 records" in badge
     assert "<html" not in badge  # a fragment

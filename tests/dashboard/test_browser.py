@@ -80,10 +80,20 @@ def test_walk_every_page(browser, live_server, owner, transactional_db):
     page.locator("tr[data-account] a").first.click()
     page.wait_for_selector("#timeline")
     assert page.locator("#timeline li").count() >= 3
-    assert page.locator("#sync-runs").is_visible()
+    # The sync, issues and relink panels load themselves into the page.
+    page.wait_for_selector("#sync-runs")
+    page.wait_for_selector("#account-issues")
+    page.wait_for_selector("#relink-emails")
+    assert "Invalid API key" in page.inner_text("#account-issues")
+    assert "employee" in page.inner_text("#data-counts")
     page.locator("#sync-runs details summary").first.click()
     assert page.get_by_text("/v1/employees?page=0").first.is_visible()
     shot(page, "account")
+    # The magic link appears in the account page itself.
+    page.click("button:has-text('Create relink magic link')")
+    page.wait_for_selector("#magic-link-slot #magic-link-value")
+    assert "/link/" in page.inner_text("#magic-link-value")
+    assert page.locator("#timeline").is_visible()
 
     page.goto(f"{live_server.url}/")
     assert page.locator("svg.chart rect").count() >= 3
@@ -164,8 +174,10 @@ def test_sync_badge_updates_by_polling(browser, live_server, owner, transactiona
     )
     operator_client(username="poller", organizations=[owner.organization])
     page = login(browser, live_server, "poller")
-    badge = page.locator(f"#sync-{account.id}")
-    assert "100 records" in badge.inner_text()
+    # The syncs app fills the row's Sync cell once the list has loaded.
+    page.wait_for_function(
+        f"document.getElementById('sync-{account.id}').innerText.includes('100 records')", timeout=10_000
+    )
     SyncRun.objects.filter(pk=run.pk).update(requests_total=2, records_fetched=200)
     page.wait_for_function(
         f"document.getElementById('sync-{account.id}').innerText.includes('200 records')", timeout=10_000

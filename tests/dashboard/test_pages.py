@@ -25,6 +25,11 @@ def page_urls(data) -> dict[str, str]:
         "accounts": "/accounts",
         "accounts-filtered": "/accounts?status=COMPLETE&environment=production&q=acct&sort=name",
         "account": f"/accounts/{account.id}",
+        "account-sync-runs": f"/accounts/{account.id}/sync-runs",
+        "account-issues": f"/accounts/{account.id}/issues",
+        "account-relink": f"/accounts/{account.id}/relink",
+        "sync-badges": "/accounts/sync-badges?"
+        + "&".join(f"account={a.id}" for a, _ in data["accounts"][:4]),
         "issues": "/issues",
         "issues-resolved": "/issues?status=RESOLVED",
         "issue": f"/issues/{issue.id}",
@@ -61,12 +66,21 @@ def test_pages_show_the_seeded_data(owner, operator):
     assert "acct-0" in html and 'class="badge RELINK_NEEDED"' in html
     account, _ = data["accounts"][1]
     page = operator.get(f"/accounts/{account.id}").content.decode()
-    assert "/v1/employees?page=2" in page  # request logs
-    assert "INVALID_API_KEY" in page  # their error class
-    assert "Invalid API key" in page  # the issue
     assert 'id="timeline"' in page and "Relink needed" in page
-    assert "1 employee" in page
-    assert 'id="success-chart"' in page
+    # The other apps' panels load themselves into the page (and each is a page of its own).
+    for panel in ("sync-runs", "issues", "relink"):
+        url = f"/accounts/{account.id}/{panel}"
+        assert f'hx-get="{url}" hx-trigger="load"' in page and f'href="{url}"' in page
+    syncs = operator.get(f"/accounts/{account.id}/sync-runs", HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in syncs  # a fragment
+    assert "/v1/employees?page=2" in syncs  # request logs
+    assert "INVALID_API_KEY" in syncs  # their error class
+    assert 'id="success-chart"' in syncs
+    assert 'hx-swap-oob="innerHTML:#data-counts">1 employee<' in syncs
+    issues = operator.get(f"/accounts/{account.id}/issues", HTTP_HX_REQUEST="true").content.decode()
+    assert "Invalid API key" in issues and "The credentials stopped working" in issues
+    own_page = operator.get(f"/accounts/{account.id}/sync-runs").content.decode()
+    assert "<html" in own_page and "/v1/employees?page=2" in own_page and "1 employee" in own_page
     issues = html_lib.unescape(operator.get("/issues").content.decode())
     assert issues.count('data-issue="') == Issue.objects.filter(organization=owner.organization).count()
     assert "client.hris.link_token.create(" in issues
@@ -90,13 +104,13 @@ def test_accounts_list_filters_search_sort_and_pages(owner, operator):
     )
     assert names == sorted(names, reverse=True)
     # Cursor paging: 6 accounts, pages of 50 -> no next; walk with a smaller page through the selector.
-    from accounts.dashboard import keyset_page
+    from accounts.paging import keyset_page
 
     qs = LinkedAccount.objects.filter(organization=owner.organization)
     seen, cursor = [], None
     while True:
         page = keyset_page(
-            queryset=qs, sort="end_user_origin_id", descending=False, cursor=cursor, page_size=4
+            queryset=qs, keys=("end_user_origin_id", "id"), descending=False, cursor=cursor, page_size=4
         )
         seen += [a.end_user_origin_id for a in page.rows]
         if not page.next_cursor:
@@ -104,7 +118,11 @@ def test_accounts_list_filters_search_sort_and_pages(owner, operator):
         cursor = page.next_cursor
     assert seen == sorted(a.end_user_origin_id for a in qs)
     back = keyset_page(
-        queryset=qs, sort="end_user_origin_id", descending=False, cursor=page.previous_cursor, page_size=4
+        queryset=qs,
+        keys=("end_user_origin_id", "id"),
+        descending=False,
+        cursor=page.previous_cursor,
+        page_size=4,
     )
     assert [a.end_user_origin_id for a in back.rows] == seen[:4]
     assert operator.get("/accounts", {"cursor": "garbage"}).status_code == 400
@@ -136,6 +154,9 @@ def test_outsider_operator_gets_404_everywhere(owner, outsider_operator):
     for url in [
         f"/accounts/{account.id}",
         f"/accounts/{account.id}/sync-badge",
+        f"/accounts/{account.id}/sync-runs",
+        f"/accounts/{account.id}/issues",
+        f"/accounts/{account.id}/relink",
         f"/accounts/{account.id}/delete",
         f"/issues/{issue.id}",
         f"/webhooks/{data['endpoint'].id}",

@@ -1,14 +1,12 @@
-"""Reads for the dashboard's Linked accounts pages. `linking` is the top floor, so these may read
-every app's models; each function is one query (or a fixed few), whatever the rows."""
+"""Reads for the Linked accounts list and an account page's frame (the account's details, status
+and history). Other apps' parts of the account page (sync runs, issues, relink e-mails) are their
+own panels and read their own models; each function here is one query, whatever the rows."""
 
 import uuid
-from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Q, QuerySet
 
-from accounts.models import LinkedAccount, LinkedAccountStatusChange, Organization
-from syncs.models import Employee, RequestLog, SyncRun, SyncRunStatus
+from .models import LinkedAccount, LinkedAccountStatusChange, Organization
 
 SORTS = {
     # name: (column, descending)
@@ -57,19 +55,6 @@ def linked_account_status_counts(*, queryset: QuerySet[LinkedAccount]) -> dict[s
     return {row["status"]: row["n"] for row in queryset.order_by().values("status").annotate(n=Count("id"))}
 
 
-def running_syncs_for_accounts(*, account_ids: list[uuid.UUID]) -> dict[uuid.UUID, SyncRun]:
-    if not account_ids:
-        return {}
-    return {
-        run.linked_account_id: run
-        for run in SyncRun.objects.filter(linked_account_id__in=account_ids, status=SyncRunStatus.RUNNING)
-    }
-
-
-def running_sync_for_account(*, account: LinkedAccount) -> SyncRun | None:
-    return SyncRun.objects.filter(linked_account=account, status=SyncRunStatus.RUNNING).first()
-
-
 def linked_account_for_organization(
     *, organization: Organization, account_id: uuid.UUID
 ) -> LinkedAccount | None:
@@ -77,36 +62,8 @@ def linked_account_for_organization(
 
 
 def status_history_for_account(*, account: LinkedAccount, limit: int = 50) -> list[LinkedAccountStatusChange]:
-    rows = list(
+    return list(
         LinkedAccountStatusChange.objects.filter(linked_account_uuid=account.id)
         .only("from_status", "to_status", "reason", "at")
         .order_by("-at", "-id")[:limit]
-    )
-    return rows
-
-
-def sync_runs_for_account(*, account: LinkedAccount, limit: int = 20) -> list[SyncRun]:
-    return list(SyncRun.objects.filter(linked_account=account).order_by("-started_at")[:limit])
-
-
-def request_logs_for_runs(*, runs: list[SyncRun], per_run: int = 50) -> dict[uuid.UUID, list[RequestLog]]:
-    """The request logs of these runs, at most `per_run` each (one query)."""
-    if not runs:
-        return {}
-    logs: dict[uuid.UUID, list[RequestLog]] = {run.id: [] for run in runs}
-    qs = (
-        RequestLog.objects.filter(sync_run_id__in=list(logs))
-        .annotate(n=Window(RowNumber(), partition_by=F("sync_run_id"), order_by=F("id").asc()))
-        .filter(n__lte=per_run)
-        .order_by("sync_run_id", "id")
-    )
-    for log in qs:
-        logs[log.sync_run_id].append(log)
-    return logs
-
-
-def synced_data_counts(*, account: LinkedAccount) -> dict[str, Any]:
-    return Employee.objects.filter(linked_account=account).aggregate(
-        employees=Count("id", filter=Q(remote_was_deleted=False)),
-        employees_deleted=Count("id", filter=Q(remote_was_deleted=True)),
     )
