@@ -11,6 +11,7 @@ from django.test import Client, override_settings
 
 from accounts.crypto import encrypt_str, token_hash
 from accounts.ids import uuid7
+from accounts.models import LinkedAccount
 from accounts.selectors import billing_summary, billing_usage
 from accounts.services import membership_add, organization_create
 from bench.harness import bulk_copy, copy_linked_accounts
@@ -168,6 +169,25 @@ def _run(report):
         fn=page("/accounts?sort=name"),
         n=100,
         note="no target",
+    )
+
+    # The list's Sync cells come from the syncs app in a second request, as the page loads.
+    newest = LinkedAccount.objects.filter(organization=organization).order_by("-created_at", "-id")[:50]
+    badges_url = "/accounts/sync-badges?" + "&".join(
+        f"account={pk}" for pk in newest.values_list("id", flat=True)
+    )
+
+    def badges():
+        response = client.get(badges_url, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200 and response.content.count(b'hx-swap-oob="true"') == 50
+
+    report.latency(
+        "dashboard: Linked accounts' sync badges (50 accounts)",
+        size=size,
+        fn=badges,
+        n=100,
+        target="p99 <= 150 ms",
+        ok=lambda r: r.p99_ms <= 150,
     )
 
     def usage():
