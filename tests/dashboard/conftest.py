@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -27,3 +29,39 @@ def operator(owner) -> Client:
 def outsider_operator(outsider) -> Client:
     """A logged-in operator of the outsider organization only."""
     return operator_client(username="oscar", organizations=[outsider.organization])
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (the browser tests' modules share one)."""
+    if not shutil.which(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread, and Django then refuses ORM
+    # calls from it; the tests' own ORM calls are plain synchronous ones. Only while this
+    # module runs: other tests' subprocesses (manage.py check --deploy) must not inherit it.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as p:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        yield browser
+        browser.close()
+
+
+def login(browser, live_server, username, *, viewport=None):
+    """A browser page logged in as this operator, on the Linked accounts list."""
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts")
+    assert "/login" in page.url
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/accounts")
+    return page

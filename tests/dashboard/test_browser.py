@@ -11,45 +11,15 @@ from django.utils import timezone
 from issues.models import Issue, WebhookDelivery
 from syncs.models import SyncRun, SyncRunStatus, SyncTrigger
 
-from .conftest import PASSWORD, operator_client
+from .conftest import CHROMIUM, login, operator_client
 from .seed import seed
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
 
 if not shutil.which(CHROMIUM):
     pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread, and Django then refuses ORM
-    # calls from it; the tests' own ORM calls are plain synchronous ones. Only while this
-    # module runs: other tests' subprocesses (manage.py check --deploy) must not inherit it.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as p:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        yield browser
-        browser.close()
-
-
-def login(browser, live_server, username, *, viewport=None):
-    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(f"{live_server.url}/accounts")
-    assert "/login" in page.url
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/accounts")
-    return page
 
 
 def shot(page, name):

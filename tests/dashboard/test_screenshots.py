@@ -15,12 +15,11 @@ import time_machine
 
 from issues.models import Issue
 
-from .conftest import PASSWORD, operator_client
+from .conftest import CHROMIUM, login, operator_client
 from .seed import seed
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "dashboard" / "screens"
 VIEWPORTS = {"laptop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 # Ids and tokens differ from run to run: their boxes are painted over before comparing.
@@ -28,20 +27,6 @@ VOLATILE = ["dd code", "pre", "#magic-link"]
 
 if not shutil.which(CHROMIUM):
     pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as p:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        yield browser
-        browser.close()
 
 
 def differing_share(before: Path, after: Path) -> float:
@@ -70,13 +55,7 @@ def test_known_pages_look_the_same(browser, live_server, owner, transactional_db
         }
         SHOTS.mkdir(parents=True, exist_ok=True)
         for device, viewport in VIEWPORTS.items():
-            context = browser.new_context(viewport=viewport)
-            page = context.new_page()
-            page.goto(f"{live_server.url}/accounts")
-            page.fill("input[name=username]", "shooter")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{live_server.url}/accounts")
+            page = login(browser, live_server, "shooter", viewport=viewport)
             for name, url in pages.items():
                 page.goto(f"{live_server.url}{url}")
                 # The account page's panels arrive after the frame: wait until they have.
@@ -86,7 +65,7 @@ def test_known_pages_look_the_same(browser, live_server, owner, transactional_db
                 page.screenshot(path=str(SHOTS / f"{name}-{device}.png"), full_page=True, mask=masks)
             if device == "laptop":
                 assert page.locator("#billable-days").is_visible()
-            context.close()
+            page.context.close()
 
     shots = sorted(SHOTS.glob("*.png"))
     assert len(shots) == len(pages) * len(VIEWPORTS)
