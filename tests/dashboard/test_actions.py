@@ -270,7 +270,15 @@ def test_disabled_endpoint_notice_is_shown_and_dismissed(owner, operator):
     assert b"Disabled after 24 hours of failures" not in operator.get("/webhooks").content
 
 
-@pytest.mark.parametrize("url", ["/issues?status=NOPE", "/issues?cursor=zz", "/webhooks?status=NOPE"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/issues?status=NOPE",
+        "/issues?cursor=zz",
+        "/webhooks?status=NOPE",
+        "/accounts/sync-badges?account=nope",
+    ],
+)
 def test_bad_list_parameters_are_400(operator, url):
     assert operator.get(url).status_code == 400
 

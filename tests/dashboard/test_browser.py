@@ -64,6 +64,17 @@ def test_walk_every_page(browser, live_server, owner, transactional_db):
     page.wait_for_selector("#magic-link-slot #magic-link-value")
     assert "/link/" in page.inner_text("#magic-link-value")
     assert page.locator("#timeline").is_visible()
+    shot(page, "account-magic-link")
+    # Each panel is a page of its own at the link the account page loads it from.
+    page.click("#account-issues ~ a")  # "Open in the Issues tab" stays a plain link
+    page.go_back()
+    account_url = page.url
+    page.goto(f"{account_url}/sync-runs")
+    assert page.locator("#sync-runs").is_visible() and "employee" in page.inner_text("#data-counts")
+    shot(page, "account-sync-runs")
+    page.goto(f"{account_url}/relink")
+    assert page.locator("#relink-emails").is_visible()
+    shot(page, "account-relink")
 
     page.goto(f"{live_server.url}/")
     assert page.locator("svg.chart rect").count() >= 3
