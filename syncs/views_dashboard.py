@@ -45,8 +45,8 @@ def sync_badge(request, account_id):
     )
 
 
-def _success_chart(runs, *, width: int = 600, height: int = 120):
-    """One bar per run, oldest left: the share of its requests that succeeded."""
+def _success_chart(runs, *, width: int = 600, height: int = 120) -> list[dict]:
+    """One bar per run, oldest left: the share of its requests that succeeded (None: no requests)."""
 
     def succeeded(run, _segment):
         total = run.requests_total
@@ -54,7 +54,7 @@ def _success_chart(runs, *, width: int = 600, height: int = 120):
 
     bars = stacked_bars(
         list(reversed(runs)),
-        segments=("ok",),
+        segments=("succeeded",),
         value=succeeded,
         width=width,
         height=height,
@@ -62,10 +62,10 @@ def _success_chart(runs, *, width: int = 600, height: int = 120):
         headroom=4,
         fill=0.7,
     )
-    for bar in bars:
-        run = bar.item
-        bar.rate = round(bar.total * 100) if run.requests_total else None
-    return bars
+    return [
+        {"bar": bar, "run": bar.item, "rate": round(bar.total * 100) if bar.item.requests_total else None}
+        for bar in bars
+    ]
 
 
 @require_GET
