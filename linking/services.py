@@ -32,7 +32,8 @@ from accounts.services import (
 from issues.models import CREDENTIAL_ERRORS, WebhookEvent
 from issues.services import issues_resolve_for_account
 from issues.webhooks.events import webhook_event_emit
-from syncs.services import credentials_validate, sync_queue_now
+from syncs.credentials import credentials_validate
+from syncs.dispatch import sync_queue_now
 
 from .models import LinkToken, PublicToken, RelinkEmail, RelinkEmailKind
 from .selectors import RELINK_REASON, integration_exists, link_token_problem, relink_email_last_sent

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 
 from accounts.models import LinkedAccount
 
-from . import services
+from . import dispatch
 from .models import Employee, RequestLog, SyncDispatch, SyncRun
 
 
@@ -21,7 +21,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 def force_resync(modeladmin, request, queryset):
     account_ids = set(queryset.values_list("linked_account_id", flat=True))
     for account in LinkedAccount.objects.filter(pk__in=account_ids):
-        services.sync_queue_now(account=account, reason=f"Forced by operator {request.user}")
+        dispatch.sync_queue_now(account=account, reason=f"Forced by operator {request.user}")
     modeladmin.message_user(request, f"Queued {len(account_ids)} resync(s).", messages.SUCCESS)
 
 

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from . import services
+from . import dispatch, idle, request_logs, runs
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +23,8 @@ ALREADY_RUNNING_MAX_RETRIES = 60
 )
 def sync_account(self, account_id: str, trigger: str = "schedule", reason: str = "") -> str | None:
     try:
-        run = services.sync_run_account(account_id=account_id, trigger=trigger, reason=reason)
-    except services.SyncAlreadyRunning:
+        run = runs.sync_run_account(account_id=account_id, trigger=trigger, reason=reason)
+    except runs.SyncAlreadyRunning:
         if trigger == "schedule":
             return None  # the running one is this schedule's sync
         raise self.retry(countdown=ALREADY_RUNNING_RETRY_SECONDS)
@@ -33,24 +33,24 @@ def sync_account(self, account_id: str, trigger: str = "schedule", reason: str =
 
 @shared_task(name="syncs.sync_accounts_batch", soft_time_limit=60, time_limit=90)
 def sync_accounts_batch(account_ids: list[str]) -> int:
-    return services.sync_batch_expand(account_ids=account_ids)
+    return dispatch.sync_batch_expand(account_ids=account_ids)
 
 
 @shared_task(name="syncs.dispatch_due_syncs", soft_time_limit=30, time_limit=45, expires=30)
 def dispatch_due_syncs() -> int:
-    return services.sync_dispatch_due()
+    return dispatch.sync_dispatch_due()
 
 
 @shared_task(name="syncs.recover_expired_runs", soft_time_limit=60, time_limit=90, expires=120)
 def recover_expired_runs() -> int:
-    return services.sync_runs_recover_expired()
+    return dispatch.sync_runs_recover_expired()
 
 
 @shared_task(name="syncs.prune_request_logs", soft_time_limit=600, time_limit=660, expires=3600)
 def prune_request_logs() -> int:
-    return services.request_logs_prune()
+    return request_logs.request_logs_prune()
 
 
 @shared_task(name="syncs.mark_idle_accounts", soft_time_limit=300, time_limit=330, expires=3600)
 def mark_idle_accounts() -> int:
-    return services.linked_accounts_mark_idle()
+    return idle.linked_accounts_mark_idle()

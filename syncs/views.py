@@ -19,7 +19,7 @@ from accounts.authentication import HasApiKey
 from accounts.models import AccountType
 from accounts.selectors import linked_account_credentials
 
-from . import selectors, services
+from . import dispatch, sandbox_controls, selectors
 from .models import Employee
 
 
@@ -224,7 +224,7 @@ class SyncStatusResyncView(AccountView):
         responses=SyncStatusSerializer(many=True),
     )
     def post(self, request, category):
-        services.sync_queue_now(account=self.linked_account, reason="Resync requested through the API")
+        dispatch.sync_queue_now(account=self.linked_account, reason="Resync requested through the API")
         rows = selectors.sync_status_rows(account=self.linked_account)
         # The sync is queued: say so (Merge answers SYNCING at once too).
         for row in rows:
@@ -270,8 +270,8 @@ class ResetLoginView(SandboxAccountView):
     )
     def post(self, request):
         try:
-            services.sandbox_revoke_key(api_key=self.sandbox_api_key())
-        except services.SandboxError as exc:
+            sandbox_controls.sandbox_revoke_key(api_key=self.sandbox_api_key())
+        except sandbox_controls.SandboxError as exc:
             return _provider_unavailable(exc)
         return Response({"revoked": True})
 
@@ -288,7 +288,7 @@ class ProviderOutageView(SandboxAccountView):
         serializer.is_valid(raise_exception=True)
         mode = serializer.validated_data["mode"]
         try:
-            services.sandbox_set_outage(api_key=self.sandbox_api_key(), mode=mode)
-        except services.SandboxError as exc:
+            sandbox_controls.sandbox_set_outage(api_key=self.sandbox_api_key(), mode=mode)
+        except sandbox_controls.SandboxError as exc:
             return _provider_unavailable(exc)
         return Response({"mode": mode})

@@ -13,7 +13,7 @@ from accounts.charts import stacked_bars
 from accounts.dashboard import linked_account_or_404, operator_required
 
 from . import dashboard_selectors as selectors
-from .services import sync_queue_now
+from .dispatch import sync_queue_now
 
 TEMPLATE = "syncs/account_syncs.html"
 # The Linked accounts list pages 50 rows; a few more is still one request.

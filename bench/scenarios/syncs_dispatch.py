@@ -20,7 +20,7 @@ from accounts.crypto import encrypt_str
 from accounts.ids import uuid7
 from accounts.services import organization_create
 from bench.harness import copy_linked_accounts
-from syncs import services
+from syncs import dispatch
 from syncs.models import SyncDispatch
 
 DUE = 10_000
@@ -106,7 +106,7 @@ def _measure(r: redis.Redis, due_ids: list[str]) -> tuple[list[float], int, bool
         _make_due_again(due_ids)
         with CaptureQueriesContext(connection) as captured:
             t0 = time.perf_counter()
-            handed = services.sync_dispatch_due(now=timezone.now())
+            handed = dispatch.sync_dispatch_due(now=timezone.now())
             timings.append((time.perf_counter() - t0) * 1000)
         count = len(captured.captured_queries)
         if queries is None:
@@ -117,7 +117,7 @@ def _measure(r: redis.Redis, due_ids: list[str]) -> tuple[list[float], int, bool
         if handed != DUE or len(ids) != DUE or set(ids) != set(due_ids) or len(set(ids)) != DUE:
             exact, note = False, f"handed {handed}, queued {len(ids)} ids ({len(set(ids))} unique)"
         # A second tick right after finds nothing (each due account handed out once).
-        if services.sync_dispatch_due(now=timezone.now()) != 0:
+        if dispatch.sync_dispatch_due(now=timezone.now()) != 0:
             exact, note = False, "a second tick handed out accounts again"
     r.delete(QUEUE)
     return (

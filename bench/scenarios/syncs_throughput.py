@@ -25,7 +25,7 @@ from accounts.crypto import encrypt_json
 from accounts.ids import uuid7
 from accounts.services import organization_create
 from bench.harness import copy_linked_accounts, peak_rss_mb
-from syncs import services
+from syncs import dispatch, request_logs
 from syncs.integrations.base import LoggedRequest
 from syncs.models import RequestLog, SyncRun
 
@@ -132,7 +132,7 @@ def _round(ids: list[str], expect_total: int, worker_pid: int, timeout: float = 
     worker_cpu, database_cpu = _cpu_seconds([worker_pid]), _cpu_seconds(_database_backends())
     worker_latest, database_latest = dict(worker_cpu), dict(database_cpu)
     t0 = time.perf_counter()
-    assert services.sync_dispatch_due() == len(ids)
+    assert dispatch.sync_dispatch_due() == len(ids)
     peak = 0.0
     deadline = time.monotonic() + timeout
     sampled = 0.0
@@ -284,7 +284,7 @@ def _request_log_writes(report) -> None:
     timings = []
     for _ in range(5):
         t0 = time.perf_counter()
-        services.request_logs_write(entries=entries, integration="sandbox")
+        request_logs.request_logs_write(entries=entries, integration="sandbox")
         timings.append(time.perf_counter() - t0)
     seconds = sorted(timings)[len(timings) // 2]
     report.throughput(

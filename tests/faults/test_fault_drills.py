@@ -23,8 +23,8 @@ from accounts.models import AccountType, LinkedAccount
 from issues.models import DeliveryStatus, WebhookDelivery
 from issues.webhooks.endpoints import webhook_endpoint_create
 from issues.webhooks.events import webhook_endpoint_send_test
+from syncs.dispatch import sync_queue_now
 from syncs.models import SyncRun, SyncRunStatus
-from syncs.services import sync_queue_now
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]

@@ -25,7 +25,7 @@ from issues.webhooks.endpoints import webhook_endpoint_create
 from issues.webhooks.events import webhook_endpoint_send_test
 from linking.services import link_token_create
 from syncs.models import Employee
-from syncs.services import sync_run_account
+from syncs.runs import sync_run_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

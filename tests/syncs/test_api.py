@@ -9,13 +9,13 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
 from accounts.models import AccountType, LinkedAccount
-from syncs import services
+from syncs import runs, sandbox_controls
 from syncs.models import Employee, SyncRun
 from syncs.views import EmployeeSerializer, employees_as_api
 
 
 def _sync(account, trigger="schedule"):
-    return services.sync_run_account(account_id=str(account.pk), trigger=trigger)
+    return runs.sync_run_account(account_id=str(account.pk), trigger=trigger)
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_employees_are_tenant_isolated(owner, outsider, synced):
 @pytest.mark.django_db
 def test_employees_still_served_while_relink_needed(owner, synced):
     account, token = synced
-    services.sandbox_revoke_key(api_key="sk_sandbox_api-1")
+    sandbox_controls.sandbox_revoke_key(api_key="sk_sandbox_api-1")
     assert _sync(account).status == "FAILED"
     assert LinkedAccount.objects.get(pk=account.pk).status == "RELINK_NEEDED"
     body = owner.client(account_token=token).get("/api/hris/v1/employees").json()

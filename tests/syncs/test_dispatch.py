@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import LinkedAccount, SyncFrequency
 from accounts.services import linked_account_set_sync_frequency
-from syncs import services, tasks
+from syncs import dispatch, idle, request_logs, runs, tasks
 from syncs.models import RequestLog, SyncRun
 
 from .conftest import bulk_accounts
@@ -40,18 +40,18 @@ def test_dispatch_hands_out_exactly_the_due_accounts_once_in_batches(owner, publ
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as queries:
-        assert services.sync_dispatch_due() == 22
+        assert dispatch.sync_dispatch_due() == 22
     assert len([q for q in queries.captured_queries if "syncs_syncdispatch" in q["sql"]]) == 1  # the claim
     assert [len(b) for b in published] == [7, 7, 7, 1]
     handed = [i for b in published for i in b]
     idle = LinkedAccount.objects.filter(end_user_origin_id__startswith="idle").values_list("id", flat=True)
     assert sorted(handed) == sorted([str(a.pk) for a in due] + [str(i) for i in idle])
     # Handed out until their runs finish: the next tick finds nothing.
-    assert services.sync_dispatch_due() == 0
+    assert dispatch.sync_dispatch_due() == 0
     assert len(published) == 4
     # A lost message: once the lease passes, they are handed out again.
     with time_machine.travel(timezone.now() + timedelta(seconds=settings.SYNC_DISPATCH_LEASE_SECONDS + 1)):
-        assert services.sync_dispatch_due() == 22
+        assert dispatch.sync_dispatch_due() == 22
 
 
 @pytest.mark.django_db
@@ -67,11 +67,11 @@ def test_accounts_the_broker_did_not_take_are_due_again_at_the_next_tick(owner, 
 
     monkeypatch.setattr(tasks.sync_accounts_batch, "apply_async", publish)
     with pytest.raises(ConnectionError):
-        services.sync_dispatch_due()
+        dispatch.sync_dispatch_due()
     monkeypatch.setattr(
         tasks.sync_accounts_batch, "apply_async", lambda args, producer=None: sent.append(args[0])
     )
-    assert services.sync_dispatch_due() == 7  # the 5 of the first batch stay handed out
+    assert dispatch.sync_dispatch_due() == 7  # the 5 of the first batch stay handed out
     assert sorted(i for batch in sent for i in batch) == sorted(
         str(i) for i in LinkedAccount.objects.values_list("id", flat=True)
     )
@@ -83,11 +83,11 @@ def test_a_finished_run_frees_the_account_for_its_next_time(owner, published, sa
     account, _ = owner.linked_account(origin_id="often")
     linked_account_set_sync_frequency(account=account, sync_frequency=SyncFrequency.EVERY_5_MINUTES)
     LinkedAccount.objects.filter(pk=account.pk).update(next_sync_at=timezone.now())
-    assert services.sync_dispatch_due() == 1
-    assert services.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
-    assert services.sync_dispatch_due() == 0  # not due before its next time
+    assert dispatch.sync_dispatch_due() == 1
+    assert runs.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
+    assert dispatch.sync_dispatch_due() == 0  # not due before its next time
     with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=1)):
-        assert services.sync_dispatch_due() == 1
+        assert dispatch.sync_dispatch_due() == 1
     assert published[-1] == [str(account.pk)]
 
 
@@ -97,10 +97,10 @@ def test_dispatch_query_count_does_not_grow_with_due_accounts(owner, published):
 
     bulk_accounts(owner.organization, 10, prefix="a")
     with CaptureQueriesContext(connection) as small:
-        services.sync_dispatch_due()
+        dispatch.sync_dispatch_due()
     bulk_accounts(owner.organization, 500, prefix="b")
     with CaptureQueriesContext(connection) as large:
-        services.sync_dispatch_due()
+        dispatch.sync_dispatch_due()
     assert len(small.captured_queries) == len(large.captured_queries)
 
 
@@ -116,7 +116,7 @@ def test_two_dispatchers_at_once_never_double_enqueue(owner, published):
             barrier.wait()
             for _ in range(5):
                 now = timezone.now()
-                results[slot] += services._claim_due(
+                results[slot] += dispatch._claim_due(
                     now=now, lease_until=now + timedelta(minutes=10), limit=400
                 )
         finally:
@@ -132,7 +132,7 @@ def test_two_dispatchers_at_once_never_double_enqueue(owner, published):
     # skips what the first took), so the racing rounds may leave some due; the next tick takes
     # those. In all: each account handed out exactly once.
     now = timezone.now()
-    rest = services._claim_due(now=now, lease_until=now + timedelta(minutes=10), limit=10_000)
+    rest = dispatch._claim_due(now=now, lease_until=now + timedelta(minutes=10), limit=10_000)
     handed = [i for r in results for i in r] + rest
     assert len(handed) == len(set(handed)) == 3000
     assert set(handed) == {str(a.pk) for a in accounts}
@@ -144,35 +144,35 @@ def test_batches_expand_into_one_sync_task_per_account(owner, monkeypatch):
     monkeypatch.setattr(
         tasks.sync_account, "apply_async", lambda args, kwargs, producer=None: sent.append((args, kwargs))
     )
-    assert services.sync_batch_expand(account_ids=["a", "b"]) == 2
+    assert dispatch.sync_batch_expand(account_ids=["a", "b"]) == 2
     assert sent == [(["a"], {"trigger": "schedule"}), (["b"], {"trigger": "schedule"})]
 
 
 @pytest.mark.django_db
 def test_next_sync_follows_frequency_and_idle_syncs_daily(owner, sandbox_provider):
     account, _ = owner.linked_account(origin_id="freq")
-    run = services.sync_run_account(account_id=str(account.pk), trigger="schedule")
+    run = runs.sync_run_account(account_id=str(account.pk), trigger="schedule")
     account = LinkedAccount.objects.get(pk=account.pk)
     assert account.next_sync_at == run.started_at + timedelta(hours=1)  # the organization default
     linked_account_set_sync_frequency(account=account, sync_frequency=SyncFrequency.EVERY_5_MINUTES)
-    run = services.sync_run_account(account_id=str(account.pk), trigger="schedule")
+    run = runs.sync_run_account(account_id=str(account.pk), trigger="schedule")
     account = LinkedAccount.objects.get(pk=account.pk)
     assert account.next_sync_at == run.started_at + timedelta(minutes=5)
     # IDLE: at most daily.
     with time_machine.travel(timezone.now() + timedelta(days=15)):
-        assert services.linked_accounts_mark_idle() == 1
+        assert idle.linked_accounts_mark_idle() == 1
         account = LinkedAccount.objects.get(pk=account.pk)
         assert account.status == "IDLE"
-        run = services.sync_run_account(account_id=str(account.pk), trigger="schedule")
+        run = runs.sync_run_account(account_id=str(account.pk), trigger="schedule")
         account = LinkedAccount.objects.get(pk=account.pk)
         assert account.status == "IDLE"
         assert account.next_sync_at == run.started_at + timedelta(days=1)
         # A forced resync wakes it.
-        services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        runs.sync_run_account(account_id=str(account.pk), trigger="forced")
         account = LinkedAccount.objects.get(pk=account.pk)
         assert account.status == "COMPLETE"
     linked_account_set_sync_frequency(account=account, sync_frequency=SyncFrequency.MANUAL)
-    services.sync_run_account(account_id=str(account.pk), trigger="forced")
+    runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     account = LinkedAccount.objects.get(pk=account.pk)
     assert account.next_sync_at is None
 
@@ -184,7 +184,7 @@ def test_idle_marking_respects_recent_inbound_use(owner):
     with time_machine.travel(timezone.now() + timedelta(days=10)):
         LinkedAccount.objects.filter(pk=used.pk).update(last_inbound_at=timezone.now())
     with time_machine.travel(timezone.now() + timedelta(days=15)):
-        assert services.linked_accounts_mark_idle() == 1
+        assert idle.linked_accounts_mark_idle() == 1
     assert LinkedAccount.objects.get(pk=unused.pk).status == "IDLE"
     assert LinkedAccount.objects.get(pk=used.pk).status == "COMPLETE"
 
@@ -200,8 +200,8 @@ def test_an_account_never_runs_two_syncs_at_once(owner, sandbox_provider):
         started_at=timezone.now(),
         lease_expires_at=timezone.now() + timedelta(minutes=5),
     )
-    with pytest.raises(services.SyncAlreadyRunning):
-        services.sync_run_account(account_id=str(account.pk), trigger="forced")
+    with pytest.raises(runs.SyncAlreadyRunning):
+        runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert SyncRun.objects.filter(linked_account=account).count() == 1
 
 
@@ -211,7 +211,7 @@ def test_recovery_fails_runs_whose_lease_expired_and_makes_the_account_due(
 ):
     account, _ = owner.linked_account(origin_id="lost")
     LinkedAccount.objects.filter(pk=account.pk).update(next_sync_at=timezone.now())
-    assert services.sync_dispatch_due() == 1  # handed out; its run then dies
+    assert dispatch.sync_dispatch_due() == 1  # handed out; its run then dies
     LinkedAccount.objects.filter(pk=account.pk).update(next_sync_at=timezone.now() + timedelta(hours=1))
     lost = SyncRun.objects.create(
         linked_account=account,
@@ -221,14 +221,14 @@ def test_recovery_fails_runs_whose_lease_expired_and_makes_the_account_due(
         started_at=timezone.now() - timedelta(hours=1),
         lease_expires_at=timezone.now() - timedelta(minutes=1),
     )
-    assert services.sync_runs_recover_expired() == 1
+    assert dispatch.sync_runs_recover_expired() == 1
     lost.refresh_from_db()
     assert lost.status == "FAILED" and lost.error_class == "lease_expired"
     assert LinkedAccount.objects.get(pk=account.pk).next_sync_at <= timezone.now()
-    assert services.sync_runs_recover_expired() == 0
-    assert services.sync_dispatch_due() == 1  # handed out again at once, not after the dispatch lease
+    assert dispatch.sync_runs_recover_expired() == 0
+    assert dispatch.sync_dispatch_due() == 1  # handed out again at once, not after the dispatch lease
     # The account can sync again.
-    assert services.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
+    assert runs.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
 
 
 @pytest.mark.django_db
@@ -243,7 +243,7 @@ def test_request_log_retention_prunes_in_batches(owner):
         for _ in range(5)
     ]
     RequestLog.objects.bulk_create(old + fresh)
-    assert services.request_logs_prune(batch_size=10) == 25
+    assert request_logs.request_logs_prune(batch_size=10) == 25
     assert RequestLog.objects.count() == 5
 
 
@@ -266,7 +266,7 @@ def test_request_logs_are_bulk_written(owner, count):
         )
         for i in range(count)
     ]
-    assert services.request_logs_write(entries=entries, integration="sandbox", account=account) == count
+    assert request_logs.request_logs_write(entries=entries, integration="sandbox", account=account) == count
     rows = RequestLog.objects.filter(linked_account=account).order_by("duration_ms")
     assert rows.count() == count
     last = rows.last()
@@ -277,12 +277,12 @@ def test_request_logs_are_bulk_written(owner, count):
 @pytest.mark.django_db(transaction=True)
 def test_a_running_sync_reports_pages_and_records_so_far(owner, sandbox_provider, monkeypatch):
     """The dashboard's polling badge reads these counts while the run is still going."""
-    monkeypatch.setattr(services, "PROGRESS_INTERVAL_SECONDS", 0)
+    monkeypatch.setattr(runs, "PROGRESS_INTERVAL_SECONDS", 0)
     sandbox_provider.state.latency_ms = 400  # each page request takes 0.4 s
     account, _ = owner.linked_account(origin_id="progress")
     worker = threading.Thread(
         target=lambda: (
-            services.sync_run_account(account_id=str(account.pk), trigger="forced"),
+            runs.sync_run_account(account_id=str(account.pk), trigger="forced"),
             connection.close(),
         )
     )

@@ -9,13 +9,13 @@ import respx
 
 from accounts.models import LinkedAccount
 from issues.models import Issue
-from syncs import services
+from syncs import runs
 from syncs.integrations.base import redact_url
 from syncs.models import Employee, RequestLog
 
 
 def _sync(account, trigger="schedule"):
-    return services.sync_run_account(account_id=str(account.pk), trigger=trigger)
+    return runs.sync_run_account(account_id=str(account.pk), trigger=trigger)
 
 
 def _snapshot(account):

@@ -3,7 +3,7 @@
 import pytest
 from merge import Merge
 
-from syncs import services, tasks
+from syncs import runs, tasks
 
 
 @pytest.mark.django_db(transaction=True)
@@ -11,7 +11,7 @@ def test_merge_sdk_employees_sync_status_and_resync(live_server, owner, sandbox_
     queued = []
     monkeypatch.setattr(tasks.sync_account, "apply_async", lambda args, kwargs: queued.append(args))
     account, token = owner.linked_account(origin_id="sdk-sync")
-    assert services.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
+    assert runs.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
     merge = Merge(base_url=f"{live_server.url}/api", api_key=owner.production_key, account_token=token)
 
     seen, cursor = [], None

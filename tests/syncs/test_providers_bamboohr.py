@@ -14,7 +14,7 @@ import respx
 
 from accounts.models import LinkedAccount
 from issues.models import Issue
-from syncs import integrations, services
+from syncs import credentials, integrations, runs
 from syncs.integrations import base
 from syncs.integrations.base import ErrorClass, ProviderError, RecordError
 from syncs.models import Employee, RequestLog
@@ -109,7 +109,7 @@ def test_registered_with_the_credentials_a_customer_has():
 def test_validate_success_makes_one_cheap_authenticated_request():
     with respx.mock(assert_all_called=True) as mock:
         route = _list_route(mock, httpx.Response(200, json=page([employee(4, "Charlotte", "Abbott")])))
-        check = services.credentials_validate(integration="bamboohr", credentials=CREDS)
+        check = credentials.credentials_validate(integration="bamboohr", credentials=CREDS)
     assert check.ok, check.message
     assert route.call_count == 1
     request = route.calls.last.request
@@ -128,7 +128,7 @@ def test_validate_success_makes_one_cheap_authenticated_request():
 def test_validate_rejections(status, description):
     with respx.mock() as mock:
         _list_route(mock, httpx.Response(status, text=""))
-        check = services.credentials_validate(integration="bamboohr", credentials=CREDS)
+        check = credentials.credentials_validate(integration="bamboohr", credentials=CREDS)
     assert not check.ok
     assert check.error_description == description
     assert API_KEY not in check.message
@@ -138,18 +138,18 @@ def test_validate_rejections(status, description):
 def test_pasted_address_is_reduced_to_the_subdomain_and_garbage_is_refused_without_a_request():
     with respx.mock() as mock:
         route = _list_route(mock, httpx.Response(200, json=page([])))
-        pasted = services.credentials_validate(
+        pasted = credentials.credentials_validate(
             integration="bamboohr",
             credentials={"company_domain": "https://ACME.bamboohr.com/home", "api_key": "k1"},
         )
         assert pasted.ok and route.call_count == 1
         for bad in ("acme/../../evil", "evil.com#", "a b", "-acme"):
-            check = services.credentials_validate(
+            check = credentials.credentials_validate(
                 integration="bamboohr", credentials={"company_domain": bad, "api_key": "k1"}
             )
             assert not check.ok and check.error_description == "Invalid API key"
         assert route.call_count == 1  # nothing was sent for the bad ones
-    missing = services.credentials_validate(integration="bamboohr", credentials={"api_key": "k1"})
+    missing = credentials.credentials_validate(integration="bamboohr", credentials={"api_key": "k1"})
     assert not missing.ok and "Company subdomain" in missing.message
 
 
@@ -303,7 +303,7 @@ def test_sync_run_stores_employees_then_keeps_them_when_bamboohr_breaks(owner):
     account, _ = owner.linked_account(origin_id="bhr-1", integration="bamboohr", credentials=dict(CREDS))
     with respx.mock() as mock:
         _list_route(mock, httpx.Response(200, json=PAGE_1), httpx.Response(200, json=PAGE_2))
-        run = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        run = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert run.status == "DONE" and run.records_created == 5 and run.requests_total == 2
     stored = Employee.objects.filter(linked_account=account)
     assert stored.count() == 5
@@ -318,14 +318,14 @@ def test_sync_run_stores_employees_then_keeps_them_when_bamboohr_breaks(owner):
             httpx.Response(200, json=PAGE_1),
             httpx.Response(200, content=b"{not json", headers={"Content-Type": "application/json"}),
         )
-        failed = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        failed = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert failed.status == "FAILED" and failed.error_class == "bad_response"
     assert Employee.objects.filter(linked_account=account, remote_was_deleted=False).count() == 5
 
     # The key is revoked in BambooHR: 401 -> Relink Needed with an Invalid API key issue.
     with respx.mock() as mock:
         _list_route(mock, httpx.Response(401, text=""))
-        rejected = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        rejected = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert rejected.status == "FAILED" and rejected.error_class == "credentials_rejected"
     assert LinkedAccount.objects.get(pk=account.pk).status == "RELINK_NEEDED"
     issue = Issue.objects.get(linked_account=account)
@@ -341,7 +341,7 @@ def test_nul_characters_in_provider_text_are_dropped_not_a_database_error(owner)
     records = [employee(7, "Nu\x00ll", "Byte\x00", workEmail="nul\x00@acme.example", employeeId="7\x00")]
     with respx.mock() as mock:
         _list_route(mock, httpx.Response(200, json=page(records)))
-        run = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        run = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert run.status == "DONE" and run.records_created == 1
     stored = Employee.objects.get(linked_account=account)
     assert (stored.remote_id, stored.first_name, stored.last_name) == ("7", "Null", "Byte")

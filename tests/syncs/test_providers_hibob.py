@@ -15,7 +15,7 @@ import respx
 
 from accounts.models import LinkedAccount
 from issues.models import Issue
-from syncs import integrations, services
+from syncs import credentials, integrations, runs
 from syncs.integrations import base
 from syncs.integrations.base import ErrorClass, ProviderError, RecordError
 from syncs.models import Employee, RequestLog
@@ -137,7 +137,7 @@ def test_validate_success_is_one_small_search():
         route = _search_route(
             mock, httpx.Response(200, json={"employees": [{"id": "1", "firstName": "Ann"}, {"id": "2"}]})
         )
-        check = services.credentials_validate(integration="hibob", credentials=CREDS)
+        check = credentials.credentials_validate(integration="hibob", credentials=CREDS)
     assert check.ok, check.message
     assert route.call_count == 1
     request = route.calls.last.request
@@ -152,7 +152,7 @@ def test_validate_success_is_one_small_search():
 def test_validate_rejections(status, description):
     with respx.mock() as mock:
         _search_route(mock, httpx.Response(status, json={"error": "Unauthorized"}))
-        check = services.credentials_validate(integration="hibob", credentials=CREDS)
+        check = credentials.credentials_validate(integration="hibob", credentials=CREDS)
     assert not check.ok and check.error_description == description
     assert TOKEN not in check.message and SERVICE_USER not in check.message
 
@@ -162,7 +162,7 @@ def test_a_service_user_that_cannot_read_names_is_missing_permissions():
     nameless = {"employees": [{"id": "1"}, {"id": "2"}]}
     with respx.mock() as mock:
         _search_route(mock, httpx.Response(200, json=nameless))
-        check = services.credentials_validate(integration="hibob", credentials=CREDS)
+        check = credentials.credentials_validate(integration="hibob", credentials=CREDS)
     assert not check.ok and check.error_description == "Missing permissions"
     # Same rule in a sync: no nameless rows replace data.
     integration = integrations.get("hibob")
@@ -174,7 +174,7 @@ def test_a_service_user_that_cannot_read_names_is_missing_permissions():
     # An empty company is not a permission problem.
     with respx.mock() as mock:
         _search_route(mock, httpx.Response(200, json={"employees": []}))
-        assert services.credentials_validate(integration="hibob", credentials=CREDS).ok
+        assert credentials.credentials_validate(integration="hibob", credentials=CREDS).ok
 
 
 def test_fetch_lists_ids_then_reads_fields_and_maps_both_shapes():
@@ -329,7 +329,7 @@ def test_sync_run_stores_employees_and_a_lost_permission_means_relink_needed(own
     account, _ = owner.linked_account(origin_id="bob-1", integration="hibob", credentials=dict(CREDS))
     with respx.mock() as mock:
         _bob_route(mock, SEARCH_RESULT["employees"])
-        run = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        run = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert run.status == "DONE" and run.records_created == 4 and run.requests_total == 2
     assert Employee.objects.filter(linked_account=account).count() == 4
     assert Employee.objects.get(
@@ -339,13 +339,13 @@ def test_sync_run_stores_employees_and_a_lost_permission_means_relink_needed(own
     # Omar's record disappears from Bob on the next run: kept, flagged as deleted.
     with respx.mock() as mock:
         _bob_route(mock, [JANE, LI, SAM])
-        services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert Employee.objects.get(linked_account=account, remote_id="3332883884017713239").remote_was_deleted
 
     # The service user loses its permission group: 403 -> Missing permissions, Relink Needed.
     with respx.mock() as mock:
         _search_route(mock, httpx.Response(403, json={"error": "Forbidden"}))
-        failed = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        failed = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert failed.status == "FAILED" and failed.error_class == "missing_permissions"
     assert LinkedAccount.objects.get(pk=account.pk).status == "RELINK_NEEDED"
     issue = Issue.objects.get(linked_account=account)

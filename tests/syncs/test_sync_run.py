@@ -7,7 +7,7 @@ from django.db import connection
 
 from accounts.models import LinkedAccount
 from issues.models import Issue
-from syncs import services
+from syncs import credentials, runs, sandbox_controls
 from syncs.models import Employee, RequestLog, SyncRun
 from tests.conftest import database_url_for_tests
 
@@ -17,22 +17,26 @@ def _refresh(account) -> LinkedAccount:
 
 
 def _sync(account, trigger="schedule"):
-    return services.sync_run_account(account_id=str(account.pk), trigger=trigger)
+    return runs.sync_run_account(account_id=str(account.pk), trigger=trigger)
 
 
 @pytest.mark.django_db
 def test_credentials_validate_real_request(sandbox_provider):
-    ok = services.credentials_validate(integration="sandbox", credentials={"api_key": "sk_sandbox_good"})
+    ok = credentials.credentials_validate(integration="sandbox", credentials={"api_key": "sk_sandbox_good"})
     assert ok.ok and ok.error_description is None
-    bad = services.credentials_validate(integration="sandbox", credentials={"api_key": "nope_secret_value"})
+    bad = credentials.credentials_validate(
+        integration="sandbox", credentials={"api_key": "nope_secret_value"}
+    )
     assert not bad.ok and bad.error_description == "Invalid API key"
     assert "nope_secret_value" not in bad.message
-    missing = services.credentials_validate(integration="sandbox", credentials={})
+    missing = credentials.credentials_validate(integration="sandbox", credentials={})
     assert not missing.ok and "API key" in missing.message
     sandbox_provider.state.global_outage = "http_500"
-    offline = services.credentials_validate(integration="sandbox", credentials={"api_key": "sk_sandbox_good"})
+    offline = credentials.credentials_validate(
+        integration="sandbox", credentials={"api_key": "sk_sandbox_good"}
+    )
     assert not offline.ok and offline.error_description == "Third-party offline"
-    unknown = services.credentials_validate(integration="nope", credentials={"api_key": "x"})
+    unknown = credentials.credentials_validate(integration="nope", credentials={"api_key": "x"})
     assert not unknown.ok
     # Each real request was logged, without the key.
     assert RequestLog.objects.count() == 3
@@ -61,7 +65,7 @@ def test_successful_sync_stores_employees_and_logs(owner, sandbox_provider):
 def test_revoked_key_means_relink_needed_and_invalid_api_key_issue(owner, sandbox_provider):
     account, _ = owner.linked_account(origin_id="s2")
     _sync(account)
-    services.sandbox_revoke_key(api_key="sk_sandbox_s2")
+    sandbox_controls.sandbox_revoke_key(api_key="sk_sandbox_s2")
     run = _sync(account)
     assert run.status == "FAILED" and run.error_class == "credentials_rejected"
     account = _refresh(account)
@@ -78,13 +82,13 @@ def test_revoked_key_means_relink_needed_and_invalid_api_key_issue(owner, sandbo
 @pytest.mark.django_db
 def test_outage_then_forced_resync_brings_account_back(owner, sandbox_provider):
     account, _ = owner.linked_account(origin_id="s3")
-    services.sandbox_set_outage(api_key="sk_sandbox_s3", mode="http_500")
+    sandbox_controls.sandbox_set_outage(api_key="sk_sandbox_s3", mode="http_500")
     run = _sync(account)
     assert run.status == "FAILED" and run.error_class == "provider_offline"
     assert _refresh(account).status == "RELINK_NEEDED"
     issue = Issue.objects.get(linked_account=account)
     assert issue.error_description == "Third-party offline" and issue.status == "ONGOING"
-    services.sandbox_set_outage(api_key="sk_sandbox_s3", mode="none")
+    sandbox_controls.sandbox_set_outage(api_key="sk_sandbox_s3", mode="none")
     run = _sync(account, trigger="forced")
     assert run.status == "DONE"
     assert _refresh(account).status == "COMPLETE"

@@ -20,8 +20,9 @@ from accounts.services import (
 )
 from linking.services import magic_link_create
 from syncs.models import SyncTrigger
+from syncs.runs import sync_run_account
+from syncs.sandbox_controls import sandbox_revoke_key
 from syncs.sandbox_provider import serve_in_thread
-from syncs.services import sandbox_revoke_key, sync_run_account
 
 DEMO_ORG = "Demo Co"
 DEMO_USER = "demo"

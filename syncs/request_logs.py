@@ -1,0 +1,102 @@
+"""Request logs: every outbound request of a sync run or credential check, written in bulk, and
+pruned past retention."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import LinkedAccount
+
+from .integrations.base import LoggedRequest
+from .models import RequestLog, SyncRun
+
+# From this many rows, COPY beats one multi-row INSERT on PostgreSQL.
+COPY_THRESHOLD = 200
+
+
+def request_logs_write(
+    *,
+    entries: Iterable[LoggedRequest],
+    integration: str,
+    account: LinkedAccount | None = None,
+    run: SyncRun | None = None,
+) -> int:
+    """Bulk-write request logs: one INSERT for a run's few rows, COPY on PostgreSQL for many."""
+    entries = list(entries)
+    if not entries:
+        return 0
+    account_id = account.pk if account else None
+    organization_id = account.organization_id if account else None
+    run_id = run.pk if run else None
+    if connection.vendor == "postgresql" and len(entries) >= COPY_THRESHOLD:
+        columns = (
+            "linked_account_id, sync_run_id, organization_id, integration, method, url, "
+            "status_code, duration_ms, error_class, created_at"
+        )
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {RequestLog._meta.db_table} ({columns}) FROM STDIN") as copy,
+        ):
+            for e in entries:
+                copy.write_row(
+                    (
+                        account_id,
+                        run_id,
+                        organization_id,
+                        integration,
+                        e.method,
+                        e.url,
+                        e.status_code,
+                        e.duration_ms,
+                        e.error_class,
+                        e.started_at,
+                    )
+                )
+        return len(entries)
+    RequestLog.objects.bulk_create(
+        [
+            RequestLog(
+                linked_account_id=account_id,
+                sync_run_id=run_id,
+                organization_id=organization_id,
+                integration=integration,
+                method=e.method,
+                url=e.url,
+                status_code=e.status_code,
+                duration_ms=e.duration_ms,
+                error_class=e.error_class,
+                created_at=e.started_at,
+            )
+            for e in entries
+        ],
+        batch_size=2000,
+    )
+    return len(entries)
+
+
+def request_logs_prune(*, older_than_days: int | None = None, batch_size: int = 10_000) -> int:
+    """Delete request logs past retention, in batches (short locks, bounded transactions)."""
+    days = settings.REQUEST_LOG_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    total = 0
+    while True:
+        ids = list(
+            RequestLog.objects.filter(created_at__lt=cutoff)
+            .order_by("created_at")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return total
+        total += RequestLog.objects.filter(id__in=ids).delete()[0]
+
+
+def request_log_blame_last(*, session, error_class: str) -> None:
+    """An answer that arrived fine but was unusable (HTML, bad JSON, wrong shape) is a failed
+    request too: the Relink Needed rule counts it."""
+    if session.log and not session.log[-1].error_class:
+        session.log[-1].error_class = error_class
