@@ -5,7 +5,8 @@ from celery import shared_task
 
 from accounts.models import Organization
 
-from .services import link_tokens_purge, relink_reminders_send
+from .purge import link_tokens_purge
+from .relink_emails import relink_reminders_send
 
 
 @shared_task(name="linking.relink_reminders_sweep", soft_time_limit=60, time_limit=90)

@@ -15,6 +15,8 @@ from accounts.models import AccountType
 from accounts.selectors import linked_account_token
 
 from .attempt_limits import link_attempt_record
+from .finish import LinkProblem, PublicTokenProblem, link_finish, public_token_exchange
+from .link_tokens import link_token_create
 from .serializers import (
     AccountTokenSerializer,
     LinkTokenRequestSerializer,
@@ -22,7 +24,6 @@ from .serializers import (
     PublicTokenRequestSerializer,
     PublicTokenSerializer,
 )
-from .services import LinkProblem, PublicTokenProblem, link_finish, link_token_create, public_token_exchange
 
 
 def _base_url(request) -> str:

@@ -10,8 +10,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.dashboard import linked_account_or_404, operator_required
 
+from .link_tokens import magic_link_create
+from .relink_emails import relink_email_send
 from .selectors import relink_emails_for_account
-from .services import magic_link_create, relink_email_send
 
 logger = logging.getLogger(__name__)
 TEMPLATE = "linking/account_relink.html"

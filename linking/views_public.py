@@ -10,6 +10,7 @@ from accounts import catalog
 from accounts.login_throttle import client_ip
 
 from .attempt_limits import link_attempt_record
+from .finish import LINK_TOKEN_PROBLEM_MESSAGES, LinkProblem, link_finish
 from .models import LinkToken
 from .selectors import (
     integrations_for_link,
@@ -18,7 +19,6 @@ from .selectors import (
     relink_broke_again,
     relink_explanation,
 )
-from .services import LINK_TOKEN_PROBLEM_MESSAGES, LinkProblem, link_finish
 
 TEMPLATE = "linking/link.html"
 PROBLEM_STATUS = {"unknown": 404, "used": 410, "expired": 410}

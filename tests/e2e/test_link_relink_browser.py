@@ -206,7 +206,7 @@ def test_magic_link_on_a_phone_ends_on_close_this_page(
 
 
 def magic_link_on_a_phone(live_server, owner, browser):
-    from linking.services import magic_link_create
+    from linking.link_tokens import magic_link_create
 
     url = magic_link_create(
         organization=owner.organization,

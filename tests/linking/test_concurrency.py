@@ -8,8 +8,8 @@ import pytest
 from django.db import connection, connections
 
 from accounts.models import LinkedAccount
+from linking.finish import LinkProblem, link_finish
 from linking.models import PublicToken
-from linking.services import LinkProblem, link_finish
 
 from .helpers import create_link_token
 

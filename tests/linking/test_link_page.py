@@ -13,8 +13,9 @@ from accounts.models import LinkedAccount
 from accounts.selectors import linked_account_credentials, linked_account_token
 from accounts.services import linked_account_mark_relink_needed
 from issues.services import issue_record_failure
+from linking.finish import link_finish
+from linking.link_tokens import magic_link_create
 from linking.models import LinkToken, PublicToken
-from linking.services import link_finish, magic_link_create
 
 from .helpers import create_link_token
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from accounts.services import linked_account_mark_relink_needed
 from linking.models import LinkToken, RelinkEmail
+from linking.relink_emails import relink_email_send, relink_reminders_send
 from linking.selectors import relink_emails_for_account
-from linking.services import relink_email_send, relink_reminders_send
 from linking.tasks import relink_reminders_for_organization
 
 pytestmark = pytest.mark.django_db

@@ -23,7 +23,7 @@ from issues.models import Issue, WebhookEndpoint, WebhookNotice
 from issues.services import issue_record_failure
 from issues.webhooks.endpoints import webhook_endpoint_create
 from issues.webhooks.events import webhook_endpoint_send_test
-from linking.services import link_token_create
+from linking.link_tokens import link_token_create
 from syncs.models import Employee
 from syncs.runs import sync_run_account
 

@@ -18,7 +18,7 @@ from accounts.services import (
     membership_add,
     organization_create,
 )
-from linking.services import magic_link_create
+from linking.link_tokens import magic_link_create
 from syncs.models import SyncTrigger
 from syncs.runs import sync_run_account
 from syncs.sandbox_controls import sandbox_revoke_key

@@ -3,7 +3,7 @@ import uuid
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import LinkedAccount
-from linking.services import relink_email_send
+from linking.relink_emails import relink_email_send
 
 
 class Command(BaseCommand):
