@@ -1,30 +1,23 @@
 """GET /api/billing/v1/usage (Relink): the month's billing, the same numbers as the billing page."""
 
-import re
 from datetime import date
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from .api import OrganizationView, validate_query
-from .selectors import billing_usage
+from .billing import billing_usage, parse_month
 
 
 class UsageQuerySerializer(serializers.Serializer):
     month = serializers.CharField(help_text="YYYY-MM (UTC); defaults to the current month.", required=False)
 
     def validate_month(self, value: str) -> date:
-        if not re.fullmatch(r"\d{4}-\d{2}", value):
-            raise serializers.ValidationError("Use YYYY-MM, for example 2026-05.")
-        year, month = int(value[:4]), int(value[5:])
-        if not 1 <= month <= 12 or year < 2000:
-            raise serializers.ValidationError("Not a valid month.")
-        first = date(year, month, 1)
-        if first > timezone.now().date().replace(day=1):
-            raise serializers.ValidationError("The month is in the future.")
-        return first
+        try:
+            return parse_month(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
 
 class ExcludedDaysSerializer(serializers.Serializer):
@@ -63,7 +56,7 @@ class UsageView(OrganizationView):
     )
     def get(self, request):
         params = validate_query(UsageQuerySerializer, request)
-        month = params.get("month") or timezone.now().date().replace(day=1)
+        month = params.get("month") or parse_month(None)
         usage = billing_usage(
             organization=self.client.organization, month=month, account_type=self.client.environment
         )

@@ -16,16 +16,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
+from .billing import billing_accounts, billing_summary, billing_usage, parse_month, status_counts_by_day
 from .charts import stacked_bars
 from .dashboard import SESSION_KEY, operator_required
 from .models import AccountType, ApiKey, LinkedAccount, LinkedAccountStatus, SyncFrequency
-from .selectors import (
-    billing_accounts,
-    billing_summary,
-    billing_usage,
-    organizations_for_user,
-    status_counts_by_day,
-)
+from .selectors import organizations_for_user
 
 CHART_STATUSES = ("COMPLETE", "IDLE", "RELINK_NEEDED", "INCOMPLETE")
 # The billing page lists this many accounts (most billable days first); the CSV has them all.
@@ -105,19 +100,10 @@ def organization_switch(request):
 
 def _parse_month(raw: str | None) -> date | None:
     """YYYY-MM, not in the future; None when malformed."""
-    if not raw:
-        today = timezone.now().date()
-        return today.replace(day=1)
     try:
-        year, month = raw.split("-")
-        if len(year) != 4 or len(month) != 2:
-            return None
-        value = date(int(year), int(month), 1)
+        return parse_month(raw)
     except ValueError:
         return None
-    if value > timezone.now().date().replace(day=1) or value.year < 2000:
-        return None
-    return value
 
 
 def _previous_month(value: date) -> date:

@@ -9,10 +9,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client, override_settings
 
+from accounts.billing import billing_summary, billing_usage
 from accounts.crypto import encrypt_str, token_hash
 from accounts.ids import uuid7
 from accounts.models import LinkedAccount
-from accounts.selectors import billing_summary, billing_usage
 from accounts.services import membership_add, organization_create
 from bench.harness import bulk_copy, copy_linked_accounts
 

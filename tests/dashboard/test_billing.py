@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 
+from accounts.billing import billing_usage
 from accounts.models import AccountType
-from accounts.selectors import billing_usage
 from accounts.services import (
     linked_account_create,
     linked_account_delete,
