@@ -1,9 +1,10 @@
-"""The Celery app. Every beat schedule lives here, in one place."""
+"""The Celery app. Every beat schedule lives here, in one place; its intervals are settings
+(config/settings.py reads the environment, nothing here does)."""
 
 import os
 
 from celery import Celery
-from celery.schedules import crontab  # noqa: F401  (used by schedules added below)
+from celery.schedules import crontab
 from celery.signals import task_postrun
 
 from .broker import register as register_broker_transport
@@ -38,34 +39,49 @@ def _release_connections(task=None, state=None, **kwargs) -> None:
         connection.close()
 
 
-app.conf.beat_schedule = {
-    # Entries are added by each app's issue; keep them all in this dict.
-    # issues: re-queue due webhook deliveries whose send task was lost (broker/worker restart).
-    "issues-requeue-due-webhooks": {
-        "task": "issues.requeue_due_webhooks",
-        "schedule": float(os.environ.get("WEBHOOK_SWEEP_INTERVAL_SECONDS", "15")),
-    },
-    # issues: status-history rows the on-commit listener missed become status_changed/deleted webhooks.
-    "issues-process-status-changes": {"task": "issues.process_status_changes", "schedule": 30.0},
-    "issues-prune-webhook-deliveries": {
-        "task": "issues.prune_webhook_deliveries",
-        "schedule": crontab(hour=3, minute=53),
-    },
-    # syncs: hand out due accounts (one claim query, one message per batch of accounts).
-    "syncs-dispatch-due": {
-        "task": "syncs.dispatch_due_syncs",
-        "schedule": float(os.environ.get("SYNC_DISPATCH_INTERVAL_SECONDS", "5")),
-    },
-    "syncs-recover-expired-runs": {
-        "task": "syncs.recover_expired_runs",
-        "schedule": float(os.environ.get("SYNC_RECOVER_INTERVAL_SECONDS", "60")),
-    },
-    "syncs-mark-idle-accounts": {"task": "syncs.mark_idle_accounts", "schedule": crontab(minute=17)},
-    "syncs-prune-request-logs": {"task": "syncs.prune_request_logs", "schedule": crontab(hour=3, minute=41)},
-    # linking: relink reminder e-mails (each organization opts in), forget long-expired link tokens.
-    "linking-relink-reminders": {"task": "linking.relink_reminders_sweep", "schedule": crontab(minute=23)},
-    "linking-purge-link-tokens": {
-        "task": "linking.purge_expired_link_tokens",
-        "schedule": crontab(hour=4, minute=7),
-    },
-}
+@app.on_after_configure.connect
+def _beat_schedule(sender, source, **kwargs) -> None:
+    """Set once Celery has read Django's settings (this module is imported while they load)."""
+    from django.conf import settings
+
+    source.beat_schedule = _schedule(settings)
+
+
+def _schedule(settings) -> dict:
+    return {
+        # Entries are added by each app's issue; keep them all in this dict.
+        # issues: re-queue due webhook deliveries whose send task was lost (broker/worker restart).
+        "issues-requeue-due-webhooks": {
+            "task": "issues.requeue_due_webhooks",
+            "schedule": settings.WEBHOOK_SWEEP_INTERVAL_SECONDS,
+        },
+        # issues: status-history rows the on-commit listener missed become status_changed/deleted webhooks.
+        "issues-process-status-changes": {"task": "issues.process_status_changes", "schedule": 30.0},
+        "issues-prune-webhook-deliveries": {
+            "task": "issues.prune_webhook_deliveries",
+            "schedule": crontab(hour=3, minute=53),
+        },
+        # syncs: hand out due accounts (one claim query, one message per batch of accounts).
+        "syncs-dispatch-due": {
+            "task": "syncs.dispatch_due_syncs",
+            "schedule": settings.SYNC_DISPATCH_INTERVAL_SECONDS,
+        },
+        "syncs-recover-expired-runs": {
+            "task": "syncs.recover_expired_runs",
+            "schedule": settings.SYNC_RECOVER_INTERVAL_SECONDS,
+        },
+        "syncs-mark-idle-accounts": {"task": "syncs.mark_idle_accounts", "schedule": crontab(minute=17)},
+        "syncs-prune-request-logs": {
+            "task": "syncs.prune_request_logs",
+            "schedule": crontab(hour=3, minute=41),
+        },
+        # linking: relink reminder e-mails (each organization opts in), forget long-expired link tokens.
+        "linking-relink-reminders": {
+            "task": "linking.relink_reminders_sweep",
+            "schedule": crontab(minute=23),
+        },
+        "linking-purge-link-tokens": {
+            "task": "linking.purge_expired_link_tokens",
+            "schedule": crontab(hour=4, minute=7),
+        },
+    }

@@ -1,18 +1,24 @@
 """Gunicorn settings for every way the web server starts (the Procfile, `make run`, the load
-drill): `gunicorn -c config/gunicorn.conf.py`. Flags on the command line override them."""
+drill): `gunicorn -c config/gunicorn.conf.py`. Flags on the command line override them.
+Gunicorn reads this file before any Django code loads, so it reads its own few variables, with
+django-environ like config/settings.py."""
 
 import os
+
+import environ
+
+env = environ.Env()
 
 wsgi_app = "config.wsgi"
 # Processes use the cores (the GIL runs one thread of a process at a time); a few threads in each
 # overlap the waits on PostgreSQL and Redis, and let a short request pass a long one. gthread
 # also keeps connections open between requests, which the sync worker cannot.
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1))
-threads = int(os.environ.get("WEB_THREADS", 4))
+workers = env.int("WEB_CONCURRENCY", default=(os.cpu_count() or 1) + 1)
+threads = env.int("WEB_THREADS", default=4)
 # API clients reuse connections: keep an idle one open this long (behind a load balancer, set
 # it above the balancer's idle timeout, so that it never sends on a connection we just closed).
-keepalive = int(os.environ.get("WEB_KEEPALIVE_SECONDS", 30))
+keepalive = env.int("WEB_KEEPALIVE_SECONDS", default=30)
 
 # Access-log lines name request paths, and /link/lt_… paths are live link tokens: mask them.
 from config.redaction import gunicorn_logger_class  # noqa: E402

@@ -15,7 +15,7 @@ if (BASE_DIR / ".env").exists():
     env.read_env(str(BASE_DIR / ".env"))
 
 # pytest sets PYTEST_VERSION for the whole run; tests get the embedded defaults.
-TESTING = "PYTEST_VERSION" in os.environ
+TESTING = bool(env.str("PYTEST_VERSION", default=""))
 DEBUG = env.bool("DEBUG", default=False)
 EMBEDDED = DEBUG or TESTING
 
@@ -63,7 +63,9 @@ TOKEN_HASH_KEY = env.str("TOKEN_HASH_KEY", default=SECRET_KEY)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if EMBEDDED else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# `make run`'s port: the local default of the public base URL.
+PORT = env.int("PORT", default=8000)
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -283,11 +285,13 @@ SYNC_TASK_SOFT_TIME_LIMIT = env.int("SYNC_TASK_SOFT_TIME_LIMIT", default=300)
 SYNC_TASK_TIME_LIMIT = env.int("SYNC_TASK_TIME_LIMIT", default=330)
 # A running sync's lease outlives the hard time limit; the recovery job fails runs past it.
 SYNC_RUN_LEASE_SECONDS = env.int("SYNC_RUN_LEASE_SECONDS", default=SYNC_TASK_TIME_LIMIT + 60)
-# How far a dispatch pushes next_sync_at ahead until the run sets the real next time.
+# How long a handed-out account stays claimed (its SyncDispatch row) when its run never reports;
+# then the dispatcher hands it out again.
 SYNC_DISPATCH_LEASE_SECONDS = env.int("SYNC_DISPATCH_LEASE_SECONDS", default=SYNC_RUN_LEASE_SECONDS + 60)
 SYNC_DISPATCH_BATCH_SIZE = env.int("SYNC_DISPATCH_BATCH_SIZE", default=100)
 SYNC_DISPATCH_MAX_PER_TICK = env.int("SYNC_DISPATCH_MAX_PER_TICK", default=20_000)
 SYNC_DISPATCH_INTERVAL_SECONDS = env.float("SYNC_DISPATCH_INTERVAL_SECONDS", default=5.0)
+SYNC_RECOVER_INTERVAL_SECONDS = env.float("SYNC_RECOVER_INTERVAL_SECONDS", default=60.0)
 REQUEST_LOG_RETENTION_DAYS = env.int("REQUEST_LOG_RETENTION_DAYS", default=30)
 
 # Issues and webhooks (issues app).

@@ -3,7 +3,6 @@ accounts in every status, made the real way: valid sandbox credentials, real syn
 the sandbox provider, and a key revoked at the provider so that a real failed sync puts the
 RELINK_NEEDED account where it is. Idempotent: a second run only prints the login again."""
 
-import os
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -54,11 +53,10 @@ class Command(BaseCommand):
     help = "Seed the local demo (idempotent)."
 
     def handle(self, *args, **options):
-        port = os.environ.get("PORT", "8000")
         organization = Organization.objects.filter(name=DEMO_ORG).first()
         if organization is None:
             organization, production_key, test_key = organization_create(name=DEMO_ORG)
-            relink_url = self._seed_accounts(organization, base_url=f"http://127.0.0.1:{port}")
+            relink_url = self._seed_accounts(organization, base_url=settings.PUBLIC_BASE_URL)
             self.stdout.write(f"Demo organization {organization.id}")
             self.stdout.write(f"  production API key: {production_key}")
             self.stdout.write(
@@ -72,7 +70,7 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save()
         membership_add(user=user, organization=organization)
-        self.stdout.write(f"Log in at http://127.0.0.1:{port}/ as {DEMO_USER} / {DEMO_PASSWORD}")
+        self.stdout.write(f"Log in at {settings.PUBLIC_BASE_URL}/ as {DEMO_USER} / {DEMO_PASSWORD}")
 
     def _seed_accounts(self, organization, *, base_url: str) -> str | None:
         relink_url = None
