@@ -160,10 +160,6 @@ class LinkedAccount(models.Model):
     def __str__(self) -> str:
         return f"{self.end_user_organization_name} ({self.integration}, {self.end_user_origin_id})"
 
-    @property
-    def is_test(self) -> bool:
-        return self.account_type == AccountType.TEST
-
     # Transitions: called only by accounts.services, which saves and writes the history row.
     @transition(
         field=status,

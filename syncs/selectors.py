@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from accounts.models import LinkedAccount, LinkedAccountStatus, SyncFrequency
 
-from .models import Employee, RequestLog, SyncRun, SyncRunStatus
+from .models import Employee, SyncRun, SyncRunStatus
 
 # The common models each category syncs today.
 MODELS_BY_CATEGORY: dict[str, list[tuple[str, str]]] = {"hris": [("Employee", "hris.Employee")]}
@@ -92,11 +92,3 @@ def employee_for_account(*, account: LinkedAccount, employee_id) -> Employee | N
 
 def sync_runs_for_account(*, account: LinkedAccount, limit: int = 50) -> list[SyncRun]:
     return list(SyncRun.objects.filter(linked_account=account).order_by("-started_at")[:limit])
-
-
-def request_logs_for_account(*, account: LinkedAccount, limit: int = 100) -> list[RequestLog]:
-    return list(RequestLog.objects.filter(linked_account=account).order_by("-created_at", "-id")[:limit])
-
-
-def sync_run_running(*, account: LinkedAccount) -> SyncRun | None:
-    return SyncRun.objects.filter(linked_account=account, status=SyncRunStatus.RUNNING).first()
