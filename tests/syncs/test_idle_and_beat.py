@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import LinkedAccount, LinkedAccountStatus
 from accounts.services import linked_account_mark_idle
 from config.celery import app
-from syncs.services import linked_accounts_mark_idle
+from syncs.idle import linked_accounts_mark_idle
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,11 @@ import pytest
 
 from accounts.models import LinkedAccount, LinkedAccountStatus
 from issues.models import Issue
-from linking.services import link_finish
+from linking.finish import link_finish
 from syncs.integrations.base import ErrorClass
 from syncs.models import SyncRun, SyncRunStatus, SyncTrigger
-from syncs.services import sandbox_revoke_key, sandbox_set_outage, sync_run_account
+from syncs.runs import sync_run_account
+from syncs.sandbox_controls import sandbox_revoke_key, sandbox_set_outage
 from tests.conftest import wait_until
 from tests.linking.helpers import create_link_token
 
