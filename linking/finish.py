@@ -132,11 +132,15 @@ def _account_category(*, token: LinkToken, integration: str) -> str:
 
 @dataclass(frozen=True)
 class LinkTarget:
-    """What a usable link token lets the end user link: which integration, in which category."""
+    """What a usable link token lets the end user link: which integration, in which category;
+    and how the token was asked for (to find it again, locked, when the link completes)."""
 
     token: LinkToken
     integration: str
     category: str
+    raw_token: str
+    organization: Organization | None
+    account_type: str | None
 
 
 def link_target_resolve(
@@ -167,7 +171,14 @@ def link_target_resolve(
     if not integration or not integration_exists(slug=integration):
         raise LinkProblem("integration", "Choose one of the integrations offered.")
     category = _account_category(token=token, integration=integration)
-    return LinkTarget(token=token, integration=integration, category=category)
+    return LinkTarget(
+        token=token,
+        integration=integration,
+        category=category,
+        raw_token=link_token,
+        organization=organization,
+        account_type=account_type,
+    )
 
 
 def link_finish(
@@ -205,13 +216,7 @@ def link_finish(
             message=check.message,
             support_text=support,
         )
-    return _complete(
-        link_token=link_token,
-        target=target,
-        credentials=cleaned,
-        organization=organization,
-        account_type=account_type,
-    )
+    return _complete(target=target, credentials=cleaned)
 
 
 def link_finish_validated(
@@ -229,29 +234,19 @@ def link_finish_validated(
     target = link_target_resolve(
         link_token=link_token, integration=integration, organization=organization, account_type=account_type
     )
-    return _complete(
-        link_token=link_token,
-        target=target,
-        credentials=credentials,
-        organization=organization,
-        account_type=account_type,
-    )
+    return _complete(target=target, credentials=credentials)
 
 
-def _complete(
-    *,
-    link_token: str,
-    target: LinkTarget,
-    credentials: dict[str, Any],
-    organization: Organization | None,
-    account_type: str | None,
-) -> LinkFinished:
+def _complete(*, target: LinkTarget, credentials: dict[str, Any]) -> LinkFinished:
     """One transaction: the token (locked, checked again: a concurrent finish may have used it),
     the account created or relinked, the token used up, a public token issued."""
     integration, category = target.integration, target.category
     with transaction.atomic():
         token = _usable_token(
-            raw_token=link_token, organization=organization, account_type=account_type, lock=True
+            raw_token=target.raw_token,
+            organization=target.organization,
+            account_type=target.account_type,
+            lock=True,
         )
         account = None
         if token.linked_account_id is not None:
