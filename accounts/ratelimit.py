@@ -18,6 +18,8 @@ from functools import lru_cache
 import redis
 from django.conf import settings
 
+from .crypto import token_hash
+
 logger = logging.getLogger(__name__)
 
 # KEYS: the counters; ARGV: their windows in milliseconds. Returns [count, ttl_ms, ...].
@@ -51,6 +53,33 @@ class Limit:
     @property
     def redis_key(self) -> str:
         return f"{_PREFIX}{self.scope}:{self.ident}"
+
+
+def hashed_limit(*, scope: str, key: str, limit: int, window: int) -> Limit:
+    """A counter for `key` (a username, an address, a token), named by a keyed hash of it."""
+    return Limit(scope=scope, ident=token_hash(f"{scope}:{key}")[:40], limit=limit, window=window)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A refusal until a window ends: `reason` says what was too many, `message` tells the user."""
+
+    retry_after: int
+    reason: str
+
+    @property
+    def message(self) -> str:
+        minutes = max(1, -(-self.retry_after // 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        return f"{self.reason} Try again in {minutes} {unit}."
+
+
+def lock_for(counts: list["Count"] | None, *, reason: str, reached: bool = False) -> Lock | None:
+    """The lock that these counts bring about: any counter past its limit (`reached`: at it)."""
+    over = [c for c in counts or [] if c.count >= c.limit.limit + (0 if reached else 1)]
+    if over:
+        return Lock(retry_after=max(c.retry_after for c in over), reason=reason)
+    return None
 
 
 @dataclass(frozen=True)
