@@ -38,6 +38,9 @@ class SyncRun(models.Model):
     records_updated = models.PositiveIntegerField(default=0)
     records_deleted = models.PositiveIntegerField(default=0)
     records_skipped = models.PositiveIntegerField(default=0)
+    # Per common model: {"ats.Candidate": {"fetched", "created", "updated", "deleted"}}; the
+    # records_* columns above are their sums.
+    model_counts = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -110,14 +113,37 @@ class EmploymentStatus(models.TextChoices):
     INACTIVE = "INACTIVE"
 
 
-class Employee(models.Model):
-    """The hris Employee common model (Merge's field names), one row per provider record."""
+class CommonModelRow(models.Model):
+    """What every synced common-model table has: one row per provider record of one linked
+    account, keyed by (linked account, remote_id), with Merge's bookkeeping fields and the
+    digest the sync compares instead of loading every column. A new common model subclasses
+    this and adds its Merge fields (see docs/common-models.md)."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     linked_account = models.ForeignKey(
-        LinkedAccount, on_delete=models.CASCADE, related_name="employees", db_index=False
+        LinkedAccount, on_delete=models.CASCADE, related_name="%(class)ss", db_index=False
     )
     remote_id = models.CharField(max_length=255)
+    remote_was_deleted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField()
+    # Digest of the mapped fields: a sync compares digests instead of loading every column.
+    content_hash = models.CharField(max_length=40, blank=True, default="")
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(fields=["linked_account", "remote_id"], name="uniq_%(class)s_remote_id")
+        ]
+        indexes = [
+            models.Index(fields=["linked_account", "id"], name="%(class)s_account_id"),
+            models.Index(fields=["linked_account", "modified_at"], name="%(class)s_account_modified"),
+        ]
+
+
+class Employee(CommonModelRow):
+    """The hris Employee common model (Merge's field names), one row per provider record."""
+
     # Merge's API tells "unknown" (null) from empty: these stay nullable on purpose.
     employee_number = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     first_name = models.CharField(max_length=255, blank=True, default="")
@@ -132,20 +158,55 @@ class Employee(models.Model):
     start_date = models.DateTimeField(null=True, blank=True)
     termination_date = models.DateTimeField(null=True, blank=True)
     remote_created_at = models.DateTimeField(null=True, blank=True)
-    remote_was_deleted = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    modified_at = models.DateTimeField()
-    # Digest of the mapped fields: a sync compares digests instead of loading every column.
-    content_hash = models.CharField(max_length=40, blank=True, default="")
 
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["linked_account", "remote_id"], name="uniq_employee_remote_id")
-        ]
-        indexes = [
-            models.Index(fields=["linked_account", "id"], name="employee_account_id"),
-            models.Index(fields=["linked_account", "modified_at"], name="employee_account_modified"),
-        ]
+    class Meta(CommonModelRow.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"{self.display_full_name} ({self.remote_id})"
+
+
+class Candidate(CommonModelRow):
+    """The ats Candidate common model (Merge's field names). Lists of contact details are kept
+    as Merge writes them: ``[{"value": ..., "email_address_type": ...}]``."""
+
+    first_name = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    last_name = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    company = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    title = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    remote_created_at = models.DateTimeField(null=True, blank=True)
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
+    last_interaction_at = models.DateTimeField(null=True, blank=True)
+    is_private = models.BooleanField(null=True, blank=True)
+    can_email = models.BooleanField(null=True, blank=True)
+    locations = models.JSONField(default=list, blank=True)
+    phone_numbers = models.JSONField(default=list, blank=True)
+    email_addresses = models.JSONField(default=list, blank=True)
+    urls = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+
+    class Meta(CommonModelRow.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name} ({self.remote_id})"
+
+
+class Contact(CommonModelRow):
+    """The crm Contact common model (Merge's field names). ``email_addresses`` are
+    ``[{"email_address", "email_address_type"}]`` and ``phone_numbers``
+    ``[{"phone_number", "phone_number_type"}]``, as Merge's CRM writes them."""
+
+    first_name = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    last_name = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    addresses = models.JSONField(default=list, blank=True)
+    email_addresses = models.JSONField(default=list, blank=True)
+    phone_numbers = models.JSONField(default=list, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    remote_created_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(CommonModelRow.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name} ({self.remote_id})"

@@ -1,6 +1,6 @@
 """One sync run of one linked account: claim the run, fetch every page of every common model
 outside any transaction, then finish in one transaction: the request logs, the data (stored only
-when the run fully succeeded, by `syncs.services`), the run's result, the status rule
+when the run fully succeeded, by `syncs.storage`), the run's result, the status rule
 (`syncs.status_rule`) and the next scheduled time."""
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from .dispatch import SCHEDULABLE, sync_dispatch_release, sync_next_time
 from .integrations.base import ErrorClass, LoggedRequest, ProviderError, RecordError
 from .models import SyncRun, SyncRunStatus, SyncTrigger
 from .request_logs import request_log_blame_last, request_logs_write
-from .services import _store_records
 from .status_rule import linked_account_apply_status_rule
+from .storage import COUNT_KEYS, synced_records_store
 
 logger = logging.getLogger(__name__)
 
@@ -168,10 +168,12 @@ def _finish(
             "records_skipped": outcome.skipped,
         }
         if error is None:
-            counts = _store_records(
+            counts = synced_records_store(
                 account=locked, records=outcome.records, now=now, complete=not outcome.skipped
             )
-            fields.update(counts)
+            fields["model_counts"] = counts
+            for key in COUNT_KEYS:
+                fields[f"records_{key}"] = sum(c[key] for c in counts.values())
             fields["status"] = SyncRunStatus.PARTIALLY_SYNCED if outcome.skipped else SyncRunStatus.DONE
         else:
             fields.update(

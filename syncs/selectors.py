@@ -3,14 +3,13 @@
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from accounts.models import LinkedAccount, LinkedAccountStatus, SyncFrequency
 
-from .models import Employee, SyncRun, SyncRunStatus
-
-# The common models each category syncs today.
-MODELS_BY_CATEGORY: dict[str, list[tuple[str, str]]] = {"hris": [("Employee", "hris.Employee")]}
+from . import common_models
+from .common_models import CommonModel
+from .models import CommonModelRow, SyncRun, SyncRunStatus
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -28,7 +27,7 @@ class _RunDates(NamedTuple):
 
 def sync_status_rows(*, account: LinkedAccount) -> list[dict[str, Any]]:
     """One row per synced model, in Merge's SyncStatus shape."""
-    models = MODELS_BY_CATEGORY.get(account.category, [])
+    models = common_models.for_category(account.category)
     if not models:
         return []
     runs = SyncRun.objects.filter(linked_account=account).order_by("-started_at")
@@ -56,8 +55,8 @@ def sync_status_rows(*, account: LinkedAccount) -> list[dict[str, Any]]:
     next_start = account.next_sync_at if account.status != LinkedAccountStatus.RELINK_NEEDED else None
     return [
         {
-            "model_name": name,
-            "model_id": model_id,
+            "model_name": model.name,
+            "model_id": model.model_id,
             "last_sync_start": _iso(latest.started_at) if latest else None,
             "next_sync_start": _iso(next_start),
             "last_sync_result": last_finished.status if last_finished else None,
@@ -65,18 +64,20 @@ def sync_status_rows(*, account: LinkedAccount) -> list[dict[str, Any]]:
             "status": status,
             "is_initial_sync": not ever_succeeded,
         }
-        for name, model_id in models
+        for model in models
     ]
 
 
-def employees_for_account(
+def common_model_rows(
     *,
     account: LinkedAccount,
+    model: CommonModel,
     include_deleted: bool = False,
     modified_after: datetime | None = None,
     remote_id: str | None = None,
-) -> QuerySet[Employee]:
-    qs = Employee.objects.filter(linked_account=account)
+) -> QuerySet[CommonModelRow]:
+    """The account's synced records of one common model (what its last successful sync wrote)."""
+    qs = model.table.objects.filter(linked_account=account)
     if not include_deleted:
         qs = qs.filter(remote_was_deleted=False)
     if modified_after is not None:
@@ -86,8 +87,20 @@ def employees_for_account(
     return qs
 
 
-def employee_for_account(*, account: LinkedAccount, employee_id) -> Employee | None:
-    return Employee.objects.filter(linked_account=account, pk=employee_id).first()
+def common_model_row(*, account: LinkedAccount, model: CommonModel, row_id) -> CommonModelRow | None:
+    return model.table.objects.filter(linked_account=account, pk=row_id).first()
+
+
+def synced_counts(*, account: LinkedAccount) -> list[dict[str, Any]]:
+    """Per common model of the account's category: records held, and those deleted upstream."""
+    counts = []
+    for model in common_models.for_category(account.category):
+        held = model.table.objects.filter(linked_account=account).aggregate(
+            current=Count("id", filter=Q(remote_was_deleted=False)),
+            deleted=Count("id", filter=Q(remote_was_deleted=True)),
+        )
+        counts.append({"model_id": model.model_id, "label": model.label, **held})
+    return counts
 
 
 def sync_runs_for_account(*, account: LinkedAccount, limit: int = 50) -> list[SyncRun]:

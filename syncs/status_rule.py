@@ -13,6 +13,7 @@ from issues.models import ErrorDescription, WebhookEvent
 from issues.services import issue_record_failure, issues_resolve_for_account
 from issues.webhooks.events import webhook_event_emit
 
+from . import common_models
 from .dispatch import SCHEDULABLE
 from .integrations.base import ErrorClass, ProviderError
 from .models import SyncRun, SyncTrigger
@@ -84,11 +85,13 @@ def _sync_completed_data(*, account: LinkedAccount, run: SyncRun) -> dict[str, A
         "last_sync_finished": run.finished_at.isoformat() if run.finished_at else None,
         "models": [
             {
-                "model_name": "Employee",
-                "model_id": "hris.Employee",
-                "records_created": run.records_created,
-                "records_updated": run.records_updated,
-                "records_deleted": run.records_deleted,
+                "model_name": model.name,
+                "model_id": model.model_id,
+                **{
+                    f"records_{key}": run.model_counts.get(model.model_id, {}).get(key, 0)
+                    for key in ("created", "updated", "deleted")
+                },
             }
+            for model in common_models.for_category(account.category)
         ],
     }

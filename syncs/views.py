@@ -1,8 +1,7 @@
-"""The data endpoints (hris Employees), sync status and resync, and the sandbox controls."""
+"""The data endpoints (every registered common model), sync status and resync, and the sandbox controls."""
 
 from django.http import Http404
-from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -20,127 +19,10 @@ from accounts.models import AccountType
 from accounts.selectors import linked_account_credentials
 
 from . import dispatch, sandbox_controls, selectors
-from .models import Employee
+from .serializers import ApiModel
 
 
-# --- serializers -----------------------------------------------------------------------------------
-class EmployeeSerializer(serializers.ModelSerializer):
-    """Merge's Employee (the fields Relink syncs; the relational ones are null)."""
-
-    id = serializers.UUIDField()
-    company = serializers.SerializerMethodField()
-    manager = serializers.SerializerMethodField()
-    team = serializers.SerializerMethodField()
-    pay_group = serializers.SerializerMethodField()
-    home_location = serializers.SerializerMethodField()
-    work_location = serializers.SerializerMethodField()
-    employments = serializers.SerializerMethodField()
-    groups = serializers.SerializerMethodField()
-    field_mappings = serializers.SerializerMethodField()
-    remote_data = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Employee
-        fields = [
-            "id",
-            "remote_id",
-            "created_at",
-            "modified_at",
-            "employee_number",
-            "company",
-            "first_name",
-            "last_name",
-            "display_full_name",
-            "groups",
-            "work_email",
-            "personal_email",
-            "mobile_phone_number",
-            "employments",
-            "home_location",
-            "work_location",
-            "manager",
-            "team",
-            "pay_group",
-            "employment_status",
-            "start_date",
-            "remote_created_at",
-            "termination_date",
-            "remote_was_deleted",
-            "field_mappings",
-            "remote_data",
-        ]
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def _null(self, obj) -> None:
-        return None
-
-    def _empty(self, obj) -> list:
-        return []
-
-    get_company = get_manager = get_team = get_pay_group = get_home_location = get_work_location = _null
-    get_field_mappings = get_remote_data = _null
-    get_employments = get_groups = _empty
-
-
-def _drf_datetime(value, tz):
-    """A date-time as EmployeeSerializer's DateTimeField writes it: in the current time zone,
-    ISO 8601, "Z" for UTC."""
-    if value is None:
-        return None
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, tz)
-    text = value.astimezone(tz).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def employees_as_api(employees: list[Employee]) -> list[dict]:
-    """What EmployeeSerializer(employees, many=True).data holds, field for field and in its
-    order, written out: the generic serializer was two thirds of a page's CPU time.
-    (tests/syncs/test_api.py holds the two side by side.)"""
-    tz = timezone.get_current_timezone()
-    return [
-        {
-            "id": str(e.id),
-            "remote_id": e.remote_id,
-            "created_at": _drf_datetime(e.created_at, tz),
-            "modified_at": _drf_datetime(e.modified_at, tz),
-            "employee_number": e.employee_number,
-            "company": None,
-            "first_name": e.first_name,
-            "last_name": e.last_name,
-            "display_full_name": e.display_full_name,
-            "groups": [],
-            "work_email": e.work_email,
-            "personal_email": e.personal_email,
-            "mobile_phone_number": e.mobile_phone_number,
-            "employments": [],
-            "home_location": None,
-            "work_location": None,
-            "manager": None,
-            "team": None,
-            "pay_group": None,
-            "employment_status": e.employment_status,
-            "start_date": _drf_datetime(e.start_date, tz),
-            "remote_created_at": _drf_datetime(e.remote_created_at, tz),
-            "termination_date": _drf_datetime(e.termination_date, tz),
-            "remote_was_deleted": e.remote_was_deleted,
-            "field_mappings": None,
-            "remote_data": None,
-        }
-        for e in employees
-    ]
-
-
-class EmployeeListParams(CursorParams):
-    modified_after = serializers.DateTimeField(required=False)
-    remote_id = serializers.CharField(required=False, max_length=255)
-    include_deleted_data = serializers.BooleanField(required=False, default=False)
-
-
-class EmployeeRetrieveParams(serializers.Serializer):
-    include_deleted_data = serializers.BooleanField(required=False, default=False)
-
-
+# --- serializers ---------------------------------------------------------------------------------------
 class SyncStatusSerializer(serializers.Serializer):
     model_name = serializers.CharField()
     model_id = serializers.CharField()
@@ -158,49 +40,85 @@ class OutageSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=["none", "http_500", "timeout", "slow"])
 
 
-# --- hris data -----------------------------------------------------------------------------------
-class HrisAccountView(AccountView):
+# --- synced data (every common model) ------------------------------------------------------------------
+class CommonModelView(AccountView):
+    """A data endpoint of one common model: it exists in that model's category only, for accounts
+    of that category (any other: 404, as for an unknown path). Data is what the last successful
+    sync wrote, also while the account is RELINK_NEEDED."""
+
+    api_model: ApiModel
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        # The data endpoints exist in their category only, for accounts of that category.
-        if kwargs.get("category") != "hris" or self.linked_account.category != "hris":
+        category = self.api_model.model.category
+        if kwargs.get("category") != category or self.linked_account.category != category:
             raise Http404
 
 
-class EmployeeListView(HrisAccountView):
-    @extend_schema(
-        operation_id="employees_list",
-        parameters=[ACCOUNT_TOKEN_PARAMETER, EmployeeListParams],
-        responses=paginated_serializer("PaginatedEmployeeList", EmployeeSerializer),
-    )
+class CommonModelListView(CommonModelView):
     def get(self, request, category):
-        params = validate_query(EmployeeListParams, request)
-        qs = selectors.employees_for_account(
+        api = self.api_model
+        params = validate_query(api.list_params, request)
+        qs = selectors.common_model_rows(
             account=self.linked_account,
+            model=api.model,
             include_deleted=params["include_deleted_data"],
             modified_after=params.get("modified_after"),
             remote_id=params.get("remote_id"),
         )
         rows, next_cursor, previous_cursor = paginate(queryset=qs, params=params)
         return paginated_response(
-            next_cursor=next_cursor,
-            previous_cursor=previous_cursor,
-            data=employees_as_api(rows),
+            next_cursor=next_cursor, previous_cursor=previous_cursor, data=api.write(rows)
         )
 
 
-class EmployeeRetrieveView(HrisAccountView):
-    @extend_schema(
-        operation_id="employees_retrieve",
-        parameters=[ACCOUNT_TOKEN_PARAMETER, EmployeeRetrieveParams],
-        responses=EmployeeSerializer,
-    )
-    def get(self, request, category, employee_id):
-        params = validate_query(EmployeeRetrieveParams, request)
-        employee = selectors.employee_for_account(account=self.linked_account, employee_id=employee_id)
-        if employee is None or (employee.remote_was_deleted and not params["include_deleted_data"]):
+class CommonModelRetrieveView(CommonModelView):
+    def get(self, request, category, object_id):
+        api = self.api_model
+        params = validate_query(api.retrieve_params, request)
+        row = selectors.common_model_row(account=self.linked_account, model=api.model, row_id=object_id)
+        if row is None or (row.remote_was_deleted and not params["include_deleted_data"]):
             raise Http404
-        return Response(employees_as_api([employee])[0])
+        return Response(api.write([row])[0])
+
+
+def common_model_views(api: ApiModel) -> tuple[type[CommonModelListView], type[CommonModelRetrieveView]]:
+    """The list and retrieve views of one registered model, with their OpenAPI operations
+    (`candidates_list`, `candidates_retrieve`, as Merge names them)."""
+    name, path = api.model.name, api.model.path
+
+    # Fresh functions per model: extend_schema marks the function it decorates.
+    def list_get(self, request, category):
+        return CommonModelListView.get(self, request, category)
+
+    def retrieve_get(self, request, category, object_id):
+        return CommonModelRetrieveView.get(self, request, category, object_id)
+
+    list_view = type(
+        f"{name}ListView",
+        (CommonModelListView,),
+        {
+            "api_model": api,
+            "get": extend_schema(
+                operation_id=f"{path}_list",
+                parameters=[ACCOUNT_TOKEN_PARAMETER, api.list_params],
+                responses=paginated_serializer(f"Paginated{name}List", api.serializer),
+            )(list_get),
+        },
+    )
+    retrieve_view = type(
+        f"{name}RetrieveView",
+        (CommonModelRetrieveView,),
+        {
+            "api_model": api,
+            "get": extend_schema(
+                operation_id=f"{path}_retrieve",
+                parameters=[ACCOUNT_TOKEN_PARAMETER, api.retrieve_params],
+                responses=api.serializer,
+            )(retrieve_get),
+        },
+    )
+    return list_view, retrieve_view
 
 
 # --- sync status -----------------------------------------------------------------------------------

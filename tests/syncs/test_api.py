@@ -11,7 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from accounts.models import AccountType, LinkedAccount
 from syncs import runs, sandbox_controls
 from syncs.models import Employee, SyncRun
-from syncs.views import EmployeeSerializer, employees_as_api
+from syncs.serializers import EmployeeSerializer, employees_as_api
 
 
 def _sync(account, trigger="schedule"):

@@ -1,0 +1,363 @@
+"""The API side of the common-model registry: each model's Merge serializer (the OpenAPI schema
+and the reference for its shape), its list filters, and a writer that produces exactly what the
+serializer would, field for field and in its order, written out by hand: the generic serializer
+was two thirds of a page's CPU time (tests/syncs/test_api.py and test_categories_api.py hold
+each pair side by side). The data endpoints (`syncs/views.py`, `syncs/urls.py`) are built from
+`API_MODELS`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.api import CursorParams
+
+from . import common_models
+from .common_models import CommonModel
+from .models import Candidate, Contact, Employee
+
+
+# --- filters (declared once per model; the views validate with them) ---------------------------
+class CommonModelListParams(CursorParams):
+    modified_after = serializers.DateTimeField(required=False)
+    remote_id = serializers.CharField(required=False, max_length=255)
+    include_deleted_data = serializers.BooleanField(required=False, default=False)
+
+
+class CommonModelRetrieveParams(serializers.Serializer):
+    include_deleted_data = serializers.BooleanField(required=False, default=False)
+
+
+# --- shared pieces -----------------------------------------------------------------------------------
+class _NullsMixin:
+    """Merge fields Relink does not sync: null, or an empty list."""
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def _null(self, obj) -> None:
+        return None
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def _empty(self, obj) -> list:
+        return []
+
+
+def _drf_datetime(value: datetime | None, tz: tzinfo) -> str | None:
+    """A date-time as DRF's DateTimeField writes it: in the current time zone, ISO 8601, "Z" for UTC."""
+    if value is None:
+        return None
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, tz)
+    text = value.astimezone(tz).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _items(values: list, keys: tuple[str, ...]) -> list[dict]:
+    return [{key: item.get(key) for key in keys} for item in values if isinstance(item, dict)]
+
+
+# --- hris.Employee -------------------------------------------------------------------------------------
+class EmployeeSerializer(_NullsMixin, serializers.ModelSerializer):
+    """Merge's Employee (the fields Relink syncs; the relational ones are null)."""
+
+    id = serializers.UUIDField()
+    company = serializers.SerializerMethodField()
+    manager = serializers.SerializerMethodField()
+    team = serializers.SerializerMethodField()
+    pay_group = serializers.SerializerMethodField()
+    home_location = serializers.SerializerMethodField()
+    work_location = serializers.SerializerMethodField()
+    employments = serializers.SerializerMethodField()
+    groups = serializers.SerializerMethodField()
+    field_mappings = serializers.SerializerMethodField()
+    remote_data = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Employee
+        fields = [
+            "id",
+            "remote_id",
+            "created_at",
+            "modified_at",
+            "employee_number",
+            "company",
+            "first_name",
+            "last_name",
+            "display_full_name",
+            "groups",
+            "work_email",
+            "personal_email",
+            "mobile_phone_number",
+            "employments",
+            "home_location",
+            "work_location",
+            "manager",
+            "team",
+            "pay_group",
+            "employment_status",
+            "start_date",
+            "remote_created_at",
+            "termination_date",
+            "remote_was_deleted",
+            "field_mappings",
+            "remote_data",
+        ]
+
+    get_company = get_manager = get_team = get_pay_group = get_home_location = get_work_location = (
+        _NullsMixin._null
+    )
+    get_field_mappings = get_remote_data = _NullsMixin._null
+    get_employments = get_groups = _NullsMixin._empty
+
+
+def employees_as_api(employees: list[Employee]) -> list[dict]:
+    tz = timezone.get_current_timezone()
+    return [
+        {
+            "id": str(e.id),
+            "remote_id": e.remote_id,
+            "created_at": _drf_datetime(e.created_at, tz),
+            "modified_at": _drf_datetime(e.modified_at, tz),
+            "employee_number": e.employee_number,
+            "company": None,
+            "first_name": e.first_name,
+            "last_name": e.last_name,
+            "display_full_name": e.display_full_name,
+            "groups": [],
+            "work_email": e.work_email,
+            "personal_email": e.personal_email,
+            "mobile_phone_number": e.mobile_phone_number,
+            "employments": [],
+            "home_location": None,
+            "work_location": None,
+            "manager": None,
+            "team": None,
+            "pay_group": None,
+            "employment_status": e.employment_status,
+            "start_date": _drf_datetime(e.start_date, tz),
+            "remote_created_at": _drf_datetime(e.remote_created_at, tz),
+            "termination_date": _drf_datetime(e.termination_date, tz),
+            "remote_was_deleted": e.remote_was_deleted,
+            "field_mappings": None,
+            "remote_data": None,
+        }
+        for e in employees
+    ]
+
+
+# --- ats.Candidate -------------------------------------------------------------------------------------
+ATS_EMAIL_KEYS = ("value", "email_address_type")
+ATS_PHONE_KEYS = ("value", "phone_number_type")
+ATS_URL_KEYS = ("value", "url_type")
+
+
+class AtsEmailAddressSerializer(serializers.Serializer):
+    value = serializers.CharField(allow_null=True)
+    email_address_type = serializers.ChoiceField(choices=["PERSONAL", "WORK", "OTHER"], allow_null=True)
+
+
+class AtsPhoneNumberSerializer(serializers.Serializer):
+    value = serializers.CharField(allow_null=True)
+    phone_number_type = serializers.ChoiceField(
+        choices=["HOME", "WORK", "MOBILE", "SKYPE", "OTHER"], allow_null=True
+    )
+
+
+class AtsUrlSerializer(serializers.Serializer):
+    value = serializers.CharField(allow_null=True)
+    url_type = serializers.ChoiceField(
+        choices=["PERSONAL", "COMPANY", "PORTFOLIO", "BLOG", "SOCIAL_MEDIA", "OTHER", "JOB_POSTING"],
+        allow_null=True,
+    )
+
+
+class CandidateSerializer(_NullsMixin, serializers.ModelSerializer):
+    """Merge's Candidate (applications and attachments, objects Relink does not sync, are empty)."""
+
+    id = serializers.UUIDField()
+    locations = serializers.ListField(child=serializers.CharField(allow_null=True))
+    tags = serializers.ListField(child=serializers.CharField(allow_null=True))
+    phone_numbers = AtsPhoneNumberSerializer(many=True)
+    email_addresses = AtsEmailAddressSerializer(many=True)
+    urls = AtsUrlSerializer(many=True)
+    applications = serializers.SerializerMethodField()
+    attachments = serializers.SerializerMethodField()
+    field_mappings = serializers.SerializerMethodField()
+    remote_data = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Candidate
+        fields = [
+            "id",
+            "remote_id",
+            "created_at",
+            "modified_at",
+            "first_name",
+            "last_name",
+            "company",
+            "title",
+            "remote_created_at",
+            "remote_updated_at",
+            "last_interaction_at",
+            "is_private",
+            "can_email",
+            "locations",
+            "phone_numbers",
+            "email_addresses",
+            "urls",
+            "tags",
+            "applications",
+            "attachments",
+            "remote_was_deleted",
+            "field_mappings",
+            "remote_data",
+        ]
+
+    get_applications = get_attachments = _NullsMixin._empty
+    get_field_mappings = get_remote_data = _NullsMixin._null
+
+
+def candidates_as_api(candidates: list[Candidate]) -> list[dict]:
+    tz = timezone.get_current_timezone()
+    return [
+        {
+            "id": str(c.id),
+            "remote_id": c.remote_id,
+            "created_at": _drf_datetime(c.created_at, tz),
+            "modified_at": _drf_datetime(c.modified_at, tz),
+            "first_name": c.first_name,
+            "last_name": c.last_name,
+            "company": c.company,
+            "title": c.title,
+            "remote_created_at": _drf_datetime(c.remote_created_at, tz),
+            "remote_updated_at": _drf_datetime(c.remote_updated_at, tz),
+            "last_interaction_at": _drf_datetime(c.last_interaction_at, tz),
+            "is_private": c.is_private,
+            "can_email": c.can_email,
+            "locations": [str(v) if v is not None else None for v in c.locations],
+            "phone_numbers": _items(c.phone_numbers, ATS_PHONE_KEYS),
+            "email_addresses": _items(c.email_addresses, ATS_EMAIL_KEYS),
+            "urls": _items(c.urls, ATS_URL_KEYS),
+            "tags": [str(v) if v is not None else None for v in c.tags],
+            "applications": [],
+            "attachments": [],
+            "remote_was_deleted": c.remote_was_deleted,
+            "field_mappings": None,
+            "remote_data": None,
+        }
+        for c in candidates
+    ]
+
+
+# --- crm.Contact -------------------------------------------------------------------------------------
+CRM_EMAIL_KEYS = ("email_address", "email_address_type")
+CRM_PHONE_KEYS = ("phone_number", "phone_number_type")
+CRM_ADDRESS_KEYS = ("street_1", "street_2", "city", "state", "postal_code", "country", "address_type")
+
+
+class CrmEmailAddressSerializer(serializers.Serializer):
+    email_address = serializers.CharField(allow_null=True)
+    email_address_type = serializers.CharField(allow_null=True)
+
+
+class CrmPhoneNumberSerializer(serializers.Serializer):
+    phone_number = serializers.CharField(allow_null=True)
+    phone_number_type = serializers.CharField(allow_null=True)
+
+
+class CrmAddressSerializer(serializers.Serializer):
+    street_1 = serializers.CharField(allow_null=True)
+    street_2 = serializers.CharField(allow_null=True)
+    city = serializers.CharField(allow_null=True)
+    state = serializers.CharField(allow_null=True)
+    postal_code = serializers.CharField(allow_null=True)
+    country = serializers.CharField(allow_null=True)
+    address_type = serializers.ChoiceField(choices=["BILLING", "SHIPPING"], allow_null=True)
+
+
+class ContactSerializer(_NullsMixin, serializers.ModelSerializer):
+    """Merge's CRM Contact (account and owner, objects Relink does not sync, are null)."""
+
+    id = serializers.UUIDField()
+    addresses = CrmAddressSerializer(many=True)
+    email_addresses = CrmEmailAddressSerializer(many=True)
+    phone_numbers = CrmPhoneNumberSerializer(many=True)
+    account = serializers.SerializerMethodField()
+    owner = serializers.SerializerMethodField()
+    field_mappings = serializers.SerializerMethodField()
+    remote_data = serializers.SerializerMethodField()
+    remote_fields = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Contact
+        fields = [
+            "id",
+            "remote_id",
+            "created_at",
+            "modified_at",
+            "first_name",
+            "last_name",
+            "account",
+            "owner",
+            "addresses",
+            "email_addresses",
+            "phone_numbers",
+            "last_activity_at",
+            "remote_created_at",
+            "remote_was_deleted",
+            "field_mappings",
+            "remote_data",
+            "remote_fields",
+        ]
+
+    get_account = get_owner = get_field_mappings = get_remote_data = get_remote_fields = _NullsMixin._null
+
+
+def contacts_as_api(contacts: list[Contact]) -> list[dict]:
+    tz = timezone.get_current_timezone()
+    return [
+        {
+            "id": str(c.id),
+            "remote_id": c.remote_id,
+            "created_at": _drf_datetime(c.created_at, tz),
+            "modified_at": _drf_datetime(c.modified_at, tz),
+            "first_name": c.first_name,
+            "last_name": c.last_name,
+            "account": None,
+            "owner": None,
+            "addresses": _items(c.addresses, CRM_ADDRESS_KEYS),
+            "email_addresses": _items(c.email_addresses, CRM_EMAIL_KEYS),
+            "phone_numbers": _items(c.phone_numbers, CRM_PHONE_KEYS),
+            "last_activity_at": _drf_datetime(c.last_activity_at, tz),
+            "remote_created_at": _drf_datetime(c.remote_created_at, tz),
+            "remote_was_deleted": c.remote_was_deleted,
+            "field_mappings": None,
+            "remote_data": None,
+            "remote_fields": None,
+        }
+        for c in contacts
+    ]
+
+
+# --- the registry's API side -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ApiModel:
+    model: CommonModel
+    serializer: type[serializers.Serializer]
+    write: Callable[[list], list[dict]]  # rows -> what `serializer(rows, many=True).data` holds
+    list_params: type[serializers.Serializer] = CommonModelListParams
+    retrieve_params: type[serializers.Serializer] = CommonModelRetrieveParams
+
+
+API_MODELS: dict[str, ApiModel] = {
+    entry.model.model_id: entry
+    for entry in (
+        ApiModel(common_models.EMPLOYEE, EmployeeSerializer, employees_as_api),
+        ApiModel(common_models.CANDIDATE, CandidateSerializer, candidates_as_api),
+        ApiModel(common_models.CONTACT, ContactSerializer, contacts_as_api),
+    )
+}
