@@ -3,8 +3,10 @@
 Data API (``Authorization: Bearer <api key>``):
   GET /v1/me                              -> the company the key belongs to (a cheap check)
   GET /v1/employees?cursor=N&limit=M      -> {"data": [...], "next_cursor": "N+M" | null}
+  GET /v1/candidates, GET /v1/contacts    the same paging (sandbox_ats, sandbox_crm)
 Every key that begins with ``sk_sandbox_`` works until it is revoked (or rotated away) and
-sees the same 200 deterministic employees. Unknown or revoked keys get 401.
+sees the same 200 deterministic employees, candidates and contacts (`sandbox_data.py`).
+Unknown or revoked keys get 401.
 
 Controls (``X-Sandbox-Control: <token>``, used by Relink's sandbox endpoints and tests):
   POST /control/revoke   {"api_key"}           the key gets 401 from now on
@@ -27,6 +29,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from .sandbox_data import CANDIDATES, CONTACTS
 
 KEY_PREFIX = "sk_sandbox_"
 EMPLOYEE_COUNT = 200
@@ -70,6 +74,7 @@ def employee(index: int) -> dict:
 
 
 EMPLOYEES = [employee(i) for i in range(1, EMPLOYEE_COUNT + 1)]
+RESOURCES = {"/v1/employees": EMPLOYEES, "/v1/candidates": CANDIDATES, "/v1/contacts": CONTACTS}
 
 
 class SandboxState:
@@ -148,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         if parts.path == "/healthz":
             return self._json(200, {"ok": True})
-        if parts.path not in ("/v1/me", "/v1/employees"):
+        if parts.path != "/v1/me" and parts.path not in RESOURCES:
             return self._json(404, {"error": "not_found"})
         auth = self.headers.get("Authorization", "")
         key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
@@ -172,10 +177,11 @@ class Handler(BaseHTTPRequestHandler):
                 raise ValueError
         except ValueError:
             return self._json(400, {"error": "bad_request", "message": "cursor and limit are integers"})
-        page = EMPLOYEES[cursor : cursor + limit]
+        records = RESOURCES[parts.path]
+        page = records[cursor : cursor + limit]
         following = cursor + limit
-        next_cursor = str(following) if following < len(EMPLOYEES) else None
-        return self._json(200, {"data": page, "next_cursor": next_cursor, "total": len(EMPLOYEES)})
+        next_cursor = str(following) if following < len(records) else None
+        return self._json(200, {"data": page, "next_cursor": next_cursor, "total": len(records)})
 
     def _outage(self, mode: str) -> bool:
         """Act out an outage mode; True when the request has been answered (or dropped)."""

@@ -159,11 +159,15 @@ class IsTestKey(HasApiKey):
         return super().has_permission(request, view) and request.user.environment == AccountType.TEST
 
 
+# The integrations the sandbox provider serves with its API keys (reset-login revokes the key).
+SANDBOX_INTEGRATIONS = ("sandbox", "sandbox_ats", "sandbox_crm")
+
+
 class SandboxAccountView(AccountView):
     permission_classes = [IsTestKey]
 
     def sandbox_api_key(self) -> str:
-        if self.linked_account.integration != "sandbox":
+        if self.linked_account.integration not in SANDBOX_INTEGRATIONS:
             raise serializers.ValidationError(
                 {"X-Account-Token": ["This linked account does not use the sandbox integration."]}
             )

@@ -9,9 +9,17 @@ from .bamboohr import BambooHRIntegration
 from .base import CredentialField, Integration, ProviderError  # noqa: F401
 from .hibob import HiBobIntegration
 from .sandbox import SandboxIntegration
+from .sandbox_ats import SandboxAtsIntegration
+from .sandbox_crm import SandboxCrmIntegration
 
 # Provider modules add their class here.
-INTEGRATIONS: list[type[Integration]] = [SandboxIntegration, BambooHRIntegration, HiBobIntegration]
+INTEGRATIONS: list[type[Integration]] = [
+    SandboxIntegration,
+    SandboxAtsIntegration,
+    SandboxCrmIntegration,
+    BambooHRIntegration,
+    HiBobIntegration,
+]
 
 _instances: dict[str, Integration] = {}
 

@@ -1,7 +1,8 @@
-"""The bundled sandbox HRIS (syncs/sandbox_provider.py): the template for a real provider."""
+"""The bundled sandbox HRIS (syncs/sandbox_provider.py): the template for a real provider.
+`sandbox_ats` and `sandbox_crm` are the same provider serving another resource."""
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 
@@ -26,6 +27,8 @@ class SandboxIntegration(Integration):
         ),
     )
 
+    resource: ClassVar[str] = "employees"  # GET /v1/<resource>, cursor-paged
+
     def base_url(self) -> str:
         return settings.SANDBOX_PROVIDER_URL.rstrip("/")
 
@@ -47,7 +50,7 @@ class SandboxIntegration(Integration):
                 raise ProviderError("bad_response", "The provider repeated a page cursor (a paging loop).")
             seen_cursors.add(cursor)
             data = session.get_json(
-                f"{self.base_url()}/v1/employees",
+                f"{self.base_url()}/v1/{self.resource}",
                 params={"cursor": cursor, "limit": PAGE_SIZE},
                 headers=self._headers(credentials),
             )
