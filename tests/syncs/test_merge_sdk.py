@@ -34,3 +34,41 @@ def test_merge_sdk_employees_sync_status_and_resync(live_server, owner, sandbox_
     resynced = merge.hris.force_resync.sync_status_resync_create()
     assert [s.model_id for s in resynced] == ["hris.Employee"] and resynced[0].status == "SYNCING"
     assert queued == [[str(account.pk)]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_merge_sdk_ats_candidates_and_crm_contacts(live_server, owner, sandbox_provider):
+    ats, ats_token = owner.linked_account(origin_id="sdk-ats", category="ats", integration="sandbox_ats")
+    crm, crm_token = owner.linked_account(origin_id="sdk-crm", category="crm", integration="sandbox_crm")
+    for account in (ats, crm):
+        assert services.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
+    base = f"{live_server.url}/api"
+
+    merge = Merge(base_url=base, api_key=owner.production_key, account_token=ats_token)
+    seen, cursor = [], None
+    while True:
+        page = merge.ats.candidates.list(cursor=cursor, page_size=80)
+        seen += page.results
+        if not page.next:
+            break
+        cursor = page.next
+    assert len(seen) == 200 and len({c.id for c in seen}) == 200
+    ken = next(c for c in seen if c.remote_id == "cand_0007")
+    assert (ken.first_name, ken.company, ken.can_email) == ("Ken", "Globex", True)
+    assert ken.email_addresses[0].value == "ken.lovelace.7@mail.example"
+    assert ken.email_addresses[0].email_address_type == "PERSONAL"
+    assert ken.phone_numbers[0].phone_number_type == "MOBILE" and ken.urls[0].url_type == "PORTFOLIO"
+    assert merge.ats.candidates.retrieve(ken.id).remote_id == "cand_0007"
+    assert [c.remote_id for c in merge.ats.candidates.list(remote_id="cand_0003").results] == ["cand_0003"]
+    assert [s.model_id for s in merge.ats.sync_status.list().results] == ["ats.Candidate"]
+
+    merge = Merge(base_url=base, api_key=owner.production_key, account_token=crm_token)
+    contacts = merge.crm.contacts.list(page_size=100)
+    assert len(contacts.results) == 100 and contacts.next
+    assert len(merge.crm.contacts.list(cursor=contacts.next, page_size=100).results) == 100
+    ken = merge.crm.contacts.list(remote_id="con_0007").results[0]
+    assert ken.email_addresses[0].email_address == "ken.lovelace.7@customer.example"
+    assert [p.phone_number for p in ken.phone_numbers] == ["+1-555-1007", "+1-555-5007"]
+    assert ken.addresses[0].city == "Toronto" and ken.last_activity_at.year == 2025
+    assert merge.crm.contacts.retrieve(ken.id).remote_id == "con_0007"
+    assert [s.model_id for s in merge.crm.sync_status.list().results] == ["crm.Contact"]
