@@ -7,7 +7,9 @@ from accounts import catalog
 
 from .bamboohr import BambooHRIntegration
 from .base import CredentialField, Integration, ProviderError  # noqa: F401
+from .greenhouse import GreenhouseIntegration
 from .hibob import HiBobIntegration
+from .hubspot import HubSpotIntegration
 from .sandbox import SandboxIntegration
 from .sandbox_ats import SandboxAtsIntegration
 from .sandbox_crm import SandboxCrmIntegration
@@ -19,6 +21,8 @@ INTEGRATIONS: list[type[Integration]] = [
     SandboxCrmIntegration,
     BambooHRIntegration,
     HiBobIntegration,
+    GreenhouseIntegration,
+    HubSpotIntegration,
 ]
 
 _instances: dict[str, Integration] = {}
