@@ -101,7 +101,7 @@ def account_list(request):
             "all_statuses_url": query_with(request, status=None, cursor=None),
             "sort": sort_name,
             "sort_links": sort_links,
-            "integrations": catalog.all_integrations(),
+            "integrations": _integrations_by_category(f["category"] or None),
         },
     )
 
@@ -163,3 +163,15 @@ def account_delete(request, account_id):
         )
         return redirect("dash-accounts")
     return render(request, "accounts/linked_account_delete.html", {"account": account})
+
+
+def _integrations_by_category(category: str | None) -> list[tuple[str, list[catalog.IntegrationInfo]]]:
+    """The integration filter's choices, grouped by category (only the chosen one's, if any)."""
+    groups = []
+    for value, label in Category.choices:
+        if category and value != category:
+            continue
+        infos = [i for i in catalog.all_integrations() if value in i.categories]
+        if infos:
+            groups.append((label, infos))
+    return groups

@@ -38,7 +38,6 @@ class CommonModel:
     table: type[CommonModelRow]
     fields: tuple[str, ...]  # the Merge fields a provider record maps to (remote_id aside)
     path: str  # the endpoints' URL segment: /api/<category>/v1/<path>
-    label: str  # one record in plain words, for the dashboard ("candidate")
     # (field, None -> "", longest string kept, kind): looked up once, used for every record.
     rules: tuple[tuple[str, bool, int | None, int], ...] = field(init=False, repr=False)
     pg_types: dict[str, str] = field(init=False, repr=False)
@@ -122,7 +121,6 @@ EMPLOYEE = CommonModel(
         "remote_created_at",
     ),
     path="employees",
-    label="employee",
 )
 
 CANDIDATE = CommonModel(
@@ -145,7 +143,6 @@ CANDIDATE = CommonModel(
         "tags",
     ),
     path="candidates",
-    label="candidate",
 )
 
 CONTACT = CommonModel(
@@ -161,7 +158,6 @@ CONTACT = CommonModel(
         "remote_created_at",
     ),
     path="contacts",
-    label="contact",
 )
 
 # Register a new model here (and its API side in syncs/serializers.py).

@@ -5,16 +5,13 @@ each (or a fixed few), whatever the rows."""
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Model, Q, Window
+from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 
 from accounts.models import LinkedAccount, Organization
 
-from .models import Employee, RequestLog, SyncRun, SyncRunStatus
-
-# The common models an account's data is synced into, as the account page counts them. A new
-# category's models join this tuple (each needs a `linked_account` and `remote_was_deleted`).
-SYNCED_MODELS: tuple[type[Model], ...] = (Employee,)
+from . import common_models
+from .models import RequestLog, SyncRun, SyncRunStatus
 
 
 @dataclass(frozen=True)
@@ -62,13 +59,14 @@ def request_logs_for_runs(*, runs: list[SyncRun], per_run: int = 50) -> dict[uui
 
 
 def synced_counts_for_account(*, account: LinkedAccount) -> list[SyncedCount]:
-    """Per synced model, its current records and those deleted upstream (one query per model)."""
+    """Per common model of the account's category (the registry, syncs/common_models.py), its
+    current records and those deleted upstream (one query per model)."""
     counts = []
-    for model in SYNCED_MODELS:
-        row = model.objects.filter(linked_account=account).aggregate(
+    for common in common_models.for_category(account.category):
+        row = common.table.objects.filter(linked_account=account).aggregate(
             current=Count("id", filter=Q(remote_was_deleted=False)),
             deleted=Count("id", filter=Q(remote_was_deleted=True)),
         )
-        meta = model._meta
+        meta = common.table._meta
         counts.append(SyncedCount(str(meta.verbose_name), str(meta.verbose_name_plural), **row))
     return counts

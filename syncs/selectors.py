@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 
 from accounts.models import LinkedAccount, LinkedAccountStatus, SyncFrequency
 
@@ -89,18 +89,6 @@ def common_model_rows(
 
 def common_model_row(*, account: LinkedAccount, model: CommonModel, row_id) -> CommonModelRow | None:
     return model.table.objects.filter(linked_account=account, pk=row_id).first()
-
-
-def synced_counts(*, account: LinkedAccount) -> list[dict[str, Any]]:
-    """Per common model of the account's category: records held, and those deleted upstream."""
-    counts = []
-    for model in common_models.for_category(account.category):
-        held = model.table.objects.filter(linked_account=account).aggregate(
-            current=Count("id", filter=Q(remote_was_deleted=False)),
-            deleted=Count("id", filter=Q(remote_was_deleted=True)),
-        )
-        counts.append({"model_id": model.model_id, "label": model.label, **held})
-    return counts
 
 
 def sync_runs_for_account(*, account: LinkedAccount, limit: int = 50) -> list[SyncRun]:

@@ -9,7 +9,7 @@ from accounts.models import Organization
 from accounts.selectors import linked_account_credentials
 from issues.models import Issue
 from linking.models import LinkToken
-from syncs.models import SyncRun
+from syncs.models import Candidate, Contact, SyncRun
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def test_seed_demo_accounts_are_real():
     call_command("seed_demo", stdout=out)
     org = Organization.objects.get(name="Demo Co")
     accounts = {(a.end_user_origin_id, a.account_type): a for a in org.linked_accounts.all()}
-    assert len(accounts) == 8
+    assert len(accounts) == 12
 
     for account_type in ("PRODUCTION", "TEST"):
         complete = accounts[("acme-001", account_type)]
@@ -38,6 +38,10 @@ def test_seed_demo_accounts_are_real():
         incomplete = accounts[("umbrella-004", account_type)]
         assert incomplete.status == "INCOMPLETE" and linked_account_credentials(account=incomplete) == {}
         assert not SyncRun.objects.filter(linked_account=incomplete).exists()
+        for origin_id, category, table in (("hooli-005", "ats", Candidate), ("wonka-006", "crm", Contact)):
+            account = accounts[(origin_id, account_type)]
+            assert (account.category, account.status) == (category, "COMPLETE")
+            assert table.objects.filter(linked_account=account).count() == 200
 
     relink = LinkToken.objects.get(organization=org)
     assert relink.linked_account == accounts[("globex-002", "TEST")] and relink.is_magic_link

@@ -27,11 +27,22 @@ DEMO_ORG = "Demo Co"
 DEMO_USER = "demo"
 DEMO_PASSWORD = "relink-demo-password"
 
+# (origin id, organization, e-mail, status, category, integration)
 PEOPLE = [
-    ("acme-001", "Acme Corp", "it@acme.example", LinkedAccountStatus.COMPLETE),
-    ("globex-002", "Globex", "hr@globex.example", LinkedAccountStatus.RELINK_NEEDED),
-    ("initech-003", "Initech", "ops@initech.example", LinkedAccountStatus.IDLE),
-    ("umbrella-004", "Umbrella", "people@umbrella.example", LinkedAccountStatus.INCOMPLETE),
+    ("acme-001", "Acme Corp", "it@acme.example", LinkedAccountStatus.COMPLETE, "hris", "sandbox"),
+    ("globex-002", "Globex", "hr@globex.example", LinkedAccountStatus.RELINK_NEEDED, "hris", "sandbox"),
+    ("initech-003", "Initech", "ops@initech.example", LinkedAccountStatus.IDLE, "hris", "sandbox"),
+    (
+        "umbrella-004",
+        "Umbrella",
+        "people@umbrella.example",
+        LinkedAccountStatus.INCOMPLETE,
+        "hris",
+        "sandbox",
+    ),
+    # One of each category beyond HRIS: candidates from the sandbox ATS, contacts from the sandbox CRM.
+    ("hooli-005", "Hooli", "talent@hooli.example", LinkedAccountStatus.COMPLETE, "ats", "sandbox_ats"),
+    ("wonka-006", "Wonka", "sales@wonka.example", LinkedAccountStatus.COMPLETE, "crm", "sandbox_crm"),
 ]
 
 
@@ -75,22 +86,24 @@ class Command(BaseCommand):
     def _seed_accounts(self, organization, *, base_url: str) -> str | None:
         relink_url = None
         with private_sandbox_provider():
-            for origin_id, org_name, email, target in PEOPLE:
+            for origin_id, org_name, email, target, category, integration in PEOPLE:
                 for account_type in (AccountType.PRODUCTION, AccountType.TEST):
                     account = self._seed_account(
-                        organization, origin_id, org_name, email, target, account_type
+                        organization, origin_id, org_name, email, target, account_type, category, integration
                     )
                     if target == LinkedAccountStatus.RELINK_NEEDED and account_type == AccountType.TEST:
                         relink_url = magic_link_create(account=account, base_url=base_url).magic_link_url
         return relink_url
 
-    def _seed_account(self, organization, origin_id, org_name, email, target, account_type):
+    def _seed_account(
+        self, organization, origin_id, org_name, email, target, account_type, category, integration
+    ):
         # Each account has its own key, so revoking one breaks only that account.
         api_key = f"sk_sandbox_demo_{origin_id}_{account_type.lower()}"
         account, _ = linked_account_create(
             organization=organization,
-            category="hris",
-            integration="sandbox",
+            category=category,
+            integration=integration,
             end_user_origin_id=origin_id,
             end_user_organization_name=org_name,
             end_user_email_address=email,
