@@ -8,9 +8,11 @@ list the models of the account's category, and the data endpoints are built from
 of the registry (`syncs/serializers.py`). Adding a model: docs/common-models.md.
 
 `normalise` makes a mapped record safe to store whatever the provider sent: `None` for a
-non-nullable text column becomes "", NUL characters (PostgreSQL text and jsonb cannot hold
-them) are dropped, strings are cut to their column's length, and a list column holds at most
-`MAX_LIST_ITEMS` entries of plain JSON values.
+non-nullable text column becomes "", NUL characters (PostgreSQL text cannot hold them) are
+dropped, strings are cut to their column's length, and a list column holds a list of at most
+`MAX_LIST_ITEMS` entries. NULs inside list columns (jsonb cannot hold them either) are rare
+and cost a deep walk: `strip_nul` runs only for a record whose canonical JSON shows one
+(`syncs/storage.py`).
 """
 
 from __future__ import annotations
@@ -79,29 +81,25 @@ class CommonModel:
                 if max_length and len(value) > max_length:
                     value = value[:max_length]
             elif kind == _JSON:
-                value = _clean_list(value)
+                if not isinstance(value, list):
+                    value = list(value) if isinstance(value, tuple) else []
+                if len(value) > MAX_LIST_ITEMS:
+                    value = value[:MAX_LIST_ITEMS]
             data[name] = value
         remote_id = str(row["remote_id"])
         data["remote_id"] = (remote_id.replace("\x00", "") if "\x00" in remote_id else remote_id)[:255]
         return data
 
 
-def _clean_list(value: Any) -> list:
-    if not isinstance(value, (list, tuple)):
-        return []
-    return [_clean_json(item) for item in value[:MAX_LIST_ITEMS]]
-
-
-def _clean_json(value: Any) -> Any:
+def strip_nul(value: Any) -> Any:
+    """The value with every NUL character dropped from its strings, keys included."""
     if isinstance(value, str):
-        return value.replace("\x00", "")[:2000]
+        return value.replace("\x00", "")
     if isinstance(value, dict):
-        return {str(k).replace("\x00", ""): _clean_json(v) for k, v in list(value.items())[:MAX_LIST_ITEMS]}
+        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return _clean_list(value)
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    return str(value).replace("\x00", "")[:2000]
+        return [strip_nul(item) for item in value]
+    return value
 
 
 EMPLOYEE = CommonModel(

@@ -4,7 +4,13 @@ request, 200 employees per account) -> PostgreSQL. Then request-log writes per s
 
 Two rounds over the same accounts: the first creates 200 employees per account, the second
 finds nothing changed. The worker's RSS (all its processes) is sampled after a warm-up and
-after the rounds: it must stay flat across thousands of syncs."""
+after the rounds: it must stay flat across thousands of syncs.
+
+Then the other categories through the same path: a first sync of 200 candidates (sandbox_ats)
+and of 200 contacts (sandbox_crm) per account. Their worker CPU per sync sits next to the HRIS
+row's and must stay within 1.2x of it (the common-model registry stores every model through the
+same upsert). `SYNCS_BENCH_ACCOUNTS` (default 2000) and `SYNCS_BENCH_CATEGORY_ACCOUNTS` (default
+500) shrink a run for a quick comparison."""
 
 import contextlib
 import os
@@ -30,8 +36,11 @@ from syncs.integrations.base import LoggedRequest
 from syncs.models import RequestLog, SyncRun
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-ACCOUNTS = 2000
-WARMUP = 200
+ACCOUNTS = int(os.environ.get("SYNCS_BENCH_ACCOUNTS", "2000"))
+CATEGORY_ACCOUNTS = int(os.environ.get("SYNCS_BENCH_CATEGORY_ACCOUNTS", "500"))
+WARMUP = min(200, ACCOUNTS // 10 or 1)
+# (category, integration, what one first sync creates)
+OTHER_CATEGORIES = (("ats", "sandbox_ats", "200 candidates"), ("crm", "sandbox_crm", "200 contacts"))
 # The Procfile's worker (WORKER_CONCURRENCY, 4 by default): what a deployment runs.
 CONCURRENCY = int(os.environ.get("SYNCS_BENCH_CONCURRENCY", "4"))
 
@@ -42,7 +51,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _seed(org_id: str, count: int) -> list[str]:
+def _seed(org_id: str, count: int, *, category: str = "hris", integration: str = "sandbox") -> list[str]:
     credentials = encrypt_json({"api_key": "sk_sandbox_bench"})
     ids = [str(uuid7()) for _ in range(count)]
     created = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
@@ -50,9 +59,9 @@ def _seed(org_id: str, count: int) -> list[str]:
         (
             account_id,
             org_id,
-            "hris",
-            "sandbox",
-            f"throughput-{n}",
+            category,
+            integration,
+            f"throughput-{category}-{n}",
             f"Customer {n}",
             f"t{n}@example.com",
             "PRODUCTION",
@@ -62,7 +71,7 @@ def _seed(org_id: str, count: int) -> list[str]:
             created,
             created,
             created,
-            f"throughput-token-{n}",
+            f"throughput-token-{category}-{n}",
             "x",
             credentials,
             "",
@@ -264,6 +273,27 @@ def _sync_throughput(report) -> None:
             ok=lambda row: row.per_second >= 50 and failed == 0,
             note=second.cpu_note(),
         )
+        total = 2 * WARMUP + 2 * ACCOUNTS
+        for category, integration, created in OTHER_CATEGORIES:
+            category_ids = _seed(
+                str(organization.id), CATEGORY_ACCOUNTS, category=category, integration=integration
+            )
+            total += CATEGORY_ACCOUNTS
+            other = _round(category_ids, total, worker.pid)
+            not_done = (
+                SyncRun.objects.filter(linked_account_id__in=category_ids).exclude(status="DONE").count()
+            )
+            ratio = other.worker_cpu_ms / first.worker_cpu_ms if first.worker_cpu_ms else 0.0
+            report.throughput(
+                f"account syncs (first sync: {created} created)",
+                size=f"{CATEGORY_ACCOUNTS} {category} accounts, 10 ms provider latency",
+                count=CATEGORY_ACCOUNTS,
+                seconds=other.seconds,
+                rss_mb=other.peak_rss_mb,
+                target="worker CPU/sync <= 1.2x the HRIS first sync",
+                ok=lambda row, ratio=ratio, not_done=not_done: ratio <= 1.2 and not_done == 0,
+                note=f"{other.cpu_note()}; {ratio:.2f}x the HRIS row's worker CPU; {not_done} runs not DONE",
+            )
     finally:
         _stop(worker)
         _stop(provider)

@@ -219,3 +219,29 @@ def test_a_revoked_harvest_key_means_relink_needed_and_keeps_the_candidates(owne
     listed = owner.client(account_token=token).get("/api/ats/v1/candidates").json()["results"]
     assert len(listed) == 3
     assert all(API_KEY not in log.url for log in RequestLog.objects.filter(linked_account=account))
+
+
+@pytest.mark.django_db
+def test_nul_characters_inside_lists_are_dropped_not_a_database_error(owner):
+    # JSON allows "\u0000" in a string; PostgreSQL jsonb does not.
+    account, token = owner.linked_account(
+        origin_id="gh-nul", category="ats", integration="greenhouse", credentials=dict(CREDS)
+    )
+    odd = candidate(
+        7,
+        "Nul\u0000l",
+        "Byte",
+        tags=["a\u0000b"],
+        email_addresses=[{"value": "x\u0000@y.example", "type": "work"}],
+    )
+    with respx.mock() as mock:
+        mock.get(LIST_URL).mock(return_value=httpx.Response(200, json=[odd]))
+        run = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+    assert run.status == "DONE"
+    [stored] = owner.client(account_token=token).get("/api/ats/v1/candidates").json()["results"]
+    assert stored["first_name"] == "Null" and stored["tags"] == ["ab"]
+    assert stored["email_addresses"] == [{"value": "x@y.example", "email_address_type": "WORK"}]
+    with respx.mock() as mock:
+        mock.get(LIST_URL).mock(return_value=httpx.Response(200, json=[odd]))
+        again = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+    assert (again.records_created, again.records_updated) == (0, 0)
