@@ -10,9 +10,9 @@ Copy ``sandbox.py`` to ``<slug>.py`` and change it:
 2. ``validate(credentials, session)``: ONE cheap authenticated request; return normally when
    the credentials work. Errors are raised for you by the session (see 4).
 3. ``fetch_pages(credentials, session, model)``: yield lists of raw provider records, one list
-   per page, for each common model in ``common_models`` (today ``"hris.Employee"``), and
-   ``map_record(model, raw)``: one raw record -> a dict of common-model fields with a
-   non-empty ``remote_id`` (raise :class:`RecordError` for a record that cannot be mapped;
+   per page, for each common model in ``common_models`` (``"hris.Employee"``, ``"ats.Candidate"``,
+   ``"crm.Contact"``: docs/common-models.md), and ``map_record(model, raw)``: one raw record ->
+   a dict of that model's fields with a non-empty ``remote_id`` (raise :class:`RecordError` for a record that cannot be mapped;
    the run then ends PARTIALLY_SYNCED without that record).
 4. Make every request with ``session.request(...)`` / ``session.get_json(...)``. The session
    uses the shared client of ``outbound.http`` (connect/read timeouts, a wall-clock deadline
