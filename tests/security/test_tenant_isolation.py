@@ -177,7 +177,7 @@ def world(owner, outsider, sandbox_provider):
         "values": {
             "category": "hris",
             "issue_id": issue.pk,
-            "employee_id": employee.pk,
+            "object_id": employee.pk,  # a synced record of any common model (the employee)
             "public_token": public_token,
             "account_id": prod.pk,
             "endpoint_id": endpoint.pk,
