@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rest_framework.renderers import JSONRenderer
 
-from issues.services import webhook_endpoint_create
+from issues.webhooks.endpoints import webhook_endpoint_create
 from syncs import services
 from syncs.models import Candidate, Contact, SyncRun
 from syncs.serializers import CandidateSerializer, ContactSerializer, candidates_as_api, contacts_as_api

@@ -6,7 +6,8 @@ import pytest
 
 from accounts.models import LinkedAccount
 from issues.models import Issue
-from issues.services import status_changes_process, webhook_endpoint_create
+from issues.webhooks.endpoints import webhook_endpoint_create
+from issues.webhooks.outbox import status_changes_process
 from syncs import services
 from tests.linking.helpers import create_link_token, deliveries, exchange, sandbox_finish
 
