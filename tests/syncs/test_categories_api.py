@@ -13,6 +13,8 @@ from syncs.models import Candidate, Contact, SyncRun
 from syncs.serializers import CandidateSerializer, ContactSerializer, candidates_as_api, contacts_as_api
 from tests.linking.helpers import deliveries
 
+from .categories import link_sandbox_account
+
 pytestmark = pytest.mark.django_db
 
 CASES = {
@@ -26,10 +28,7 @@ def _sync(account, trigger="schedule"):
 
 
 def _linked(owner, category, origin_id="cat-1"):
-    integration = CASES[category][0]
-    return owner.linked_account(
-        origin_id=f"{origin_id}-{category}", category=category, integration=integration
-    )
+    return link_sandbox_account(owner, category=category, origin_id=f"{origin_id}-{category}")
 
 
 @pytest.mark.parametrize("category", ["ats", "crm"])
@@ -39,7 +38,7 @@ def test_list_pages_filters_and_retrieves_in_merge_field_names(owner, sandbox_pr
     run = _sync(account)
     assert run.status == "DONE" and run.records_created == 200
     assert run.model_counts == {model_id: {"fetched": 200, "created": 200, "updated": 0, "deleted": 0}}
-    client = owner.client(account_token=token)
+    client = owner.client(test=True, account_token=token)
 
     seen, cursor = [], None
     while True:
@@ -90,7 +89,7 @@ def test_records_gone_upstream_are_flagged_and_hidden_by_default(owner, sandbox_
     stale = table.objects.create(linked_account=account, remote_id="vanished", modified_at=datetime.now(UTC))
     run = _sync(account)
     assert run.records_deleted == 1
-    client = owner.client(account_token=token)
+    client = owner.client(test=True, account_token=token)
     assert client.get(f"/api/{category}/v1/{path}", {"remote_id": "vanished"}).json()["results"] == []
     assert client.get(f"/api/{category}/v1/{path}/{stale.id}").status_code == 404
     shown = client.get(
@@ -100,7 +99,7 @@ def test_records_gone_upstream_are_flagged_and_hidden_by_default(owner, sandbox_
 
 
 def test_a_token_of_another_category_or_an_unknown_category_is_404(owner, sandbox_provider):
-    hris, hris_token = owner.linked_account(origin_id="cat-hris")
+    hris, hris_token = link_sandbox_account(owner, category="hris", origin_id="cat-hris")
     ats, ats_token = _linked(owner, "ats", "cross")
     crm, crm_token = _linked(owner, "crm", "cross")
     for account in (hris, ats, crm):
@@ -116,19 +115,24 @@ def test_a_token_of_another_category_or_an_unknown_category_is_404(owner, sandbo
         (crm_token, "/api/accounting/v1/contacts"),
         (ats_token, "/api/recruiting/v1/candidates"),
     ]:
-        response = owner.client(account_token=token).get(path)
+        response = owner.client(test=True, account_token=token).get(path)
         assert response.status_code == 404, (path, response.content)
         assert response.json() == {"detail": "Not found."}
     candidate = Candidate.objects.filter(linked_account=ats).first()
     assert (
-        owner.client(account_token=crm_token).get(f"/api/ats/v1/candidates/{candidate.id}").status_code == 404
+        owner.client(test=True, account_token=crm_token)
+        .get(f"/api/ats/v1/candidates/{candidate.id}")
+        .status_code
+        == 404
     )
 
 
 @pytest.mark.parametrize("page_size", ["0", "abc", "101"])
 def test_bad_page_sizes_are_400_naming_the_field(owner, sandbox_provider, page_size):
     _, token = _linked(owner, "ats", "pages")
-    response = owner.client(account_token=token).get("/api/ats/v1/candidates", {"page_size": page_size})
+    response = owner.client(test=True, account_token=token).get(
+        "/api/ats/v1/candidates", {"page_size": page_size}
+    )
     assert response.status_code == 400 and "page_size" in response.json()
 
 
@@ -136,15 +140,17 @@ def test_another_organization_never_sees_the_records(owner, outsider, sandbox_pr
     account, token = _linked(owner, "crm", "iso")
     _sync(account)
     contact = Contact.objects.filter(linked_account=account).first()
-    response = outsider.client(account_token=token).get("/api/crm/v1/contacts")
+    response = outsider.client(test=True, account_token=token).get("/api/crm/v1/contacts")
     assert response.status_code == 401 and response.json()["header"] == "X-Account-Token"
-    _, their_token = outsider.linked_account(origin_id="theirs", category="crm", integration="sandbox_crm")
+    _, their_token = link_sandbox_account(outsider, category="crm", origin_id="theirs")
     assert (
-        outsider.client(account_token=their_token).get(f"/api/crm/v1/contacts/{contact.id}").status_code
+        outsider.client(test=True, account_token=their_token)
+        .get(f"/api/crm/v1/contacts/{contact.id}")
+        .status_code
         == 404
     )
-    # A test key sees no production account either.
-    assert owner.client(test=True, account_token=token).get("/api/crm/v1/contacts").status_code == 401
+    # A production key sees no test account either.
+    assert owner.client(account_token=token).get("/api/crm/v1/contacts").status_code == 401
 
 
 def test_sync_completed_names_each_model_of_the_category_with_its_counts(owner, sandbox_provider):

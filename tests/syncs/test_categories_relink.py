@@ -9,7 +9,9 @@ from issues.models import Issue
 from issues.webhooks.endpoints import webhook_endpoint_create
 from issues.webhooks.outbox import status_changes_process
 from syncs import services
-from tests.linking.helpers import create_link_token, deliveries, exchange, sandbox_finish
+from tests.linking.helpers import create_link_token, deliveries, exchange
+
+from .categories import sandbox_credentials
 
 pytestmark = pytest.mark.django_db
 
@@ -23,9 +25,17 @@ def _sync(account_id, trigger="schedule"):
     return services.sync_run_account(account_id=account_id, trigger=trigger)
 
 
-def _link(owner, category, integration, api_key):
+def _link(owner, category, integration, attempt):
     data = create_link_token(owner, origin_id=f"story-{category}", category=category)
-    finished = sandbox_finish(owner, data["link_token"], api_key, integration=integration)
+    finished = owner.client(test=True).post(
+        "/api/sandbox/v1/public-token",
+        {
+            "link_token": data["link_token"],
+            "integration": integration,
+            "credentials": sandbox_credentials(integration, f"story-{category}-{attempt}"),
+        },
+        format="json",
+    )
     assert finished.status_code == 201, finished.content
     return exchange(owner, finished.json()["public_token"], category=category).json()
 
@@ -35,7 +45,7 @@ def test_revoked_credentials_relink_needed_then_relink_keeps_the_account(
     owner, sandbox_provider, category, integration, path, model_id
 ):
     webhook_endpoint_create(organization=owner.organization, url="https://hooks.example.com/relink")
-    linked = _link(owner, category, integration, f"sk_sandbox_{category}_first")
+    linked = _link(owner, category, integration, "first")
     account_id, token = linked["id"], linked["account_token"]
     assert linked["integration"]["slug"] == integration and linked["integration"]["categories"] == [category]
     api = owner.client(test=True, account_token=token)
@@ -64,7 +74,7 @@ def test_revoked_credentials_relink_needed_then_relink_keeps_the_account(
     assert row["model_id"] == model_id and row["status"] == "PAUSED"
 
     # The end user relinks with new credentials: same account, same token.
-    relinked = _link(owner, category, integration, f"sk_sandbox_{category}_second")
+    relinked = _link(owner, category, integration, "second")
     assert (relinked["id"], relinked["account_token"]) == (account_id, token)
     assert LinkedAccount.objects.get(pk=account_id).status == "COMPLETE"
     issue.refresh_from_db()

@@ -5,6 +5,8 @@ from merge import Merge
 
 from syncs import runs, tasks
 
+from .categories import link_sandbox_account
+
 
 @pytest.mark.django_db(transaction=True)
 def test_merge_sdk_employees_sync_status_and_resync(live_server, owner, sandbox_provider, monkeypatch):
@@ -37,14 +39,15 @@ def test_merge_sdk_employees_sync_status_and_resync(live_server, owner, sandbox_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_merge_sdk_ats_candidates_and_crm_contacts(live_server, owner, sandbox_provider):
-    ats, ats_token = owner.linked_account(origin_id="sdk-ats", category="ats", integration="sandbox_ats")
-    crm, crm_token = owner.linked_account(origin_id="sdk-crm", category="crm", integration="sandbox_crm")
+def test_merge_sdk_ats_candidates_and_crm_contacts(live_server, owner, sandbox_provider, monkeypatch):
+    monkeypatch.setattr(tasks.sync_account, "apply_async", lambda args, kwargs: None)  # linking queues one
+    ats, ats_token = link_sandbox_account(owner, category="ats", origin_id="sdk-ats")
+    crm, crm_token = link_sandbox_account(owner, category="crm", origin_id="sdk-crm")
     for account in (ats, crm):
         assert services.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
     base = f"{live_server.url}/api"
 
-    merge = Merge(base_url=base, api_key=owner.production_key, account_token=ats_token)
+    merge = Merge(base_url=base, api_key=owner.test_key, account_token=ats_token)
     seen, cursor = [], None
     while True:
         page = merge.ats.candidates.list(cursor=cursor, page_size=80)
@@ -62,7 +65,7 @@ def test_merge_sdk_ats_candidates_and_crm_contacts(live_server, owner, sandbox_p
     assert [c.remote_id for c in merge.ats.candidates.list(remote_id="cand_0003").results] == ["cand_0003"]
     assert [s.model_id for s in merge.ats.sync_status.list().results] == ["ats.Candidate"]
 
-    merge = Merge(base_url=base, api_key=owner.production_key, account_token=crm_token)
+    merge = Merge(base_url=base, api_key=owner.test_key, account_token=crm_token)
     contacts = merge.crm.contacts.list(page_size=100)
     assert len(contacts.results) == 100 and contacts.next
     assert len(merge.crm.contacts.list(cursor=contacts.next, page_size=100).results) == 100
