@@ -1,12 +1,12 @@
-"""Read-mostly admin for sync runs, handed-out accounts, request logs and synced employees; one
-action: force resync."""
+"""Read-mostly admin for sync runs, handed-out accounts, request logs and synced records (every
+common model); one action: force resync."""
 
 from django.contrib import admin, messages
 
 from accounts.models import LinkedAccount
 
 from . import dispatch
-from .models import Employee, RequestLog, SyncDispatch, SyncRun
+from .models import Candidate, Contact, Employee, RequestLog, SyncDispatch, SyncRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -75,5 +75,23 @@ class EmployeeAdmin(ReadOnlyAdmin):
     )
     list_filter = ("employment_status", "remote_was_deleted")
     search_fields = ("remote_id", "display_full_name", "work_email")
+    raw_id_fields = ("linked_account",)
+    show_full_result_count = False
+
+
+@admin.register(Candidate)
+class CandidateAdmin(ReadOnlyAdmin):
+    list_display = ("first_name", "last_name", "remote_id", "linked_account", "company", "remote_was_deleted")
+    list_filter = ("remote_was_deleted",)
+    search_fields = ("remote_id", "first_name", "last_name", "company")
+    raw_id_fields = ("linked_account",)
+    show_full_result_count = False
+
+
+@admin.register(Contact)
+class ContactAdmin(ReadOnlyAdmin):
+    list_display = ("first_name", "last_name", "remote_id", "linked_account", "remote_was_deleted")
+    list_filter = ("remote_was_deleted",)
+    search_fields = ("remote_id", "first_name", "last_name")
     raw_id_fields = ("linked_account",)
     show_full_result_count = False
