@@ -3,7 +3,7 @@ records, and the integration filter offers integrations by category."""
 
 import pytest
 
-from syncs import services
+from syncs import runs
 from tests.syncs.categories import link_sandbox_account
 
 pytestmark = pytest.mark.django_db
@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_account_page_counts_the_categorys_synced_records(owner, operator, sandbox_provider):
     account, _ = link_sandbox_account(owner, category="crm", origin_id="dash-crm")
-    services.sync_run_account(account_id=str(account.pk), trigger="forced")
+    runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     operator.get("/")
     panel = operator.get(f"/accounts/{account.id}/sync-runs", HTTP_HX_REQUEST="true").content.decode()
     assert 'hx-swap-oob="innerHTML:#data-counts">200 contacts<' in panel

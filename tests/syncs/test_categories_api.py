@@ -8,7 +8,7 @@ import pytest
 from rest_framework.renderers import JSONRenderer
 
 from issues.webhooks.endpoints import webhook_endpoint_create
-from syncs import services
+from syncs import runs
 from syncs.models import Candidate, Contact, SyncRun
 from syncs.serializers import CandidateSerializer, ContactSerializer, candidates_as_api, contacts_as_api
 from tests.linking.helpers import deliveries
@@ -24,7 +24,7 @@ CASES = {
 
 
 def _sync(account, trigger="schedule"):
-    return services.sync_run_account(account_id=str(account.pk), trigger=trigger)
+    return runs.sync_run_account(account_id=str(account.pk), trigger=trigger)
 
 
 def _linked(owner, category, origin_id="cat-1"):

@@ -8,7 +8,7 @@ from accounts.models import LinkedAccount
 from issues.models import Issue
 from issues.webhooks.endpoints import webhook_endpoint_create
 from issues.webhooks.outbox import status_changes_process
-from syncs import services
+from syncs import runs
 from tests.linking.helpers import create_link_token, deliveries, exchange
 
 from .categories import sandbox_credentials
@@ -22,7 +22,7 @@ CASES = [
 
 
 def _sync(account_id, trigger="schedule"):
-    return services.sync_run_account(account_id=account_id, trigger=trigger)
+    return runs.sync_run_account(account_id=account_id, trigger=trigger)
 
 
 def _link(owner, category, integration, attempt):

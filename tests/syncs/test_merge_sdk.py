@@ -44,7 +44,7 @@ def test_merge_sdk_ats_candidates_and_crm_contacts(live_server, owner, sandbox_p
     ats, ats_token = link_sandbox_account(owner, category="ats", origin_id="sdk-ats")
     crm, crm_token = link_sandbox_account(owner, category="crm", origin_id="sdk-crm")
     for account in (ats, crm):
-        assert services.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
+        assert runs.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
     base = f"{live_server.url}/api"
 
     merge = Merge(base_url=base, api_key=owner.test_key, account_token=ats_token)

@@ -12,7 +12,7 @@ import respx
 
 from accounts.models import LinkedAccount
 from issues.models import Issue
-from syncs import integrations, services
+from syncs import integrations, runs
 from syncs.integrations import base
 from syncs.integrations.base import ErrorClass, ProviderError
 from syncs.models import Candidate, RequestLog
@@ -188,7 +188,7 @@ def test_a_candidate_without_an_id_is_skipped_and_the_run_is_partially_synced(ow
     without_id = candidate(None, "No", "Id")
     with respx.mock() as mock:
         mock.get(LIST_URL).mock(return_value=httpx.Response(200, json=[*PAGE_1, without_id]))
-        run = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        run = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert run.status == "PARTIALLY_SYNCED" and run.records_skipped == 1 and run.records_created == 2
     assert sorted(Candidate.objects.filter(linked_account=account).values_list("remote_id", flat=True)) == [
         "53883394",
@@ -207,12 +207,12 @@ def test_a_revoked_harvest_key_means_relink_needed_and_keeps_the_candidates(owne
         mock.get(LIST_URL).mock(
             side_effect=[httpx.Response(200, json=PAGE_1, headers=link(2)), httpx.Response(200, json=PAGE_2)]
         )
-        assert services.sync_run_account(account_id=str(account.pk), trigger="forced").status == "DONE"
+        assert runs.sync_run_account(account_id=str(account.pk), trigger="forced").status == "DONE"
     with respx.mock() as mock:
         mock.get(LIST_URL).mock(
             return_value=httpx.Response(401, json={"message": "Invalid Basic Auth credentials"})
         )
-        run = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        run = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert run.status == "FAILED" and run.error_class == "credentials_rejected"
     assert LinkedAccount.objects.get(pk=account.pk).status == "RELINK_NEEDED"
     assert Issue.objects.get(linked_account=account).error_description == "Invalid API key"
@@ -236,12 +236,12 @@ def test_nul_characters_inside_lists_are_dropped_not_a_database_error(owner):
     )
     with respx.mock() as mock:
         mock.get(LIST_URL).mock(return_value=httpx.Response(200, json=[odd]))
-        run = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        run = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert run.status == "DONE"
     [stored] = owner.client(account_token=token).get("/api/ats/v1/candidates").json()["results"]
     assert stored["first_name"] == "Null" and stored["tags"] == ["ab"]
     assert stored["email_addresses"] == [{"value": "x@y.example", "email_address_type": "WORK"}]
     with respx.mock() as mock:
         mock.get(LIST_URL).mock(return_value=httpx.Response(200, json=[odd]))
-        again = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        again = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert (again.records_created, again.records_updated) == (0, 0)

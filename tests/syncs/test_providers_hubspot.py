@@ -12,7 +12,7 @@ import respx
 
 from accounts.models import LinkedAccount
 from issues.models import Issue
-from syncs import integrations, services
+from syncs import integrations, runs
 from syncs.integrations import base
 from syncs.integrations.base import ErrorClass, ProviderError
 from syncs.models import Contact
@@ -211,13 +211,13 @@ def test_sync_stores_contacts_and_a_removed_scope_means_relink_needed(owner):
         mock.get(LIST_URL).mock(
             side_effect=[httpx.Response(200, json=PAGE_1), httpx.Response(200, json=PAGE_2)]
         )
-        run = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        run = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert run.status == "DONE" and run.model_counts["crm.Contact"]["created"] == 3
     with respx.mock() as mock:
         mock.get(LIST_URL).mock(
             return_value=httpx.Response(403, json=error("MISSING_SCOPES", "Missing scopes"))
         )
-        failed = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        failed = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert failed.status == "FAILED" and failed.error_class == "missing_permissions"
     assert LinkedAccount.objects.get(pk=account.pk).status == "RELINK_NEEDED"
     assert Issue.objects.get(linked_account=account).error_description == "Missing permissions"
@@ -236,6 +236,6 @@ def test_a_contact_without_an_id_is_skipped_and_the_run_is_partially_synced(owne
         mock.get(LIST_URL).mock(
             return_value=httpx.Response(200, json={"results": [*PAGE_2["results"], broken]})
         )
-        run = services.sync_run_account(account_id=str(account.pk), trigger="forced")
+        run = runs.sync_run_account(account_id=str(account.pk), trigger="forced")
     assert run.status == "PARTIALLY_SYNCED" and run.records_skipped == 1
     assert list(Contact.objects.filter(linked_account=account).values_list("remote_id", flat=True)) == ["53"]
