@@ -1,6 +1,7 @@
 """Reads of the accounts app: API keys, linked accounts and their details, organizations. Billing
 and the status chart are in accounts/billing.py."""
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,12 @@ def linked_account_for_token(
 
 def linked_account_token(*, account: LinkedAccount) -> str:
     return decrypt_str(account.account_token_encrypted)
+
+
+def linked_account_tokens(*, account_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Current account tokens by account id, decrypted (for a webhook sent with one)."""
+    rows = LinkedAccount.objects.filter(pk__in=account_ids).values_list("id", "account_token_encrypted")
+    return {account_id: decrypt_str(encrypted) for account_id, encrypted in rows}
 
 
 def linked_account_credentials(*, account: LinkedAccount) -> dict[str, Any]:

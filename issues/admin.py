@@ -139,7 +139,10 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ("id", "event", "endpoint", "status", "attempt_count", "next_attempt_at", "created_at")
     list_select_related = ("endpoint",)
     list_filter = ("status", "event")
-    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    # No body: a payload is the organization's data (end users' names and addresses), not an
+    # operator's business; the dashboard shows it to the organization, minus any token.
+    exclude = ("body",)
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields if f.name != "body"]
     inlines = [WebhookAttemptInline]
     actions = ["redeliver"]
 

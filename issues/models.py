@@ -104,6 +104,9 @@ class WebhookEndpoint(models.Model):
     # Fernet-encrypted (accounts.crypto); shown to the operator, never logged or sent.
     signature_key_encrypted = models.TextField()
     key_rotated_at = models.DateTimeField(null=True, blank=True)
+    # When `url` last changed: events from before then that carry an account token are never
+    # sent to the new URL (webhooks.account_tokens).
+    url_changed_at = models.DateTimeField(null=True, blank=True)
     # Set by the first failed attempt after a success; an endpoint failing for
     # WEBHOOK_DISABLE_AFTER_HOURS is disabled.
     failing_since = models.DateTimeField(null=True, blank=True)
@@ -138,7 +141,8 @@ class WebhookDelivery(models.Model):
     event = models.CharField(max_length=64, choices=WebhookEvent.choices)
     # No foreign key: a delivery about a deleted account outlives it.
     linked_account_uuid = models.UUIDField(null=True, blank=True)
-    # The exact bytes every attempt sends (and signs).
+    # The bytes every attempt sends (and signs), except that a LinkedAccount.linked body has a
+    # placeholder where the account token goes, filled in at send time (webhooks.account_tokens).
     body = models.TextField()
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempt_count = models.PositiveIntegerField(default=0)

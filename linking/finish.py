@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts import catalog
 from accounts.crypto import new_token, token_hash
 from accounts.models import LinkedAccount, LinkedAccountStatus, Organization
-from accounts.selectors import linked_account_details, linked_account_token
+from accounts.selectors import linked_account_details
 from accounts.services import (
     linked_account_create,
     linked_account_mark_complete,
@@ -300,7 +300,7 @@ def _link_new(
     """Create, complete and announce a new account; None when the origin id was taken meanwhile
     (the database's unique constraint decides, also between concurrent finishes)."""
     try:
-        account, account_token = linked_account_create(
+        account, _account_token = linked_account_create(
             organization=token.organization,
             category=category,
             integration=integration,
@@ -318,7 +318,8 @@ def _link_new(
         organization=token.organization,
         event=WebhookEvent.LINKED,
         account_details=linked_account_details(account=account),
-        data={"is_relink": False, "account_token": account_token},
+        data={"is_relink": False},
+        with_account_token=True,  # filled in when sent, never stored
     )
     return account
 
@@ -340,14 +341,12 @@ def _relink(*, account: LinkedAccount, integration: str, credentials: dict[str, 
             account=account, reason=RELINK_REASON if was_linked else "Linked by the end user"
         )
     sync_queue_now(account=account, reason="Relinked: sync at once")
-    data: dict[str, Any] = {"is_relink": was_linked}
-    if not was_linked:
-        data["account_token"] = linked_account_token(account=account)
     webhook_event_emit(
         organization=account.organization,
         event=WebhookEvent.LINKED,
         account_details=linked_account_details(account=account),
-        data=data,
+        data={"is_relink": was_linked},
+        with_account_token=not was_linked,  # filled in when sent, never stored
     )
     return was_linked
 

@@ -6,6 +6,7 @@ receivers.
 - `queue`: putting deliveries on the task queue (batched per transaction).
 - `delivery`: the engine: claim, send, record every attempt, schedule the retry.
 - `sweeps`: redeliver, the re-queue sweep and pruning old deliveries.
+- `account_tokens`: the account token of a LinkedAccount.linked event, filled in at send time.
 - `outbox`: the consumer of the accounts status-history outbox (LinkedAccount.* events).
 - `sender`: one signed POST on the wire (no database).
 """

@@ -25,7 +25,7 @@ from ..models import (
     WebhookEndpoint,
     WebhookNotice,
 )
-from . import sender
+from . import account_tokens, sender
 from .queue import queue_sends
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ UPDATE issues_webhookdelivery AS d
   FROM due, issues_webhookendpoint AS e
  WHERE d.id = due.id AND e.id = d.endpoint_id
 RETURNING d.id, d.body, d.attempt_count, d.window_attempts, d.window_started_at, d.organization_id,
-          e.id, e.url, e.enabled, e.signature_key_encrypted, e.failing_since, e.last_success_at
+          e.id, e.url, e.enabled, e.signature_key_encrypted, e.failing_since, e.last_success_at,
+          d.created_at, d.linked_account_uuid, e.url_changed_at
 """
 
 
@@ -93,6 +94,7 @@ def _claim_and_load(
                     signature_key_encrypted=row[9],
                     failing_since=row[10],
                     last_success_at=row[11],
+                    url_changed_at=row[14],
                 )
             claimed[delivery_id] = WebhookDelivery(
                 id=delivery_id,
@@ -103,6 +105,8 @@ def _claim_and_load(
                 window_attempts=window_attempts,
                 window_started_at=window_started_at,
                 claimed_until=lease,
+                created_at=row[12],
+                linked_account_uuid=row[13],
             )
         return [claimed[i] for i in delivery_ids if i in claimed]
     deliveries = []
@@ -126,6 +130,12 @@ def _claim_and_load(
 # Successes are written together, at most this long after the first of them was sent: a worker
 # that dies mid-batch makes receivers see again only the sends of its last few milliseconds.
 _SUCCESS_WRITE_WINDOW_SECONDS = 0.025
+
+
+# Not sent: a token-bearing event for an endpoint whose URL changed after it (final).
+_URL_CHANGED = sender.SendResult(
+    AttemptOutcome.PERMANENT, None, "", False, account_tokens.URL_CHANGED_ERROR[:500], 0, None
+)
 
 
 def webhook_deliveries_send(*, delivery_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -166,6 +176,7 @@ def webhook_deliveries_send(*, delivery_ids: Iterable[uuid.UUID]) -> dict[uuid.U
         [WebhookAttempt(delivery=d, number=d.attempt_count, started_at=now) for d in deliveries]
     )
     keys: dict[uuid.UUID, str] = {}
+    bodies = account_tokens.bodies_to_send(deliveries)
     successes: list[tuple[WebhookDelivery, WebhookAttempt, sender.SendResult]] = []
     first_success = 0.0
     budget = _attempt_budget_seconds()
@@ -176,15 +187,21 @@ def webhook_deliveries_send(*, delivery_ids: Iterable[uuid.UUID]) -> dict[uuid.U
             _release_claims(deliveries=deliveries[index:], attempts=attempts[index:], lease=lease)
             break
         endpoint = delivery.endpoint
+        body = bodies[delivery.pk]
+        if body is None:
+            _record_successes(successes)
+            _record_result(delivery=delivery, attempt=attempt, result=_URL_CHANGED)
+            outcomes[delivery.pk] = _URL_CHANGED.outcome
+            continue
         if endpoint.pk not in keys:
             keys[endpoint.pk] = decrypt_str(endpoint.signature_key_encrypted)
         headers = sender.signed_headers(
             signature_key=keys[endpoint.pk],
             message_id=str(delivery.id),
-            body=delivery.body,
+            body=body,
             at=timezone.now(),
         )
-        result = sender.send(url=endpoint.url, body=delivery.body, headers=headers)
+        result = sender.send(url=endpoint.url, body=body, headers=headers)
         outcomes[delivery.pk] = result.outcome
         if result.outcome == AttemptOutcome.SUCCESS and connection.vendor == "postgresql":
             successes.append((delivery, attempt, result))

@@ -94,7 +94,11 @@ def webhook_endpoint_update(
 ) -> WebhookEndpoint:
     fields = ["updated_at"]
     if url is not None:
-        endpoint.url = webhook_url_validate(url)
+        url = webhook_url_validate(url)
+        if url != endpoint.url:
+            endpoint.url_changed_at = timezone.now()
+            fields.append("url_changed_at")
+        endpoint.url = url
         fields.append("url")
     if events is not None:
         endpoint.events = webhook_events_validate(events)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Organization
 
 from ..models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from . import account_tokens
 from .queue import queue_sends_on_commit
 
 
@@ -53,11 +54,21 @@ def _new_delivery(
 
 
 def webhook_event_emit(
-    *, organization: Organization, event: WebhookEvent, account_details: dict, data: dict
+    *,
+    organization: Organization,
+    event: WebhookEvent,
+    account_details: dict,
+    data: dict,
+    with_account_token: bool = False,
 ) -> list[WebhookDelivery]:
     """One delivery row per enabled endpoint of `organization` subscribed to `event`, written in
-    the caller's transaction; each send is queued when that transaction commits."""
+    the caller's transaction; each send is queued when that transaction commits.
+
+    `with_account_token`: `data.account_token` carries the account's token, which is filled in
+    at send time and never stored (webhooks.account_tokens)."""
     event = WebhookEvent(event).value  # ValueError on a name outside the enum: a programming error
+    if with_account_token:
+        data = {**data, "account_token": account_tokens.PLACEHOLDER}
     endpoints = [
         e
         for e in WebhookEndpoint.objects.filter(organization=organization, enabled=True)

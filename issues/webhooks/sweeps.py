@@ -10,13 +10,19 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+from . import account_tokens
 from .queue import queue_sends, queue_sends_on_commit
 
 
 def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again now (same body and webhook-id, so receivers can drop duplicates),
-    with a fresh retry window. Refused while it is being sent."""
+    with a fresh retry window. Refused while it is being sent, and for an event carrying an
+    account token when the endpoint's URL changed after the event (webhooks.account_tokens)."""
     now = timezone.now()
+    if account_tokens.carries_account_token(delivery.body) and account_tokens.url_changed_since(
+        url_changed_at=delivery.endpoint.url_changed_at, created_at=delivery.created_at
+    ):
+        raise ValidationError(account_tokens.URL_CHANGED_ERROR, code="url_changed")
     with transaction.atomic():
         updated = (
             WebhookDelivery.objects.filter(pk=delivery.pk)
