@@ -104,6 +104,9 @@ class WebhookEndpoint(models.Model):
     # Fernet-encrypted (accounts.crypto); shown to the operator, never logged or sent.
     signature_key_encrypted = models.TextField()
     key_rotated_at = models.DateTimeField(null=True, blank=True)
+    # The key before the last rotation (encrypted likewise): it keeps signing beside the new one
+    # for WEBHOOK_KEY_ROTATION_OVERLAP_HOURS after `key_rotated_at` (webhooks.signing_keys).
+    previous_signature_key_encrypted = models.TextField(blank=True, default="")
     # When `url` last changed: events from before then that carry an account token are never
     # sent to the new URL (webhooks.account_tokens).
     url_changed_at = models.DateTimeField(null=True, blank=True)

@@ -8,5 +8,6 @@ receivers.
 - `sweeps`: redeliver, the re-queue sweep and pruning old deliveries.
 - `account_tokens`: the account token of a LinkedAccount.linked event, filled in at send time.
 - `outbox`: the consumer of the accounts status-history outbox (LinkedAccount.* events).
+- `signing_keys`: which keys sign an attempt (both, during a key rotation's overlap).
 - `sender`: one signed POST on the wire (no database).
 """

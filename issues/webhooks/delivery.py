@@ -15,8 +15,6 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.crypto import decrypt_str
-
 from ..models import (
     AttemptOutcome,
     DeliveryStatus,
@@ -27,6 +25,7 @@ from ..models import (
 )
 from . import account_tokens, sender
 from .queue import queue_sends
+from .signing_keys import SigningKeys, signing_keys
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +66,8 @@ UPDATE issues_webhookdelivery AS d
  WHERE d.id = due.id AND e.id = d.endpoint_id
 RETURNING d.id, d.body, d.attempt_count, d.window_attempts, d.window_started_at, d.organization_id,
           e.id, e.url, e.enabled, e.signature_key_encrypted, e.failing_since, e.last_success_at,
-          d.created_at, d.linked_account_uuid, e.url_changed_at
+          d.created_at, d.linked_account_uuid, e.url_changed_at, e.previous_signature_key_encrypted,
+          e.key_rotated_at
 """
 
 
@@ -95,6 +95,8 @@ def _claim_and_load(
                     failing_since=row[10],
                     last_success_at=row[11],
                     url_changed_at=row[14],
+                    previous_signature_key_encrypted=row[15],
+                    key_rotated_at=row[16],
                 )
             claimed[delivery_id] = WebhookDelivery(
                 id=delivery_id,
@@ -175,7 +177,7 @@ def webhook_deliveries_send(*, delivery_ids: Iterable[uuid.UUID]) -> dict[uuid.U
     attempts = WebhookAttempt.objects.bulk_create(
         [WebhookAttempt(delivery=d, number=d.attempt_count, started_at=now) for d in deliveries]
     )
-    keys: dict[uuid.UUID, str] = {}
+    keys: dict[uuid.UUID, SigningKeys] = {}
     bodies = account_tokens.bodies_to_send(deliveries)
     successes: list[tuple[WebhookDelivery, WebhookAttempt, sender.SendResult]] = []
     first_success = 0.0
@@ -193,13 +195,11 @@ def webhook_deliveries_send(*, delivery_ids: Iterable[uuid.UUID]) -> dict[uuid.U
             _record_result(delivery=delivery, attempt=attempt, result=_URL_CHANGED)
             outcomes[delivery.pk] = _URL_CHANGED.outcome
             continue
+        signed_at = timezone.now()
         if endpoint.pk not in keys:
-            keys[endpoint.pk] = decrypt_str(endpoint.signature_key_encrypted)
+            keys[endpoint.pk] = signing_keys(endpoint, at=signed_at)
         headers = sender.signed_headers(
-            signature_key=keys[endpoint.pk],
-            message_id=str(delivery.id),
-            body=body,
-            at=timezone.now(),
+            keys=keys[endpoint.pk], message_id=str(delivery.id), body=body, at=signed_at
         )
         result = sender.send(url=endpoint.url, body=body, headers=headers)
         outcomes[delivery.pk] = result.outcome

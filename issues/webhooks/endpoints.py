@@ -124,11 +124,21 @@ def webhook_endpoint_update(
 
 
 def webhook_endpoint_rotate_key(*, endpoint: WebhookEndpoint) -> str:
-    """A new signature key; every attempt from now on (retries too) is signed with it."""
+    """A new signature key. Every attempt from now on (retries too) is signed with it and, for
+    WEBHOOK_KEY_ROTATION_OVERLAP_HOURS, with the key it replaces too (webhooks.signing_keys).
+    A second rotation within the window drops the oldest key."""
     key = _new_signature_key()
+    endpoint.previous_signature_key_encrypted = endpoint.signature_key_encrypted
     endpoint.signature_key_encrypted = encrypt_str(key)
     endpoint.key_rotated_at = timezone.now()
-    endpoint.save(update_fields=["signature_key_encrypted", "key_rotated_at", "updated_at"])
+    endpoint.save(
+        update_fields=[
+            "signature_key_encrypted",
+            "previous_signature_key_encrypted",
+            "key_rotated_at",
+            "updated_at",
+        ]
+    )
     return key
 
 

@@ -15,6 +15,8 @@ from standardwebhooks.webhooks import Webhook
 
 from outbound import http as outbound_http
 
+from .signing_keys import SigningKeys
+
 USER_AGENT = "Relink-Webhooks/1.0"
 
 
@@ -24,14 +26,18 @@ def merge_signature(*, signature_key: str, body: bytes) -> str:
     return base64.urlsafe_b64encode(digest).decode()
 
 
-def signed_headers(*, signature_key: str, message_id: str, body: str, at: datetime) -> dict[str, str]:
+def signed_headers(*, keys: SigningKeys, message_id: str, body: str, at: datetime) -> dict[str, str]:
+    """Both signature schemes. `webhook-signature` holds one `v1,…` signature per signing key,
+    space-separated (two during a key rotation's overlap); the Merge header holds one."""
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "X-Merge-Webhook-Signature": merge_signature(signature_key=signature_key, body=body.encode()),
+        "X-Merge-Webhook-Signature": merge_signature(signature_key=keys.merge_key, body=body.encode()),
         "webhook-id": message_id,
         "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(signature_key).sign(msg_id=message_id, timestamp=at, data=body),
+        "webhook-signature": " ".join(
+            Webhook(key).sign(msg_id=message_id, timestamp=at, data=body) for key in keys.standard_keys
+        ),
     }
 
 

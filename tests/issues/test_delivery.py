@@ -1,12 +1,17 @@
 """Sending deliveries to a real receiver on 127.0.0.1, one attempt at a time (the service the
 send task calls): signatures, outcomes, the retry schedule, bounded reads, auto-disable."""
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from accounts.selectors import linked_account_details
 from issues import services
@@ -100,12 +105,59 @@ def test_wrong_key_fails_verification_at_the_receiver(hooked, receiver):
     assert not receiver.received[0].standard_signature_ok
 
 
-def test_rotated_key_signs_the_next_attempt(hooked, receiver):
+def _verifies(key: str, got) -> tuple[bool, bool]:
+    """(Merge header, Standard Webhooks headers) verify with `key`, as a receiver would check."""
+    expected = base64.urlsafe_b64encode(
+        hmac.new(key.encode(), got.raw_body, hashlib.sha256).digest()
+    ).decode()
+    merge_ok = hmac.compare_digest(expected, got.headers["x-merge-webhook-signature"])
+    try:
+        Webhook(key).verify(got.raw_body, got.headers, json_parse=False)
+    except WebhookVerificationError:
+        return merge_ok, False
+    return merge_ok, True
+
+
+def test_a_rotated_key_overlaps_the_old_one_for_the_window(hooked, receiver, settings):
+    """Rotation does not switch at once: for WEBHOOK_KEY_ROTATION_OVERLAP_HOURS the Standard
+    Webhooks header carries signatures by both keys (receivers move to the new key at their
+    pace) and the Merge header, which holds one signature, stays on the old key; then only the
+    new key signs."""
+    settings.WEBHOOK_KEY_ROTATION_OVERLAP_HOURS = 24
     endpoint, account = hooked
-    new_key = webhook_endpoint_rotate_key(endpoint=endpoint)
-    receiver.signature_key = new_key
+    old_key = receiver.signature_key
+    receiver.verify = False
+    rotated_at = timezone.now()
+    with time_machine.travel(rotated_at, tick=False):
+        new_key = webhook_endpoint_rotate_key(endpoint=endpoint)
+    assert new_key != old_key
+    # (Verified at the time of sending: a Standard Webhooks check refuses old timestamps.)
+    with time_machine.travel(rotated_at + timedelta(hours=23, minutes=59), tick=False):
+        send_one(emit(account).id)
+        during = receiver.received[-1]
+        assert len(during.headers["webhook-signature"].split(" ")) == 2
+        assert _verifies(old_key, during) == (True, True)
+        assert _verifies(new_key, during) == (False, True)
+    with time_machine.travel(rotated_at + timedelta(hours=24, minutes=1), tick=False):
+        send_one(emit(account).id)
+        after = receiver.received[-1]
+        assert len(after.headers["webhook-signature"].split(" ")) == 1
+        assert _verifies(old_key, after) == (False, False)
+        assert _verifies(new_key, after) == (True, True)
+    assert len(receiver.received) == 2
+
+
+def test_rotating_twice_in_the_window_keeps_only_the_last_two_keys(hooked, receiver):
+    endpoint, account = hooked
+    first = receiver.signature_key
+    second = webhook_endpoint_rotate_key(endpoint=endpoint)
+    third = webhook_endpoint_rotate_key(endpoint=endpoint)
+    receiver.verify = False
     send_one(emit(account).id)
-    assert receiver.received[0].merge_signature_ok and receiver.received[0].standard_signature_ok
+    [got] = receiver.received
+    assert _verifies(first, got) == (False, False)  # the first key signs nothing any more
+    assert _verifies(second, got) == (True, True)
+    assert _verifies(third, got) == (False, True)
 
 
 def test_500_500_200_arrives_on_the_third_attempt(hooked, receiver):
