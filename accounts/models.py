@@ -56,6 +56,9 @@ class Organization(models.Model):
     )
     # Days between relink reminder e-mails for accounts that stay RELINK_NEEDED; null = off.
     relink_reminder_days = models.PositiveIntegerField(null=True, blank=True)
+    # Origins (scheme://host[:port], accounts.origins) allowed to embed the link page: its CSP
+    # frame-ancestors and the only targets of its postMessage. Empty: nobody.
+    embedding_origins = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ from .models import (
     Membership,
     Organization,
 )
+from .origins import origins_normalize
 from .selectors import linked_account_details
 
 API_KEY_PREFIX = {AccountType.PRODUCTION: "rl_live_", AccountType.TEST: "rl_test_"}
@@ -235,11 +236,17 @@ def organization_update_settings(
     default_sync_frequency: str,
     relink_support_text: str,
     relink_reminder_days: int | None,
+    embedding_origins: list[str] | None = None,
 ) -> Organization:
     """The operator's settings: default sync frequency, the relink support text shown to end
-    users, and the relink reminder schedule (days between reminders; None = off)."""
+    users, the relink reminder schedule (days between reminders; None = off) and the origins
+    allowed to embed the link page (None: unchanged; ValidationError on a non-origin)."""
+    fields = ["default_sync_frequency", "relink_support_text", "relink_reminder_days"]
+    if embedding_origins is not None:
+        organization.embedding_origins = origins_normalize(embedding_origins)
+        fields.append("embedding_origins")
     organization.default_sync_frequency = default_sync_frequency
     organization.relink_support_text = relink_support_text
     organization.relink_reminder_days = relink_reminder_days
-    organization.save(update_fields=["default_sync_frequency", "relink_support_text", "relink_reminder_days"])
+    organization.save(update_fields=fields)
     return organization

@@ -7,6 +7,7 @@ from datetime import date
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -20,6 +21,7 @@ from .billing import billing_accounts, billing_summary, billing_usage, parse_mon
 from .charts import stacked_bars
 from .dashboard import SESSION_KEY, operator_required
 from .models import AccountType, ApiKey, LinkedAccount, LinkedAccountStatus, SyncFrequency
+from .origins import origins_normalize
 from .selectors import organizations_for_user
 
 CHART_STATUSES = ("COMPLETE", "IDLE", "RELINK_NEEDED", "INCOMPLETE")
@@ -200,6 +202,18 @@ class SettingsForm(forms.Form):
     relink_reminder_days = forms.IntegerField(
         min_value=1, max_value=90, required=False, help_text="Days between reminders; empty: no reminders."
     )
+    embedding_origins = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+        required=False,
+        help_text="One origin a line, e.g. https://app.example.com; empty: nobody may embed the link page.",
+    )
+
+    def clean_embedding_origins(self) -> list[str]:
+        try:
+            return origins_normalize(self.cleaned_data["embedding_origins"].splitlines())
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
 
 
 class ApiKeyForm(forms.Form):
@@ -216,6 +230,7 @@ def settings_page(request):
             "default_sync_frequency": organization.default_sync_frequency,
             "relink_support_text": organization.relink_support_text,
             "relink_reminder_days": organization.relink_reminder_days,
+            "embedding_origins": "\n".join(organization.embedding_origins),
         }
     )
     if request.method == "POST":

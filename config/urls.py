@@ -1,3 +1,4 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path, register_converter
@@ -28,7 +29,15 @@ urlpatterns = [
     path("api/sandbox/v1/", include(sandbox_patterns)),
     path("api/billing/v1/", include("accounts.urls_billing")),
     path("api/schema/", SpectacularAPIView.as_view(**public), name="schema"),
-    path("api/docs/", SpectacularRedocView.as_view(url_name="schema", **public), name="api-docs"),
+    # Redoc styles itself with <style> elements it inserts and renders in a blob: worker; the
+    # page shows only the public schema.
+    path(
+        "api/docs/",
+        csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["'self'", "blob:"]})(
+            SpectacularRedocView.as_view(url_name="schema", **public)
+        ),
+        name="api-docs",
+    ),
     path("admin/", admin.site.urls),
     # The end-user link/relink page.
     path("link/", include("linking.urls_public")),

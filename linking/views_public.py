@@ -37,6 +37,9 @@ def _render(request: HttpRequest, step: str, context: dict, status: int = 200) -
     # The page runs in a popup (or frame) of the customer's app and reports back to it with
     # postMessage: Django's default COOP (same-origin) would cut the popup off from its opener.
     response["Cross-Origin-Opener-Policy"] = "unsafe-none"
+    # Only the organization's embedding origins may frame it (the same ones its script posts
+    # to); nobody when it has none, or when the page names no organization.
+    response._csp_replace = {"frame-ancestors": list(context.get("embedding_origins") or ["'none'"])}
     return response
 
 
@@ -61,6 +64,7 @@ def _common(request: HttpRequest, token: LinkToken, raw_token: str) -> dict:
         "magic": magic,
         "mode_query": "?mode=magic" if magic else "",
         "organization_name": token.organization.name,
+        "embedding_origins": token.organization.embedding_origins,
         "end_user_organization_name": token.end_user_organization_name,
         "language": token.language or "en",
         "relink_account": account,

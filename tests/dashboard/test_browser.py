@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from issues.models import Issue, WebhookDelivery
 from syncs.models import SyncRun, SyncRunStatus, SyncTrigger
@@ -156,17 +157,11 @@ def test_sync_badge_updates_by_polling(browser, live_server, owner, transactiona
     operator_client(username="poller", organizations=[owner.organization])
     page = login(browser, live_server, "poller")
     # The syncs app fills the row's Sync cell once the list has loaded.
-    page.wait_for_function(
-        f"document.getElementById('sync-{account.id}').innerText.includes('100 records')", timeout=10_000
-    )
+    expect(page.locator(f"#sync-{account.id}")).to_contain_text("100 records", timeout=10_000)
     SyncRun.objects.filter(pk=run.pk).update(requests_total=2, records_fetched=200)
-    page.wait_for_function(
-        f"document.getElementById('sync-{account.id}').innerText.includes('200 records')", timeout=10_000
-    )
+    expect(page.locator(f"#sync-{account.id}")).to_contain_text("200 records", timeout=10_000)
     SyncRun.objects.filter(pk=run.pk).update(status=SyncRunStatus.DONE, finished_at=timezone.now())
-    page.wait_for_function(
-        f"document.getElementById('sync-{account.id}').innerText.includes('Sync finished')", timeout=10_000
-    )
+    expect(page.locator(f"#sync-{account.id}")).to_contain_text("Sync finished", timeout=10_000)
 
 
 def test_outsider_sees_404_in_the_browser(browser, live_server, owner, outsider, transactional_db):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from playwright.sync_api import expect
 
 from issues.models import Issue
 
@@ -60,7 +61,7 @@ def test_known_pages_look_the_same(browser, live_server, owner, transactional_db
                 page.goto(f"{live_server.url}{url}")
                 # The account page's panels arrive after the frame: wait until they have.
                 page.wait_for_load_state("networkidle")
-                page.wait_for_function("!document.querySelector('.htmx-request, [data-panel-loading]')")
+                expect(page.locator(".htmx-request, [data-panel-loading]")).to_have_count(0)
                 masks = [page.locator(selector) for selector in VOLATILE]
                 page.screenshot(path=str(SHOTS / f"{name}-{device}.png"), full_page=True, mask=masks)
             if device == "laptop":

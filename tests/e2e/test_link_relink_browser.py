@@ -2,14 +2,14 @@
 live server, the sandbox provider on a socket, and a real Celery worker running the syncs.
 Screenshots of every step go to test-output/e2e/."""
 
-import os
 from pathlib import Path
 
 import pytest
 from django.db import connections
 from django.utils import timezone
+from playwright.sync_api import expect
 
-from accounts.models import LinkedAccount
+from accounts.models import LinkedAccount, Organization
 from accounts.selectors import linked_account_token
 from issues.models import Issue
 from syncs.models import SyncRun
@@ -93,6 +93,12 @@ def open_embedded(context, live_server, link_token: str, errors: list):
     return opener, popup
 
 
+def message_to(opener, timeout: float = 5) -> dict:
+    """The message the link page posted to its opener. Polled from here: the page's CSP allows
+    no eval, which Playwright's wait_for_function needs."""
+    return wait_until(lambda: opener.evaluate("window.relinkMessage"), timeout=timeout, interval=0.05)
+
+
 def sync_runs(account) -> list[SyncRun]:
     return list(SyncRun.objects.filter(linked_account=account).order_by("started_at"))
 
@@ -107,6 +113,8 @@ def test_link_then_relink_in_the_browser(
 
 
 def link_then_relink(live_server, owner, browser):
+    # The customer's app (here: a page of the live server's origin) may embed the link page.
+    Organization.objects.filter(pk=owner.organization.pk).update(embedding_origins=[live_server.url])
     context = browser.new_context(viewport={"width": 480, "height": 800})
     client = owner.client(test=True)
     js_errors: list[str] = []
@@ -118,13 +126,13 @@ def link_then_relink(live_server, owner, browser):
     page.get_by_role("link", name="Sandbox HRIS").click()
     page.get_by_label("API key").wait_for()
     # Keyboard focus follows the step that was swapped in.
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'field-api_key'")
+    expect(page.locator("#field-api_key")).to_be_focused()
     shot(page, "02-credentials-form")
     page.get_by_label("API key").fill("sk_sandbox_northwind_first")
     page.get_by_role("button", name="Connect").click()
     page.get_by_role("heading", name="Connected").wait_for()
     shot(page, "03-connected")
-    message = opener.wait_for_function("window.relinkMessage", timeout=5000).json_value()
+    message = message_to(opener)
     assert message["type"] == "relink:success" and message["is_relink"] is False
     exchanged = client.get(f"/api/hris/v1/account-token/{message['public_token']}").json()
     account = LinkedAccount.objects.get(end_user_origin_id="northwind-7")
@@ -151,7 +159,7 @@ def link_then_relink(live_server, owner, browser):
     # 3. A relink link for the same origin id opens the relink screen, which says why.
     opener, page = open_embedded(context, live_server, link_token_for(owner, "northwind-7"), js_errors)
     page.get_by_role("heading", name="Reconnect Sandbox HRIS").wait_for()
-    assert "Northwind" in page.locator("#relink-reason").inner_text() or "Northwind" in page.content()
+    assert "reconnecting Northwind's Sandbox HRIS account" in page.locator(".context").inner_text()
     assert "stopped accepting the API key" in page.locator("#relink-reason").inner_text()
     assert page.get_by_role("heading", name="Choose your system").count() == 0
     shot(page, "04-relink-screen")
@@ -164,7 +172,7 @@ def link_then_relink(live_server, owner, browser):
     alert.wait_for()
     assert "didn't work" in alert.inner_text()
     assert "sk_sandbox_northwind_first" not in page.content()
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'field-api_key'")
+    expect(page.locator("#field-api_key")).to_be_focused()
     assert LinkedAccount.objects.get(pk=account.pk).status == "RELINK_NEEDED"
     shot(page, "05-wrong-key")
 
@@ -174,7 +182,7 @@ def link_then_relink(live_server, owner, browser):
     page.get_by_role("button", name="Reconnect").click()
     page.get_by_role("heading", name="Reconnected").wait_for()
     shot(page, "06-reconnected")
-    message = opener.wait_for_function("window.relinkMessage", timeout=5000).json_value()
+    message = message_to(opener)
     assert message["is_relink"] is True
     again = client.get(f"/api/hris/v1/account-token/{message['public_token']}").json()
 
@@ -237,4 +245,40 @@ def magic_link_on_a_phone(live_server, owner, browser):
     assert "already been used" in page.content()
     shot(page, "09-magic-link-used")
     context.close()
-    assert os.listdir(SHOTS)
+    for name in ("07-magic-link-phone", "08-magic-link-done", "09-magic-link-used"):
+        assert (SHOTS / f"{name}.png").stat().st_size > 1000, name  # each step's screenshot was taken
+
+
+def test_only_an_allowed_origin_hears_the_result(
+    live_server, owner, sandbox_provider, browser, close_connections_after
+):
+    try:
+        only_allowed_origin_hears(live_server, owner, browser)
+    finally:
+        close_connections_after()
+
+
+def only_allowed_origin_hears(live_server, owner, browser):
+    """The organization allows another origin than the opener's: the link still completes, but
+    the opener never receives the public token (the page posts to the allowed origins only)."""
+    Organization.objects.filter(pk=owner.organization.pk).update(
+        embedding_origins=["https://app.example.com"]
+    )
+    context = browser.new_context(viewport={"width": 480, "height": 800})
+    js_errors: list[str] = []
+    opener, page = open_embedded(context, live_server, link_token_for(owner, "foreign-1"), js_errors)
+    opener.evaluate(
+        "window.relinkMessages = []; window.addEventListener('message', (e) => relinkMessages.push(e.data))"
+    )
+    assert page.locator("body").get_attribute("data-embedding-origins") == "https://app.example.com"
+    page.get_by_role("link", name="Sandbox HRIS").click()
+    page.get_by_label("API key").fill("sk_sandbox_foreign")
+    page.get_by_role("button", name="Connect").click()
+    page.get_by_role("heading", name="Connected").wait_for()
+    assert LinkedAccount.objects.filter(end_user_origin_id="foreign-1", status="COMPLETE").exists()
+    # Messages from one window arrive in order: once this probe, sent after the page finished,
+    # has arrived, a message the page had posted to the opener would have arrived before it.
+    page.evaluate("window.opener.postMessage({type: 'probe'}, '*')")
+    received = wait_until(lambda: opener.evaluate("window.relinkMessages.length && window.relinkMessages"))
+    assert received == [{"type": "probe"}]
+    context.close()
