@@ -17,6 +17,8 @@ class IntegrationInfo:
     color: str = "#4F46E5"
     passthrough_available: bool = False
     credential_fields: tuple = field(default_factory=tuple)
+    # A sandbox: offered to and usable by test link tokens only (never production accounts).
+    test_only: bool = False
 
     def as_api(self) -> dict:
         return {

@@ -33,7 +33,7 @@ from syncs.credentials import credentials_validate
 from syncs.dispatch import sync_queue_now
 
 from .models import LinkToken, PublicToken
-from .selectors import RELINK_REASON, integration_exists, link_token_problem
+from .selectors import RELINK_REASON, integration_allowed_for, integration_exists, link_token_problem
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +170,8 @@ def link_target_resolve(
     integration = integration or token.integration
     if not integration or not integration_exists(slug=integration):
         raise LinkProblem("integration", "Choose one of the integrations offered.")
+    if bound is None and not integration_allowed_for(slug=integration, account_type=token.account_type):
+        raise LinkProblem("integration", f"{catalog.get(integration).name} is only offered on test links.")
     category = _account_category(token=token, integration=integration)
     return LinkTarget(
         token=token,
@@ -199,7 +201,9 @@ def link_finish(
     cleaned = _clean_credentials(integration=target.integration, credentials=credentials)
 
     # The provider call happens outside any transaction: no row stays locked while we wait.
-    check = credentials_validate(integration=target.integration, credentials=cleaned)
+    check = credentials_validate(
+        integration=target.integration, credentials=cleaned, tenant=str(target.token.organization_id)
+    )
     if not check.ok:
         token = target.token
         support = token.organization.relink_support_text if token.is_relink else ""

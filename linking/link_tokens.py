@@ -15,7 +15,7 @@ from accounts.models import Category, LinkedAccount, Organization
 from accounts.selectors import linked_account_find_by_origin
 
 from .models import LinkToken
-from .selectors import integration_exists
+from .selectors import integration_allowed_for, integration_exists
 
 LINK_EXPIRY_DEFAULT_MINS = 30
 LINK_EXPIRY_MIN_MINS = 30
@@ -87,6 +87,12 @@ def link_token_create(
         )
         if account is not None:
             break
+    if (
+        integration
+        and account is None
+        and not integration_allowed_for(slug=integration, account_type=account_type)
+    ):
+        raise ValidationError({"integration": [f"'{integration}' is a sandbox: use a test API key for it."]})
 
     raw = new_token("lt_")
     token = LinkToken.objects.create(

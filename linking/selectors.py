@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from accounts import catalog
 from accounts.crypto import token_hash
-from accounts.models import LinkedAccount, LinkedAccountStatus, LinkedAccountStatusChange
+from accounts.models import AccountType, LinkedAccount, LinkedAccountStatus, LinkedAccountStatusChange
 
 from .models import LinkToken, RelinkEmail
 
@@ -44,10 +44,28 @@ def link_token_problem(*, token: LinkToken | None) -> str | None:
     return None
 
 
+def integration_allowed_for(*, slug: str, account_type: str) -> bool:
+    """Whether new links of this environment may use the integration: a sandbox is for test
+    only. (A relink keeps its account's integration: an account linked before this rule is
+    still relinked.)"""
+    return account_type == AccountType.TEST or not catalog.get(slug).test_only
+
+
+def integration_allowed_for_token(*, token: LinkToken, slug: str) -> bool:
+    return token.linked_account_id is not None or integration_allowed_for(
+        slug=slug, account_type=token.account_type
+    )
+
+
 def integrations_for_link(*, token: LinkToken) -> list[catalog.IntegrationInfo]:
-    """The integrations the end user may choose: those serving one of the token's categories."""
+    """The integrations the end user may choose: those serving one of the token's categories
+    (sandboxes only on a test token)."""
     wanted = set(token.categories)
-    return [info for info in catalog.all_integrations() if wanted & set(info.categories)]
+    return [
+        info
+        for info in catalog.all_integrations()
+        if wanted & set(info.categories) and (token.account_type == AccountType.TEST or not info.test_only)
+    ]
 
 
 def integration_exists(*, slug: str) -> bool:

@@ -13,6 +13,7 @@ from .attempt_limits import link_attempt_record
 from .finish import LINK_TOKEN_PROBLEM_MESSAGES, LinkProblem, link_finish
 from .models import LinkToken
 from .selectors import (
+    integration_allowed_for_token,
     integrations_for_link,
     link_token_find,
     link_token_problem,
@@ -114,6 +115,8 @@ def link_page(request: HttpRequest, token: str) -> HttpResponse:
         return _problem(request, problem)
     context = _common(request, link_token, token)
     fixed = _fixed_integration(link_token)
+    if fixed and not integration_allowed_for_token(token=link_token, slug=fixed):
+        return _problem(request, "integration", "This integration is not offered with this link.", status=200)
     if fixed:
         return _render(request, "form", {**context, **_form_context(fixed), "can_go_back": False})
     return _render(request, "chooser", {**context, "integrations": integrations_for_link(token=link_token)})
@@ -127,7 +130,7 @@ def link_form(request: HttpRequest, token: str, integration: str) -> HttpRespons
         return _problem(request, problem)
     fixed = _fixed_integration(link_token)
     allowed = [fixed] if fixed else [i.slug for i in integrations_for_link(token=link_token)]
-    if integration not in allowed:
+    if integration not in allowed or not integration_allowed_for_token(token=link_token, slug=integration):
         return _problem(request, "integration", "This integration is not offered with this link.", status=200)
     context = _common(request, link_token, token)
     return _render(request, "form", {**context, **_form_context(integration), "can_go_back": not fixed})

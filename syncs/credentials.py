@@ -34,8 +34,10 @@ class CredentialCheck:
     message: str  # for the end user; never echoes the credentials
 
 
-def credentials_validate(*, integration: str, credentials: dict[str, Any]) -> CredentialCheck:
-    """One real request to the provider with these credentials."""
+def credentials_validate(
+    *, integration: str, credentials: dict[str, Any], tenant: str = ""
+) -> CredentialCheck:
+    """One real request to the provider with these credentials, for organization `tenant` (its id)."""
     found = integrations.find(integration)
     if found is None:
         return CredentialCheck(False, None, "This integration is not available.")
@@ -43,7 +45,7 @@ def credentials_validate(*, integration: str, credentials: dict[str, Any]) -> Cr
     if missing:
         labels = [f.label for f in found.credential_fields if f.name in missing]
         return CredentialCheck(False, None, f"Please fill in: {', '.join(labels)}.")
-    session = found.session(credentials)
+    session = found.session(credentials, tenant=tenant)
     try:
         found.validate(credentials, session)
         result = CredentialCheck(True, None, "Connected.")

@@ -28,9 +28,12 @@ def _sandbox_control(action: str, body: dict[str, Any]) -> dict[str, Any]:
     return response.json()
 
 
-def sandbox_revoke_key(*, api_key: str) -> None:
-    _sandbox_control("revoke", {"api_key": api_key})
+def sandbox_revoke_key(*, api_key: str, tenant: str) -> None:
+    """Revoke the key in organization `tenant`'s space only (its id; the sandbox integration
+    sends it with every call): another organization's account with the same key string is
+    untouched."""
+    _sandbox_control("revoke", {"api_key": api_key, "tenant": tenant})
 
 
-def sandbox_set_outage(*, api_key: str, mode: str) -> None:
-    _sandbox_control("outage", {"api_key": api_key, "mode": mode})
+def sandbox_set_outage(*, api_key: str, mode: str, tenant: str) -> None:
+    _sandbox_control("outage", {"api_key": api_key, "mode": mode, "tenant": tenant})

@@ -6,12 +6,14 @@ Data API (``Authorization: Bearer <api key>``):
   GET /v1/candidates, GET /v1/contacts    the same paging (sandbox_ats, sandbox_crm)
 Every key that begins with ``sk_sandbox_`` works until it is revoked (or rotated away) and
 sees the same 200 deterministic employees, candidates and contacts (`sandbox_data.py`).
-Unknown or revoked keys get 401.
+Unknown or revoked keys get 401. Each tenant (the ``X-Sandbox-Tenant`` header: Relink sends the
+organization's id) has its own revocations and outages, so one organization's controls never
+touch another's key of the same string.
 
 Controls (``X-Sandbox-Control: <token>``, used by Relink's sandbox endpoints and tests):
-  POST /control/revoke   {"api_key"}           the key gets 401 from now on
-  POST /control/rotate   {"api_key"}           revokes it and returns {"api_key": <new key>}
-  POST /control/outage   {"api_key", "mode"}   per key, or for every key without "api_key"
+  POST /control/revoke   {"api_key", "tenant"}           the key gets 401 (in that tenant) from now on
+  POST /control/rotate   {"api_key", "tenant"}           revokes it and returns {"api_key": <new key>}
+  POST /control/outage   {"api_key", "tenant", "mode"}   per key, or for every key without "api_key"
   POST /control/latency  {"ms"}                added to every data request
   POST /control/reset                          forget every revocation, outage and latency
 Outage modes: none, http_500, timeout (never answers), slow (answers after a few seconds),
@@ -92,20 +94,25 @@ class SandboxState:
         self.latency_ms = latency_ms
         self.slow_seconds = slow_seconds
         self.timeout_hold_seconds = timeout_hold_seconds
-        self.revoked: set[str] = set()
-        self.outages: dict[str, str] = {}
+        # Both keyed by (tenant, api key).
+        self.revoked: set[tuple[str, str]] = set()
+        self.outages: dict[tuple[str, str], str] = {}
         self.global_outage = "none"
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.request_count = 0
 
-    def key_ok(self, key: str) -> bool:
+    def key_ok(self, key: str, tenant: str = "") -> bool:
         with self.lock:
-            return key.startswith(KEY_PREFIX) and len(key) > len(KEY_PREFIX) and key not in self.revoked
+            return (
+                key.startswith(KEY_PREFIX)
+                and len(key) > len(KEY_PREFIX)
+                and (tenant, key) not in self.revoked
+            )
 
-    def outage_for(self, key: str) -> str:
+    def outage_for(self, key: str, tenant: str = "") -> str:
         with self.lock:
-            return self.outages.get(key, self.global_outage)
+            return self.outages.get((tenant, key), self.global_outage)
 
     def reset(self) -> None:
         with self.lock:
@@ -157,12 +164,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(404, {"error": "not_found"})
         auth = self.headers.get("Authorization", "")
         key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        tenant = self.headers.get("X-Sandbox-Tenant", "")
         state = self.state
         with state.lock:
             state.request_count += 1
-        if not state.key_ok(key):
+        if not state.key_ok(key, tenant):
             return self._json(401, {"error": "invalid_api_key", "message": "Unknown or revoked API key."})
-        mode = state.outage_for(key)
+        mode = state.outage_for(key, tenant)
         if state.latency_ms:
             time.sleep(state.latency_ms / 1000)
         if self._outage(mode):
@@ -246,12 +254,13 @@ class Handler(BaseHTTPRequestHandler):
         action = parts.path.removeprefix("/control/")
         state = self.state
         key = str(body.get("api_key") or "")
+        tenant = str(body.get("tenant") or "")
         if action in ("revoke", "rotate"):
             if not key.startswith(KEY_PREFIX):
                 return self._json(400, {"error": "bad_request", "message": "api_key must be a sandbox key"})
             with state.lock:
-                state.revoked.add(key)
-                state.outages.pop(key, None)
+                state.revoked.add((tenant, key))
+                state.outages.pop((tenant, key), None)
             if action == "rotate":
                 return self._json(200, {"api_key": KEY_PREFIX + secrets.token_urlsafe(24)})
             return self._json(200, {"revoked": True})
@@ -264,9 +273,9 @@ class Handler(BaseHTTPRequestHandler):
             with state.lock:
                 if key:
                     if mode == "none":
-                        state.outages.pop(key, None)
+                        state.outages.pop((tenant, key), None)
                     else:
-                        state.outages[key] = mode
+                        state.outages[(tenant, key)] = mode
                 else:
                     state.global_outage = mode
             return self._json(200, {"mode": mode})

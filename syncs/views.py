@@ -192,7 +192,9 @@ class ResetLoginView(SandboxAccountView):
     )
     def post(self, request):
         try:
-            sandbox_controls.sandbox_revoke_key(api_key=self.sandbox_api_key())
+            sandbox_controls.sandbox_revoke_key(
+                api_key=self.sandbox_api_key(), tenant=str(self.linked_account.organization_id)
+            )
         except sandbox_controls.SandboxError as exc:
             return _provider_unavailable(exc)
         return Response({"revoked": True})
@@ -210,7 +212,9 @@ class ProviderOutageView(SandboxAccountView):
         serializer.is_valid(raise_exception=True)
         mode = serializer.validated_data["mode"]
         try:
-            sandbox_controls.sandbox_set_outage(api_key=self.sandbox_api_key(), mode=mode)
+            sandbox_controls.sandbox_set_outage(
+                api_key=self.sandbox_api_key(), mode=mode, tenant=str(self.linked_account.organization_id)
+            )
         except sandbox_controls.SandboxError as exc:
             return _provider_unavailable(exc)
         return Response({"mode": mode})

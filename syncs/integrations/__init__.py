@@ -59,5 +59,6 @@ def register_all() -> None:
                 square_image=integration.square_image,
                 color=integration.color,
                 credential_fields=tuple(integration.credential_fields),
+                test_only=integration.test_only,
             )
         )

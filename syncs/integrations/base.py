@@ -171,8 +171,10 @@ class ProviderSession:
     """All HTTP of one validation or one sync run: every attempt is logged, classified and
     bounded (timeouts, wall-clock deadline, body-size cap, retries for 429)."""
 
-    def __init__(self, *, integration: Integration, credentials: dict[str, Any]):
+    def __init__(self, *, integration: Integration, credentials: dict[str, Any], tenant: str = ""):
         self.integration = integration
+        # The organization the calls are made for (the sandbox keys its state by it).
+        self.tenant = tenant
         self.secrets = [str(credentials.get(f.name) or "") for f in integration.credential_fields if f.secret]
         self.log: list[LoggedRequest] = []
         self.profile = provider_profile(internal=integration.internal_service)
@@ -352,6 +354,8 @@ class Integration:
     # True only for a service whose URL the operator configures (the bundled sandbox): it may
     # be on loopback in production. A provider's own hosts always pass the address policy.
     internal_service: ClassVar[bool] = False
+    # A sandbox (fake data): offered to test link tokens only; a production link refuses it.
+    test_only: ClassVar[bool] = False
 
     # --- what each provider implements ------------------------------------------------------
     def validate(self, credentials: dict[str, Any], session: ProviderSession) -> None:
@@ -372,8 +376,9 @@ class Integration:
     def missing_credentials(self, credentials: dict[str, Any]) -> list[str]:
         return [f.name for f in self.credential_fields if not str(credentials.get(f.name) or "").strip()]
 
-    def session(self, credentials: dict[str, Any]) -> ProviderSession:
-        return ProviderSession(integration=self, credentials=credentials)
+    def session(self, credentials: dict[str, Any], *, tenant: str = "") -> ProviderSession:
+        """`tenant`: the organization's id, for providers whose state is per organization (the sandbox)."""
+        return ProviderSession(integration=self, credentials=credentials, tenant=tenant)
 
 
 @dataclass

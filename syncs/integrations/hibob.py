@@ -138,8 +138,8 @@ class HiBobIntegration(Integration):
 
     api_root = API_ROOT
 
-    def session(self, credentials: dict[str, Any]) -> ProviderSession:
-        return HiBobSession(integration=self, credentials=credentials)
+    def session(self, credentials: dict[str, Any], *, tenant: str = "") -> ProviderSession:
+        return HiBobSession(integration=self, credentials=credentials, tenant=tenant)
 
     def _search(self, credentials: dict[str, Any], session: ProviderSession, body: dict[str, Any]) -> Any:
         response = session.request(

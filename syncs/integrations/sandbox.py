@@ -17,6 +17,7 @@ class SandboxIntegration(Integration):
     categories = ("hris",)
     color = "#0EA5E9"
     internal_service = True  # SANDBOX_PROVIDER_URL is the operator's, loopback by default
+    test_only = True
     credential_fields = (
         CredentialField(
             name="api_key",
@@ -32,11 +33,16 @@ class SandboxIntegration(Integration):
     def base_url(self) -> str:
         return settings.SANDBOX_PROVIDER_URL.rstrip("/")
 
-    def _headers(self, credentials: dict[str, Any]) -> dict[str, str]:
-        return {"Authorization": f"Bearer {credentials.get('api_key', '')}", "Accept": "application/json"}
+    def _headers(self, credentials: dict[str, Any], session: ProviderSession) -> dict[str, str]:
+        # X-Sandbox-Tenant: the sandbox keeps each organization's revocations and outages apart.
+        return {
+            "Authorization": f"Bearer {credentials.get('api_key', '')}",
+            "Accept": "application/json",
+            "X-Sandbox-Tenant": session.tenant,
+        }
 
     def validate(self, credentials: dict[str, Any], session: ProviderSession) -> None:
-        data = session.get_json(f"{self.base_url()}/v1/me", headers=self._headers(credentials))
+        data = session.get_json(f"{self.base_url()}/v1/me", headers=self._headers(credentials, session))
         if not isinstance(data, dict) or "company" not in data:
             raise ProviderError("bad_response", "The provider's answer did not name a company.")
 
@@ -52,7 +58,7 @@ class SandboxIntegration(Integration):
             data = session.get_json(
                 f"{self.base_url()}/v1/{self.resource}",
                 params={"cursor": cursor, "limit": PAGE_SIZE},
-                headers=self._headers(credentials),
+                headers=self._headers(credentials, session),
             )
             if not isinstance(data, dict) or not isinstance(data.get("data"), list):
                 raise ProviderError("bad_response", "The provider's page had no 'data' list.")

@@ -151,7 +151,7 @@ def test_employees_are_tenant_isolated(owner, outsider, synced):
 @pytest.mark.django_db
 def test_employees_still_served_while_relink_needed(owner, synced):
     account, token = synced
-    sandbox_controls.sandbox_revoke_key(api_key="sk_sandbox_api-1")
+    sandbox_controls.sandbox_revoke_key(api_key="sk_sandbox_api-1", tenant=str(account.organization_id))
     assert _sync(account).status == "FAILED"
     assert LinkedAccount.objects.get(pk=account.pk).status == "RELINK_NEEDED"
     body = owner.client(account_token=token).get("/api/hris/v1/employees").json()
@@ -223,7 +223,8 @@ def test_sandbox_helpers_need_a_test_key(owner, sandbox_provider):
         "/api/sandbox/v1/provider-outage", {"mode": "http_500"}, format="json"
     )
     assert response.status_code == 403
-    assert "sk_sandbox_sb-1" not in sandbox_provider.state.revoked
+    assert (str(account.organization_id), "sk_sandbox_sb-1") not in sandbox_provider.state.revoked
+    assert not sandbox_provider.state.revoked
 
 
 @pytest.mark.django_db

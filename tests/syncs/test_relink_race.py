@@ -30,7 +30,7 @@ def test_a_run_with_the_old_credentials_does_not_undo_a_relink(owner, sandbox_pr
     )
     # The old key's requests are held a while by the provider: the window in which the end user relinks.
     sandbox_provider.state.slow_seconds = 4.0
-    sandbox_set_outage(api_key=OLD_KEY, mode="slow")
+    sandbox_set_outage(api_key=OLD_KEY, mode="slow", tenant=str(account.organization_id))
     requests_before = sandbox_provider.state.request_count
 
     result: dict = {}
@@ -48,7 +48,9 @@ def test_a_run_with_the_old_credentials_does_not_undo_a_relink(owner, sandbox_pr
         wait_until(
             lambda: sandbox_provider.state.request_count > requests_before, message="the run's first request"
         )
-        sandbox_revoke_key(api_key=OLD_KEY)  # its next request answers 401
+        sandbox_revoke_key(
+            api_key=OLD_KEY, tenant=str(account.organization_id)
+        )  # its next request answers 401
         link_token = create_link_token(owner, origin_id="racer")["link_token"]
         relinked = link_finish(link_token=link_token, integration="sandbox", credentials={"api_key": NEW_KEY})
         assert relinked.ok and relinked.is_relink

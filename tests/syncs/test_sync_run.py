@@ -65,7 +65,7 @@ def test_successful_sync_stores_employees_and_logs(owner, sandbox_provider):
 def test_revoked_key_means_relink_needed_and_invalid_api_key_issue(owner, sandbox_provider):
     account, _ = owner.linked_account(origin_id="s2")
     _sync(account)
-    sandbox_controls.sandbox_revoke_key(api_key="sk_sandbox_s2")
+    sandbox_controls.sandbox_revoke_key(api_key="sk_sandbox_s2", tenant=str(account.organization_id))
     run = _sync(account)
     assert run.status == "FAILED" and run.error_class == "credentials_rejected"
     account = _refresh(account)
@@ -82,13 +82,17 @@ def test_revoked_key_means_relink_needed_and_invalid_api_key_issue(owner, sandbo
 @pytest.mark.django_db
 def test_outage_then_forced_resync_brings_account_back(owner, sandbox_provider):
     account, _ = owner.linked_account(origin_id="s3")
-    sandbox_controls.sandbox_set_outage(api_key="sk_sandbox_s3", mode="http_500")
+    sandbox_controls.sandbox_set_outage(
+        api_key="sk_sandbox_s3", mode="http_500", tenant=str(account.organization_id)
+    )
     run = _sync(account)
     assert run.status == "FAILED" and run.error_class == "provider_offline"
     assert _refresh(account).status == "RELINK_NEEDED"
     issue = Issue.objects.get(linked_account=account)
     assert issue.error_description == "Third-party offline" and issue.status == "ONGOING"
-    sandbox_controls.sandbox_set_outage(api_key="sk_sandbox_s3", mode="none")
+    sandbox_controls.sandbox_set_outage(
+        api_key="sk_sandbox_s3", mode="none", tenant=str(account.organization_id)
+    )
     run = _sync(account, trigger="forced")
     assert run.status == "DONE"
     assert _refresh(account).status == "COMPLETE"

@@ -120,7 +120,7 @@ class Command(BaseCommand):
         elif target == LinkedAccountStatus.RELINK_NEEDED:
             # The provider revokes the key; the next real sync gets 401 and the syncs rule marks
             # the account RELINK_NEEDED with an ONGOING "Invalid API key" issue.
-            sandbox_revoke_key(api_key=api_key)
+            sandbox_revoke_key(api_key=api_key, tenant=str(account.organization_id))
             self._sync(account, "Sync after the key was revoked (demo)")
         elif target == LinkedAccountStatus.IDLE:
             linked_account_mark_idle(
