@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django_fsm import TransitionNotAllowed
 
 from accounts.models import LinkedAccount, LinkedAccountStatus
 from accounts.services import linked_account_mark_idle
@@ -31,6 +32,6 @@ def linked_accounts_mark_idle(*, now: datetime | None = None, limit: int = 1000)
                 account=account, reason=f"No API request for this account in {settings.IDLE_AFTER_DAYS} days"
             )
             count += 1
-        except Exception:  # TransitionNotAllowed: it changed meanwhile
+        except (TransitionNotAllowed, LinkedAccount.DoesNotExist):  # changed or deleted meanwhile
             logger.info("account %s changed before it could be marked idle", account.pk)
     return count

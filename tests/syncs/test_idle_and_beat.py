@@ -75,3 +75,21 @@ def test_every_periodic_job_is_on_the_beat_schedule():
     assert periodic, "no periodic task found: the discovery above is broken"
     assert periodic - scheduled == set()
     assert scheduled - set(app.tasks) == set()
+
+
+def test_a_database_error_while_marking_idle_is_not_swallowed(owner):
+    """Only "it changed meanwhile" is skipped; a failing database surfaces (the job fails and is
+    retried and seen) instead of reporting zero accounts marked."""
+    from django.db import DatabaseError, connection
+
+    account, _ = owner.linked_account()
+    LinkedAccount.objects.filter(pk=account.pk).update(completed_at=timezone.now() - timedelta(days=30))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_history() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'history table unavailable (test)'; END $$ LANGUAGE plpgsql; "
+            "CREATE TRIGGER refuse_history BEFORE INSERT ON accounts_linkedaccountstatuschange "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_history();"
+        )
+    with pytest.raises(DatabaseError, match="history table unavailable"):
+        linked_accounts_mark_idle()
