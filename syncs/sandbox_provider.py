@@ -94,6 +94,8 @@ class SandboxState:
         self.latency_ms = latency_ms
         self.slow_seconds = slow_seconds
         self.timeout_hold_seconds = timeout_hold_seconds
+        # The Retry-After (seconds) of the http_429 outage mode.
+        self.retry_after_seconds = 0
         # Both keyed by (tenant, api key).
         self.revoked: set[tuple[str, str]] = set()
         self.outages: dict[tuple[str, str], str] = {}
@@ -202,7 +204,9 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "http_500":
             self._json(500, {"error": "internal_error"})
         elif mode == "http_429":
-            self._send(429, b'{"error": "rate_limited"}', headers={"Retry-After": "0"})
+            self._send(
+                429, b'{"error": "rate_limited"}', headers={"Retry-After": str(state.retry_after_seconds)}
+            )
         elif mode == "http_403":
             self._json(403, {"error": "forbidden", "message": "This key may not read employees."})
         elif mode == "timeout":

@@ -141,11 +141,15 @@ def test_two_workers_with_overlapping_batches_send_each_delivery_once(owner, set
             finally:
                 connection.close()
 
-        threads = [threading.Thread(target=send, args=(batch,)) for batch in (ids, list(reversed(ids)))]
+        # Overlapping, not equal: whichever claims first, the other still owns 10 only it asked
+        # for, so both workers send something and the 20 in the middle are fought over.
+        batches = (ids[:30], list(reversed(ids[10:])))
+        threads = [threading.Thread(target=send, args=(batch,)) for batch in batches]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        assert len(results) == 2 and all(len(outcome) >= 10 for outcome in results), results
         sent = [i for outcome in results for i in outcome]
         assert sorted(sent) == sorted(ids)  # each claimed by exactly one of the two
         assert sorted(receiver.ids()) == sorted(str(i) for i in ids)

@@ -69,9 +69,16 @@ def test_fault_fails_the_run_and_keeps_good_data(good_account, sandbox_provider,
 @pytest.mark.django_db
 def test_rate_limit_is_retried_honouring_retry_after(good_account, sandbox_provider, settings):
     settings.SYNC_RATE_LIMIT_RETRIES = 2
+    settings.SYNC_RATE_LIMIT_MAX_WAIT_SECONDS = 10
+    sandbox_provider.state.retry_after_seconds = 2  # more than the 1 s used without the header
     sandbox_provider.state.global_outage = "http_429"
     run = _sync(good_account)
     assert run.requests_total == 3 and run.error_class == "rate_limited"
+    started = list(
+        RequestLog.objects.filter(sync_run=run).order_by("created_at").values_list("created_at", flat=True)
+    )
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(started, started[1:])]
+    assert len(gaps) == 2 and all(gap >= 2 for gap in gaps), gaps  # each retry waited as told
 
 
 @pytest.mark.django_db
