@@ -163,9 +163,21 @@ def test_rotating_twice_in_the_window_keeps_only_the_last_two_keys(hooked, recei
 def test_500_500_200_arrives_on_the_third_attempt(hooked, receiver):
     _, account = hooked
     receiver.script = [Answer(500, b"boom"), Answer(502, b"bad gateway")]
-    delivery = emit(account)
-    outcomes = [attempt_when_due(delivery) for _ in range(3)]
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        delivery = emit(account)
+    # Frozen time: each wait is exactly the schedule's (base 0.05 s here, no jitter).
+    now, outcomes, waits = start, [], []
+    for _ in range(3):
+        with time_machine.travel(now, tick=False):
+            outcomes.append(send_one(delivery.id))
+        delivery.refresh_from_db()
+        if delivery.next_attempt_at:
+            waits.append((delivery.next_attempt_at - now).total_seconds())
+            now = delivery.next_attempt_at
     assert outcomes == ["TRANSIENT", "TRANSIENT", "SUCCESS"]
+    # Exponential: exactly base, then twice base (no more, no less).
+    assert waits == [0.05, 0.1]
     assert len(receiver.received) == 3
     assert len(receiver.unique_ids()) == 1  # the same webhook-id each time
     attempts = list(WebhookAttempt.objects.filter(delivery=delivery).order_by("number"))
@@ -175,10 +187,6 @@ def test_500_500_200_arrives_on_the_third_attempt(hooked, receiver):
         (3, 200, "SUCCESS"),
     ]
     assert attempts[0].response_body == "boom" and attempts[0].error == "HTTP 500"
-    # Exponential: the second wait is about twice the first.
-    gap1 = attempts[1].started_at - attempts[0].started_at
-    gap2 = attempts[2].started_at - attempts[1].started_at
-    assert gap1 >= timedelta(seconds=0.05) and gap2 >= timedelta(seconds=0.1)
 
 
 def test_a_400_is_final(hooked, receiver):
@@ -189,8 +197,8 @@ def test_a_400_is_final(hooked, receiver):
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED and delivery.next_attempt_at is None
     assert delivery.last_status_code == 400
-    time.sleep(0.2)
-    assert send_one(delivery.id) is None
+    with time_machine.travel(timezone.now() + timedelta(days=1)):  # long after any retry would be due
+        assert send_one(delivery.id) is None
     assert webhook_deliveries_requeue_due() == 0
     assert len(receiver.received) == 1
 
@@ -199,13 +207,13 @@ def test_a_400_is_final(hooked, receiver):
 def test_retryable_statuses(hooked, receiver, status):
     _, account = hooked
     receiver.script = [Answer(status)]
-    delivery = emit(account)
-    assert send_one(delivery.id) == AttemptOutcome.TRANSIENT
+    now = timezone.now()
+    with time_machine.travel(now, tick=False):
+        delivery = emit(account)
+        assert send_one(delivery.id) == AttemptOutcome.TRANSIENT
     delivery.refresh_from_db()
-    assert (
-        delivery.status == DeliveryStatus.PENDING
-        and delivery.next_attempt_at > timezone.now() - timedelta(seconds=1)
-    )
+    assert delivery.status == DeliveryStatus.PENDING
+    assert delivery.next_attempt_at == now + timedelta(seconds=0.05)  # the first wait of the schedule
 
 
 def test_retry_after_is_honoured(hooked, receiver):
@@ -362,7 +370,12 @@ def test_the_sweep_requeues_only_stale_unclaimed_due_deliveries(hooked, settings
     )
     assert webhook_deliveries_requeue_due() == 1
     assert webhook_deliveries_requeue_due() == 0  # marked queued: not twice
-    assert fresh and stale
+    queued = {
+        d.pk: d.queued_at for d in WebhookDelivery.objects.filter(pk__in=[fresh.pk, stale.pk, claimed.pk])
+    }
+    assert timezone.now() - queued[stale.pk] < timedelta(minutes=1)  # the stale one was queued again
+    assert queued[fresh.pk] == fresh.queued_at  # the fresh one was left alone
+    assert timezone.now() - queued[claimed.pk] > timedelta(minutes=4)  # and so was the claimed one
 
 
 def test_payloads_never_carry_secrets(hooked, receiver):

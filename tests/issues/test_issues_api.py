@@ -116,7 +116,12 @@ def test_filters(owner):
     assert ids(client.get(URL, {"first_incident_time_before": day(1)})) == [str(old.id)]
     assert set(ids(client.get(URL, {"last_incident_time_after": day(6)}))) == {str(middle.id), str(new.id)}
     assert ids(client.get(URL, {"last_incident_time_before": day(6)})) == [str(old.id)]
-    assert ids(client.get(URL, {"start_date": day(6), "end_date": day(10)})) != []
+    # start_date/end_date: Merge's window on the most recent incident (day 9 for both).
+    assert set(ids(client.get(URL, {"start_date": day(6), "end_date": day(10)}))) == {
+        str(middle.id),
+        str(new.id),
+    }
+    assert ids(client.get(URL, {"start_date": day(2), "end_date": day(4)})) == []
     assert ids(client.get(URL, {"end_date": (base + timedelta(days=1)).date().isoformat()})) == [str(old.id)]
     assert set(ids(client.get(URL, {"start_date": (base + timedelta(days=8)).date().isoformat()}))) == {
         str(middle.id),

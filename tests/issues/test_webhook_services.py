@@ -71,7 +71,10 @@ def test_private_addresses_are_refused_in_production_mode(owner, settings, url):
 def test_loopback_addresses_are_allowed_in_debug_and_tests(owner, settings):
     settings.OUTBOUND_ALLOW_LOOPBACK = True
     endpoint, _ = webhook_endpoint_create(organization=owner.organization, url="http://127.0.0.1:8000/hook")
-    assert endpoint.pk
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).url == "http://127.0.0.1:8000/hook"
+    settings.OUTBOUND_ALLOW_LOOPBACK = False  # the same URL outside DEBUG and tests
+    with pytest.raises(ValidationError, match="private or loopback"):
+        webhook_endpoint_create(organization=owner.organization, url="http://127.0.0.1:8000/hook")
 
 
 def test_unknown_event_names_are_refused_by_name(owner):
@@ -113,7 +116,8 @@ def test_emit_writes_one_row_per_subscribed_enabled_endpoint(owner, outsider):
     }
     assert body["data"] == {"models": 3}
     assert "account_token" not in json.dumps(body["linked_account"])
-    assert issues_only and disabled and other_org
+    # Not subscribed, disabled, another organization's: none of them got a row.
+    assert not WebhookDelivery.objects.filter(endpoint__in=[issues_only, disabled, other_org]).exists()
 
 
 def test_emit_rejects_unknown_events(owner):

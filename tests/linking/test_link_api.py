@@ -105,6 +105,12 @@ def test_link_token_requires_the_end_user_fields(owner, missing):
 def test_link_token_accepts_magic_link_expiry_above_720(owner):
     response = post_link_token(owner, {**BASE, "link_expiry_mins": 721, "should_create_magic_link_url": True})
     assert response.status_code == 201
+    assert response.json()["magic_link_url"]
+    token = LinkToken.objects.get()
+    assert timedelta(minutes=720) < token.expires_at - timezone.now() <= timedelta(minutes=721)
+    # Without a magic link, 721 is over the limit.
+    refused = post_link_token(owner, {**BASE, "end_user_origin_id": "n", "link_expiry_mins": 721})
+    assert refused.status_code == 400 and "link_expiry_mins" in refused.json()
 
 
 def test_link_token_needs_an_api_key(owner, client):

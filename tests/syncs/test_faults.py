@@ -1,6 +1,7 @@
 """Faulty providers: every fault ends the run FAILED with its error class, in bounded time, and
 never replaces the last good data."""
 
+import itertools
 import time
 
 import httpx
@@ -77,7 +78,7 @@ def test_rate_limit_is_retried_honouring_retry_after(good_account, sandbox_provi
     started = list(
         RequestLog.objects.filter(sync_run=run).order_by("created_at").values_list("created_at", flat=True)
     )
-    gaps = [(later - earlier).total_seconds() for earlier, later in zip(started, started[1:])]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(started)]
     assert len(gaps) == 2 and all(gap >= 2 for gap in gaps), gaps  # each retry waited as told
 
 
