@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AccountType, ApiKey, LinkedAccount, LinkedAccountStatusChange
 from accounts.services import api_key_revoke
+from tests.conftest import wait_until
 
 URL = "/api/hris/v1"
 
@@ -65,28 +66,40 @@ class TestApiKeyCache:
     """A web process trusts a key it has checked for API_KEY_CACHE_SECONDS, no longer."""
 
     def test_a_checked_key_is_not_looked_up_again_until_its_entry_expires(self, owner, settings):
-        settings.API_KEY_CACHE_SECONDS = 0.5
+        # Seconds, not a fraction: the second request comes well within the entry's life even on
+        # a loaded machine; the expiry is then waited for by its positive sign (a lookup again).
+        settings.API_KEY_CACHE_SECONDS = 3
         client = owner.client()
         with CaptureQueriesContext(connection) as first:
             assert client.get(f"{URL}/linked-accounts").status_code == 200
+        checked_at = time.monotonic()
         with CaptureQueriesContext(connection) as again:
             assert client.get(f"{URL}/linked-accounts").status_code == 200
         assert (_key_queries(first), _key_queries(again)) == (1, 0)
-        time.sleep(0.6)
-        with CaptureQueriesContext(connection) as expired:
-            assert client.get(f"{URL}/linked-accounts").status_code == 200
-        assert _key_queries(expired) == 1
+
+        def looked_up_again() -> bool:
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(f"{URL}/linked-accounts").status_code == 200
+            return _key_queries(ctx) == 1
+
+        wait_until(looked_up_again, timeout=30, interval=0.25, message="the key looked up again")
+        assert time.monotonic() - checked_at >= 3  # not before the entry's time was up
 
     def test_a_revoked_key_is_refused_once_the_entry_expires(self, owner, settings):
-        settings.API_KEY_CACHE_SECONDS = 0.5
+        settings.API_KEY_CACHE_SECONDS = 2
         client = owner.client()
         assert client.get(f"{URL}/linked-accounts").status_code == 200
         api_key_revoke(
             key=ApiKey.objects.get(organization=owner.organization, environment=AccountType.PRODUCTION)
         )
-        time.sleep(0.6)
-        response = client.get(f"{URL}/linked-accounts")
-        assert response.status_code == 401 and response.json()["header"] == "Authorization"
+        # Refused as soon as the entry's time is up (waited for by the refusal itself).
+        response = wait_until(
+            lambda: (r := client.get(f"{URL}/linked-accounts")).status_code == 401 and r,
+            timeout=30,
+            interval=0.25,
+            message="the revoked key refused",
+        )
+        assert response.json()["header"] == "Authorization"
         # A refused key is not remembered either: each try is checked again.
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(f"{URL}/linked-accounts").status_code == 401
