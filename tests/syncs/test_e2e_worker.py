@@ -96,12 +96,17 @@ def test_schedule_revoke_outage_resync_end_to_end(owner, sandbox_provider, recei
     assert all(r.merge_signature_ok for r in receiver.received)
     # The last good data is still served.
     assert len(api.get("/api/hris/v1/employees").json()["results"]) == 100
-    # No further scheduled sync: due again, yet several dispatch ticks later nothing ran.
+    # No further scheduled sync: due again together with the other (healthy) account; once a
+    # dispatch tick has run the other one, that tick saw this one due too and left it alone.
     runs = SyncRun.objects.filter(linked_account=account).count()
+    other_runs = SyncRun.objects.filter(linked_account=other).count()
     _make_due(account)
-    import time
-
-    time.sleep(3)
+    _make_due(other)
+    wait_until(
+        lambda: SyncRun.objects.filter(linked_account=other).exclude(status="RUNNING").count() > other_runs,
+        timeout=60,
+        message="a dispatch tick ran the other account",
+    )
     assert SyncRun.objects.filter(linked_account=account).count() == runs
 
     # 3. A provider outage (every request 500) for the other account.
