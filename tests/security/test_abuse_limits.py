@@ -1,5 +1,36 @@
 """Abuse limits: API rate limits per API key and per account token (real Redis), fail-open when
-Redis is unreachable, dashboard login throttling, request body size limits."""
+Redis is unreachable, dashboard login throttling, request body size limits.
+
+Defends against: one tenant or one guessed token flooding the API, password guessing on every
+login path, credential stuffing through the link page and the sandbox public-token endpoint
+(each a live provider call), and oversized or malformed bodies tying up workers.
+
+Test by test (what each defends against):
+- test_account_token_limit_gives_429_with_retry_after: one account token flooding the API; clients learn
+  when to retry.
+- test_api_key_limit_counts_every_request_of_the_key: one API key spreading a flood over many accounts.
+- test_organization_endpoints_do_not_count_against_the_account: SDK clients locked out by organization
+  calls counted against an account.
+- test_the_window_ends_and_requests_pass_again: a limit that never lifts (a permanent lock-out).
+- test_unknown_tokens_are_counted_too: guessing account tokens without limit.
+- test_redis_keys_hold_no_raw_secret: API keys or tokens readable in Redis.
+- test_redis_down_fails_open_and_warns_once: a Redis outage taking the API down, or flooding the logs.
+- test_limits_can_be_switched_off: limits that cannot be turned off for a load test.
+- test_login_locks_after_failures_per_username_and_ip: password guessing from one address.
+- test_login_lock_ends_with_its_window_and_success_clears_failures: operators locked out for good.
+- test_login_locks_an_address_spraying_many_usernames: one address spraying one password over many usernames.
+- test_oversized_api_body_is_a_clean_413: huge bodies exhausting memory.
+- test_malformed_json_is_a_json_400: malformed JSON answered with a 500 or an HTML page.
+- test_bad_content_length_is_a_json_400: a lying Content-Length answered with a 500.
+- test_api_answers_are_never_cached: tokens and data kept by shared caches.
+- test_admin_login_obeys_the_same_throttle: unthrottled guessing through /admin/login/.
+- test_login_locks_a_username_guessed_from_many_addresses: one username guessed from many addresses.
+- test_link_page_caps_credential_checks_per_link_token: credential stuffing through one link page.
+- test_credential_checks_are_capped_per_address_across_link_tokens: one address stuffing credentials
+  through many link tokens.
+- test_sandbox_public_token_shares_the_per_token_cap: the sandbox endpoint as a way around the link page's
+  cap.
+"""
 
 import json
 import logging

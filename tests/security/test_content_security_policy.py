@@ -4,7 +4,21 @@ Defends against: any site framing the link page (clickjacking the end user's cre
 the link page handing its public token to whatever window opened or framed it
 (`postMessage(…, "*")`), the dashboard being framed, and injected markup running script: every
 page carries a CSP without 'unsafe-inline', and no template holds inline script, inline style or
-event-handler attributes that such a policy would have to allow."""
+event-handler attributes that such a policy would have to allow.
+
+Test by test (what each defends against):
+- test_dashboard_login_and_admin_pages_carry_a_strict_csp_and_refuse_framing: script injection and
+  clickjacking on operator pages.
+- test_the_link_page_may_be_framed_only_by_the_organizations_origins: any site framing the end user's
+  credential form.
+- test_the_link_script_never_posts_to_any_origin: the public token posted to whatever window opened the page.
+- test_the_settings_page_edits_the_embedding_origins_and_refuses_non_origins: wildcards, paths or CSP
+  keywords smuggled into frame-ancestors.
+- test_no_template_holds_inline_script_or_style: a template that needs 'unsafe-inline' (which would let
+  injected markup run).
+- test_htmx_injects_no_inline_style: htmx's injected style being blocked (broken indicators) or forcing
+  'unsafe-inline'.
+"""
 
 import re
 from pathlib import Path

@@ -1,5 +1,17 @@
 """Secrets at rest and FERNET_KEYS rotation: old key -> new key added first -> rotate_fernet_keys
--> old key removed -> every secret still decrypts (account tokens, credentials, webhook keys)."""
+-> old key removed -> every secret still decrypts (account tokens, credentials, webhook keys).
+
+Defends against: secrets readable from a database dump, and a key rotation that loses secrets.
+
+Test by test (what each defends against):
+- test_secrets_are_encrypted_at_rest: account tokens, credentials and webhook keys in plain text in the
+  database.
+- test_rotation_then_dropping_the_old_key: a Fernet key rotation that leaves secrets only the old key
+  decrypts.
+- test_without_rotation_dropping_the_old_key_loses_the_secrets: an operator dropping the old key too early
+  without noticing.
+- test_every_encrypted_column_is_rotated: a new encrypted column forgotten by rotate_fernet_keys.
+"""
 
 from io import StringIO
 

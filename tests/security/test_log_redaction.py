@@ -1,4 +1,13 @@
-"""Finding 5: live tokens in log lines. The mask every handler applies (config/redaction.py)."""
+"""Finding 5: live tokens in log lines. The mask every handler applies (config/redaction.py).
+
+Defends against: live link, magic-link, public and account tokens in log lines (whoever reads
+the logs could link or read an account).
+
+Test by test (what each defends against):
+- test_tokens_are_masked: token-bearing paths and query strings logged in clear.
+- test_lines_without_tokens_stay_as_they_are: a mask so broad that logs become useless.
+- test_the_filter_masks_formatted_arguments: tokens passed as %s arguments slipping past the mask.
+"""
 
 import logging
 

@@ -11,6 +11,19 @@ What each test defends against:
 
 The resolver is the operating system's `socket.getaddrinfo`, answered here per test for the
 made-up names only; the servers are real sockets on 127.0.0.1.
+
+Defends against: SSRF from webhook URLs and provider calls (DNS rebinding, mixed answers, IPv6
+forms of internal addresses, redirects).
+
+Test by test (what each defends against):
+- test_a_rebinding_name_never_reaches_a_local_receiver: DNS rebinding between the check and the connection.
+- test_a_name_answering_public_and_loopback_is_refused: a name with one public and one internal address.
+- test_the_pinned_connection_keeps_the_host_name: pinning that breaks TLS/SNI or Host for real receivers.
+- test_ipv6_forms_of_internal_addresses_are_refused: NAT64, 6to4 and mapped forms of private addresses.
+- test_loopback_setting_allows_loopback_only: the development setting opening private ranges too.
+- test_a_provider_redirect_to_a_private_address_is_refused: a provider redirect used to reach internal
+  services.
+- test_a_bamboohr_subdomain_with_a_newline_is_refused: a subdomain check fooled by a trailing newline.
 """
 
 import socket

@@ -1,5 +1,18 @@
 """Production settings: secrets required with a clear start-up error, `check --deploy` clean,
-secure cookies, HSTS, DEBUG off; the Procfile names every process the README documents."""
+secure cookies, HSTS, DEBUG off; the Procfile names every process the README documents.
+
+Defends against: a production start with missing or weak secrets, debug pages, insecure cookies,
+or a process the README promises but the Procfile lacks.
+
+Test by test (what each defends against):
+- test_a_missing_secret_stops_start_up_with_a_clear_error: starting with a default or empty secret.
+- test_production_needs_an_explicit_email_backend: magic links printed to the console in production.
+- test_a_malformed_fernet_key_stops_start_up: a typo in FERNET_KEYS found only when a secret is read.
+- test_check_deploy_is_clean: a regression in Django's deployment checklist.
+- test_production_security_settings: DEBUG on, cookies over http, no HSTS, frameable pages.
+- test_procfile_runs_web_worker_beat_and_migrations: a deploy without the worker or beat (no syncs, no
+  webhooks).
+"""
 
 import json
 import os

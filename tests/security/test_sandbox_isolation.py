@@ -3,7 +3,15 @@
 Defends against: an end user on a production link connecting a sandbox "account" (fake data
 billed and synced as production), and one organization's test key revoking or breaking the
 sandbox key of another organization's account (the sandbox's revocations and outages were one
-space for every organization, keyed by the API key string alone)."""
+space for every organization, keyed by the API key string alone).
+
+Test by test (what each defends against):
+- test_a_production_link_does_not_offer_the_sandbox: sandbox accounts created on production links.
+- test_a_production_link_token_cannot_name_the_sandbox: a production link token bound to the sandbox.
+- test_one_organizations_sandbox_controls_never_touch_anothers: one tenant revoking or breaking another
+  tenant's sandbox key.
+- test_a_link_checks_the_key_in_its_own_organizations_space: another tenant's revocation refusing a link.
+"""
 
 import pytest
 from django.test import Client

@@ -5,7 +5,14 @@ and for a documented status code a body that matches the schema.
 
 All GET operations and the POSTs that destroy nothing are fuzzed. Left out on purpose:
 POST /delete-account and POST /account-token/regenerate, which would end the run's own
-account token (they are covered by the account API tests)."""
+account token (they are covered by the account API tests).
+
+Defends against: inputs no one thought of crashing an endpoint (500) or answering outside the
+schema.
+
+Test by test (what each defends against):
+- test_every_operation_survives_fuzzing: 500s and schema violations on generated inputs.
+"""
 
 import hypothesis
 import hypothesis.strategies as st

@@ -10,7 +10,13 @@ used: the API keys, the account token, the end user's provider credentials and t
 signature key, and the link, magic-link and public tokens (the link page is driven through
 gunicorn, so its paths reach the access log and Django's warnings). The one allowed place is the
 account token in the `LinkedAccount.linked` webhook request itself (the contract puts it there);
-the stored delivery holds a placeholder instead, so no table has it."""
+the stored delivery holds a placeholder instead, so no table has it.
+
+Defends against: any secret reaching logs, access logs, database rows or webhook requests.
+
+Test by test (what each defends against):
+- test_secrets_never_appear_in_logs_rows_or_webhooks: a secret anywhere an end-to-end run leaves traces.
+"""
 
 import json
 import logging

@@ -6,7 +6,17 @@ The owner has data everywhere (accounts in both environments, a synced employee,
 webhook endpoint with a delivery and a notice, API keys, a pending public token). The outsider
 (its own organization, keys and operator) asks for all of it: it gets 401/404 (403 for sandbox
 helpers with a production key), never a 5xx, and no byte of the owner's data appears in any
-response; afterwards the owner's objects are unchanged."""
+response; afterwards the owner's objects are unchanged.
+
+Defends against: one organization reading, changing or using up another's data through any API
+route, dashboard page or link page.
+
+Test by test (what each defends against):
+- test_every_api_endpoint_keeps_tenants_apart: cross-tenant access with the owner's token or the
+  outsider's own.
+- test_every_dashboard_page_keeps_tenants_apart: an operator of one organization reaching another's pages.
+- test_link_pages_show_nothing_for_a_wrong_token: link pages leaking data for unknown tokens.
+"""
 
 import json
 import uuid

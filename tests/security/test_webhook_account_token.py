@@ -4,7 +4,14 @@ Defends against: the token sitting in plain text in `WebhookDelivery.body` for t
 delivery is kept (readable by anyone with database, backup or admin access), the Django admin
 showing delivery bodies, and a token-bearing delivery being sent to a URL the endpoint was
 changed to after the event (whoever changes the URL would collect live account tokens by
-redelivering old events)."""
+redelivering old events).
+
+Test by test (what each defends against):
+- test_the_token_is_sent_but_never_stored_in_the_delivery: the token kept in plain text for 30 days.
+- test_the_admin_does_not_show_delivery_bodies: the admin showing payloads and tokens.
+- test_no_token_bearing_delivery_goes_to_a_url_changed_after_the_event: collecting tokens by changing the
+  URL and redelivering.
+"""
 
 import json
 
