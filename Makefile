@@ -6,7 +6,7 @@ PORT ?= 8000
 export PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test bench faults load lint fmt migrate seed clean
+.PHONY: help install run test bench faults load lint fmt schema migrate seed clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ lint: install ## ruff check + format check + missing migrations
 fmt: install ## Format the code
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+schema: install ## Regenerate docs/openapi.yaml, the committed OpenAPI schema (tests fail when it drifts)
+	DEBUG=1 $(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
 
 clean: ## Stop the local Redis and remove local state (db.sqlite3, .run/)
 	-$(BIN)/python scripts/local_redis.py stop
