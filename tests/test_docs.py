@@ -83,6 +83,25 @@ def test_the_link_checker_catches_what_it_should():
     ]
 
 
+def _settings_read() -> set[str]:
+    """Every environment variable the code reads at start-up: settings, Celery, gunicorn, Procfile."""
+    names = set()
+    for path in ("config/settings.py", "config/celery.py", "config/gunicorn.conf.py"):
+        text = (ROOT / path).read_text()
+        names |= set(re.findall(r"\benv(?:\.\w+)?\(\s*[\"']([A-Z][A-Z0-9_]+)[\"']", text))
+        names |= set(re.findall(r"_secret\(\s*[\"']([A-Z][A-Z0-9_]+)[\"']", text))
+        names |= set(re.findall(r"os\.environ(?:\.get)?[(\[]\s*[\"']([A-Z][A-Z0-9_]+)[\"']", text))
+    names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+)", (ROOT / "Procfile").read_text()))
+    return names - {"DJANGO_SETTINGS_MODULE", "PYTEST_VERSION"}
+
+
+def test_every_setting_is_documented_in_operations():
+    assert {"SECRET_KEY", "FERNET_KEYS", "DATABASE_URL", "WEB_CONCURRENCY", "PORT"} <= _settings_read()
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", (ROOT / "docs" / "operations.md").read_text()))
+    missing = sorted(_settings_read() - documented)
+    assert not missing, f"Settings missing from docs/operations.md ('Settings'): {', '.join(missing)}"
+
+
 def _python_example(doc: Path, marker: str) -> dict:
     """Run the ```python block of `doc` that contains `marker` (not as __main__) and return its names."""
     for block in re.findall(r"^```python\n(.*?)^```", doc.read_text(), re.M | re.S):
