@@ -113,7 +113,7 @@ def _python_example(doc: Path, marker: str) -> dict:
 
 
 def test_the_webhook_verification_example_accepts_what_relink_sends_and_refuses_replays():
-    from issues.sender import signed_headers
+    from issues.webhooks.sender import signed_headers
 
     example = _python_example(ROOT / "docs" / "webhooks.md", "def verify_relink_webhook")
     verify, invalid = example["verify_relink_webhook"], example["InvalidWebhook"]
