@@ -80,6 +80,17 @@ def test_every_module_the_docs_name_exists(doc):
     assert not missing, f"{doc.relative_to(ROOT)} names files that do not exist: {', '.join(missing)}"
 
 
+def test_the_functions_the_architecture_names_are_where_it_says():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    wrong = []
+    for path, names in re.findall(r"`((?:[a-z_]+/)+[a-z_]+\.py)` \(((?:`\w+`(?:, )?)+)\)", text):
+        source = (ROOT / path).read_text()
+        for name in re.findall(r"`(\w+)`", names):
+            if not re.search(rf"^(?:def|class) {name}\b", source, re.M):
+                wrong.append(f"{name} is not defined in {path}")
+    assert not wrong, "docs/architecture.md: " + "; ".join(wrong)
+
+
 GENERATED = {"bench/results/latest.md"}  # written by `make bench`, not committed
 
 
