@@ -144,26 +144,44 @@ def _python_example(doc: Path, marker: str) -> dict:
 
 def test_the_webhook_verification_example_accepts_what_relink_sends_and_refuses_replays():
     from issues.webhooks.sender import signed_headers
+    from issues.webhooks.signing_keys import SigningKeys
 
     example = _python_example(ROOT / "docs" / "webhooks.md", "def verify_relink_webhook")
     verify, invalid = example["verify_relink_webhook"], example["InvalidWebhook"]
-    key = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    merge_ok = example["merge_signature_matches"]
+
+    def new_key() -> str:
+        return "whsec_" + base64.b64encode(os.urandom(32)).decode()
+
+    key, old = new_key(), new_key()
     body = json.dumps({"hook": {"id": "d-1", "event": "Issue.new"}, "linked_account": {}, "data": {}})
     now = timezone.now()
 
-    headers = signed_headers(signature_key=key, message_id="d-1", body=body, at=now)
-    assert verify(body.encode(), headers, key)["hook"]["event"] == "Issue.new"
+    headers = signed_headers(
+        keys=SigningKeys(current=key, previous=None), message_id="d-1", body=body, at=now
+    )
+    assert verify(body.encode(), headers, [key])["hook"]["event"] == "Issue.new"
+    assert merge_ok(body.encode(), headers, [key])
     with pytest.raises(invalid, match="webhook-signature"):
-        verify(body.replace("Issue.new", "Issue.resolved").encode(), headers, key)
+        verify(body.replace("Issue.new", "Issue.resolved").encode(), headers, [key])
     with pytest.raises(invalid, match="webhook-signature"):
-        verify(body.encode(), headers, "whsec_" + base64.b64encode(os.urandom(32)).decode())
+        verify(body.encode(), headers, [new_key()])
     # A captured delivery sent again later: its Merge signature still matches, the timestamp does not.
-    replayed = signed_headers(signature_key=key, message_id="d-1", body=body, at=now - timedelta(minutes=10))
+    replayed = signed_headers(
+        keys=SigningKeys(current=key, previous=None),
+        message_id="d-1",
+        body=body,
+        at=now - timedelta(minutes=10),
+    )
+    assert merge_ok(body.encode(), replayed, [key])
     with pytest.raises(invalid, match="timestamp"):
-        verify(body.encode(), replayed, key)
-    forged = {**headers, "X-Merge-Webhook-Signature": "x" + headers["X-Merge-Webhook-Signature"][1:]}
-    with pytest.raises(invalid, match="X-Merge-Webhook-Signature"):
-        verify(body.encode(), forged, key)
+        verify(body.encode(), replayed, [key])
+    # During a key rotation's overlap, a receiver holding either key verifies.
+    rotating = signed_headers(
+        keys=SigningKeys(current=key, previous=old), message_id="d-1", body=body, at=now
+    )
+    assert verify(body.encode(), rotating, [key]) and verify(body.encode(), rotating, [old])
+    assert merge_ok(body.encode(), rotating, [key, old]) and not merge_ok(body.encode(), rotating, [key])
 
 
 def test_committed_openapi_schema_matches_the_served_one():
