@@ -164,6 +164,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = ["accounts.auth_backends.ThrottledModelBackend"]
+if TESTING:
+    # Hashing a password costs ~0.3 s of CPU on purpose; the tests log in hundreds of times and the
+    # login-throttle tests count failures inside a window of a few seconds.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
