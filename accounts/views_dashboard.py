@@ -34,7 +34,9 @@ def _environment(request) -> str:
 
 
 def _chart(days: list[dict], *, width: int = 720, height: int = 200) -> dict:
-    """Stacked bars, one per day, drawn by the template as SVG rects."""
+    """Stacked bars, one per day, drawn by the template as SVG rects, and the same numbers for
+    the table beside the chart. Every 7th day counting back from today gets a date label
+    (evenly spaced, so they stay apart when the labels grow on a phone)."""
     top = max((sum(d[s] for s in CHART_STATUSES) for d in days), default=0) or 1
     bars = stacked_bars(
         days,
@@ -44,7 +46,21 @@ def _chart(days: list[dict], *, width: int = 720, height: int = 200) -> dict:
         height=height,
         top=top,
     )
-    return {"bars": bars, "width": width, "height": height, "top": top}
+    slot = width / max(len(days), 1)
+    last = len(days) - 1
+    # The latest label ends at the right edge; the others start at their bar.
+    labels = [
+        {"day": day["day"], "x": round((i + 1) * slot, 2), "anchor": "end"}
+        if i == last
+        else {"day": day["day"], "x": bar.x, "anchor": "start"}
+        for i, (day, bar) in enumerate(zip(days, bars, strict=True))
+        if (last - i) % 7 == 0
+    ]
+    rows = [
+        {"day": day["day"], "counts": [day[s] for s in CHART_STATUSES], "total": sum(day[s] for s in CHART_STATUSES)}
+        for day in reversed(days)
+    ]
+    return {"bars": bars, "labels": labels, "rows": rows, "width": width, "height": height, "top": top}
 
 
 @require_GET
