@@ -1,0 +1,251 @@
+"""The end-user link page in a real browser, for everyone: axe-core on every state at laptop
+(1366x900) and phone (390x844) sizes, the whole flow with JavaScript off (a plain HTML form:
+end users on slow phones tap before scripts load), and a link made with the keyboard alone.
+Screenshots in test-output/a11y/."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from accounts.models import LinkedAccount
+from accounts.selectors import linked_account_credentials, linked_account_token
+from accounts.services import linked_account_mark_relink_needed
+from issues.services import issue_record_failure
+from linking.models import LinkToken
+from linking.services import magic_link_create
+from tests.linking.helpers import create_link_token
+
+from .browsing import (
+    VIEWPORTS,
+    axe_violations,
+    control_borders,
+    focus_ring_contrast,
+    launch,
+    overflow,
+    require_chromium,
+    shot,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# A customer's site or a provider's authorize page: another origin, answered by Playwright.
+ELSEWHERE = "https://provider.example/oauth/authorize"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread, and Django then refuses ORM
+    # calls from it; the tests' own ORM calls are plain synchronous ones.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+    connections.close_all()
+
+
+def relink_needed(owner, origin_id: str) -> LinkedAccount:
+    account, _ = owner.linked_account(origin_id=origin_id, account_type="TEST")
+    issue_record_failure(account=account, error_description="Invalid API key", detail="HTTP 401")
+    linked_account_mark_relink_needed(account=account, reason="The provider rejected the API key (HTTP 401)")
+    return account
+
+
+def audit(page, name: str, width: int) -> list[str]:
+    page.wait_for_load_state("networkidle")
+    shot(page, name)
+    return axe_violations(page, name) + overflow(page, name, width) + control_borders(page, name)
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_every_link_page_state_passes_axe(browser, live_server, owner, sandbox_provider, size):
+    viewport = VIEWPORTS[size]
+    width = viewport["width"]
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    problems: list[str] = []
+
+    # A new end user: the chooser, the form, a wrong key, then the right one.
+    link_token = create_link_token(owner, origin_id="axe-new")["link_token"]
+    page.goto(f"{live_server.url}/link/{link_token}")
+    problems += audit(page, f"{size}-link-chooser", width)
+    page.get_by_role("link", name="Sandbox HRIS").click()
+    page.get_by_label("API key").wait_for()
+    problems += audit(page, f"{size}-link-form", width)
+    page.get_by_label("API key").fill("not_a_sandbox_key")
+    page.get_by_role("button", name="Connect").click()
+    page.get_by_role("alert").wait_for()
+    problems += audit(page, f"{size}-link-error", width)
+    page.get_by_label("API key").fill("sk_sandbox_axe_new")
+    page.get_by_role("button", name="Connect").click()
+    page.get_by_role("heading", name="Connected").wait_for()
+    problems += audit(page, f"{size}-link-success", width)
+
+    # The same link again: used.
+    page.goto(f"{live_server.url}/link/{link_token}")
+    problems += audit(page, f"{size}-link-used", width)
+
+    # A relink: why it is needed, then a failure with the organization's support text.
+    owner.organization.relink_support_text = "Call Acme IT on 555-0100."
+    owner.organization.save()
+    account = relink_needed(owner, "axe-relink")
+    page.goto(f"{live_server.url}/link/{create_link_token(owner, origin_id='axe-relink')['link_token']}")
+    page.get_by_role("heading", name="Reconnect Sandbox HRIS").wait_for()
+    problems += audit(page, f"{size}-link-relink", width)
+    page.get_by_label("API key").fill("sk_sandbox_axe_relinked")
+    page.get_by_role("button", name="Reconnect").click()
+    page.get_by_role("heading", name="Reconnected").wait_for()
+    problems += audit(page, f"{size}-link-relinked", width)
+    linked_account_mark_relink_needed(account=account, reason="401 again")
+    page.goto(f"{live_server.url}/link/{create_link_token(owner, origin_id='axe-relink')['link_token']}")
+    page.get_by_label("API key").fill("still_wrong")
+    page.get_by_role("button", name="Reconnect").click()
+    page.get_by_role("alert").wait_for()
+    problems += audit(page, f"{size}-link-relink-error", width)
+
+    # A magic link on its own page, ending on "You can close this page".
+    magic = magic_link_create(account=relink_needed(owner, "axe-magic"), base_url=live_server.url)
+    page.goto(magic.magic_link_url)
+    problems += audit(page, f"{size}-link-magic", width)
+    page.get_by_label("API key").fill("sk_sandbox_axe_magic")
+    page.get_by_role("button", name="Reconnect").click()
+    page.get_by_text("You can close this page.").wait_for()
+    problems += audit(page, f"{size}-link-magic-done", width)
+
+    # Expired and unknown links.
+    expired = create_link_token(owner, origin_id="axe-expired")["link_token"]
+    LinkToken.objects.filter(end_user_origin_id="axe-expired").update(expires_at=timezone.now() - timedelta(minutes=1))
+    page.goto(f"{live_server.url}/link/{expired}")
+    assert "expired" in page.content()
+    problems += audit(page, f"{size}-link-expired", width)
+    page.goto(f"{live_server.url}/link/lt_{'x' * 40}")
+    problems += audit(page, f"{size}-link-unknown", width)
+    context.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_link_and_relink_with_javascript_off(browser, live_server, owner, sandbox_provider):
+    context = browser.new_context(viewport=VIEWPORTS["phone"], java_script_enabled=False)
+    page = context.new_page()
+    posts = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+
+    # A new end user: the chooser's links and the form are plain HTML.
+    link_token = create_link_token(owner, origin_id="nojs-1")["link_token"]
+    page.goto(f"{live_server.url}/link/{link_token}")
+    page.get_by_role("link", name="Sandbox HRIS").click()
+    page.wait_for_url(f"{live_server.url}/link/{link_token}/sandbox")
+
+    # A wrong key: the same form again, with the error, and the field marked and described.
+    page.get_by_label("API key").fill("wrong_key_value")
+    with page.expect_navigation() as sent:
+        page.get_by_role("button", name="Connect").click()
+    assert sent.value.status == 200  # not "403 CSRF verification failed"
+    assert "didn't work" in page.get_by_role("alert").inner_text()
+    field = page.get_by_label("API key")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert "form-error" in field.get_attribute("aria-describedby")
+    assert "wrong_key_value" not in page.content()
+    assert not LinkedAccount.objects.filter(end_user_origin_id="nojs-1").exists()
+    shot(page, "nojs-wrong-key")
+
+    # The right key: connected; the page says to close it (its Close button needs a script).
+    field.fill("sk_sandbox_nojs_first")
+    with page.expect_navigation() as sent:
+        page.get_by_role("button", name="Connect").click()
+    assert sent.value.status == 200
+    page.get_by_role("heading", name="Connected").wait_for()
+    assert page.get_by_text("You can close this window to go back.").is_visible()
+    assert not page.get_by_role("button", name="Close").is_visible()
+    shot(page, "nojs-connected")
+    account = LinkedAccount.objects.get(end_user_origin_id="nojs-1")
+    token = linked_account_token(account=account)
+    assert account.status == "COMPLETE"
+
+    # Same-origin POSTs carried their Origin (the CSRF check needs it, "null" fails it).
+    assert {p.header_value("origin") for p in posts} == {live_server.url}
+
+    # A relink without JavaScript keeps the account, its id and its token.
+    issue_record_failure(account=account, error_description="Invalid API key", detail="HTTP 401")
+    linked_account_mark_relink_needed(account=account, reason="The provider rejected the API key (HTTP 401)")
+    relink_token = create_link_token(owner, origin_id="nojs-1")["link_token"]
+    page.goto(f"{live_server.url}/link/{relink_token}")
+    assert "stopped accepting the API key" in page.locator("#relink-reason").inner_text()
+    page.get_by_label("API key").fill("sk_sandbox_nojs_second")
+    with page.expect_navigation() as sent:
+        page.get_by_role("button", name="Reconnect").click()
+    assert sent.value.status == 200
+    page.get_by_role("heading", name="Reconnected").wait_for()
+    shot(page, "nojs-reconnected")
+    assert LinkedAccount.objects.filter(end_user_origin_id="nojs-1").count() == 1
+    account = LinkedAccount.objects.get(pk=account.pk)
+    assert account.status == "COMPLETE"
+    assert linked_account_token(account=account) == token
+    assert linked_account_credentials(account=account) == {"api_key": "sk_sandbox_nojs_second"}
+    context.close()
+
+
+def test_link_page_sends_no_referrer_to_other_origins(browser, live_server, owner):
+    """The page's path holds the link token: leaving for a provider or the customer's site
+    tells them nothing, while the page's own requests keep their origin."""
+    context = browser.new_context()
+    page = context.new_page()
+    seen = {}
+
+    def answer(route):
+        seen.update(route.request.headers)
+        route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>Provider</title>")
+
+    page.route(f"{ELSEWHERE}*", answer)
+    link_token = create_link_token(owner, origin_id="ref-1")["link_token"]
+    page.goto(f"{live_server.url}/link/{link_token}")
+    with page.expect_request(lambda r: "/link/" in r.url and r.method == "GET") as same:
+        page.get_by_role("link", name="Sandbox HRIS").click()
+    assert same.value.header_value("referer").startswith(f"{live_server.url}/link/")
+    page.get_by_label("API key").wait_for()
+    page.evaluate(f"window.location.assign({ELSEWHERE!r})")
+    page.wait_for_url(ELSEWHERE)
+    assert "referer" not in seen
+    assert link_token not in str(seen)
+    context.close()
+
+
+def test_link_with_the_keyboard_only(browser, live_server, owner, sandbox_provider):
+    context = browser.new_context(viewport=VIEWPORTS["laptop"])
+    page = context.new_page()
+    link_token = create_link_token(owner, origin_id="keys-1")["link_token"]
+    page.goto(f"{live_server.url}/link/{link_token}")
+    page.get_by_role("heading", name="Choose your system").wait_for()
+
+    # Tab to the integration: every stop shows a focus ring of at least 3:1.
+    focused = ""
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        assert focus_ring_contrast(page) >= 3, page.evaluate("document.activeElement.outerHTML")
+        focused = page.evaluate("document.activeElement.textContent")
+        if "Sandbox HRIS" in focused:
+            break
+    assert "Sandbox HRIS" in focused
+    shot(page, "keyboard-choice-focused")
+    page.keyboard.press("Enter")
+
+    # The form swaps in with focus in its first field; type the key and press Enter.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'field-api_key'")
+    assert focus_ring_contrast(page) >= 3
+    page.keyboard.type("sk_sandbox_keyboard")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Connected").wait_for()
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'step-title'")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Close"
+    assert focus_ring_contrast(page) >= 3
+    shot(page, "keyboard-connected")
+    account = LinkedAccount.objects.get(end_user_origin_id="keys-1")
+    assert account.status == "COMPLETE"
+    assert linked_account_credentials(account=account) == {"api_key": "sk_sandbox_keyboard"}
+    context.close()
