@@ -115,7 +115,9 @@ def control_borders(page, name: str, minimum: float = 3.0) -> list[str]:
 
 def text_contrast(page, name: str, selector: str, minimum: float) -> list[str]:
     _contrast(page)
-    return [f"{name}: {el} text {r:.2f}:1" for el, r in page.evaluate(f"__contrast.text({selector!r}, {minimum})")]
+    return [
+        f"{name}: {el} text {r:.2f}:1" for el, r in page.evaluate(f"__contrast.text({selector!r}, {minimum})")
+    ]
 
 
 def focus_ring_contrast(page) -> float:

@@ -47,9 +47,7 @@ def hands_on(page, name: str, width: int) -> list[str]:
     """What axe leaves to people: no sideways scrolling, form-control borders at 3:1, badges
     with a margin over 4.5:1."""
     return (
-        overflow(page, name, width)
-        + control_borders(page, name)
-        + text_contrast(page, name, ".badge", 5.0)
+        overflow(page, name, width) + control_borders(page, name) + text_contrast(page, name, ".badge", 5.0)
     )
 
 
@@ -106,7 +104,9 @@ def test_every_dashboard_page_passes_axe(browser, live_server, owner, size):
     page.select_option("select[name=environment]", "TEST")
     page.click("button:has-text('Create API key')")
     page.wait_for_selector("#new-key-value")
-    problems += axe_violations(page, "settings-new-key") + hands_on(page, "settings-new-key", viewport["width"])
+    problems += axe_violations(page, "settings-new-key") + hands_on(
+        page, "settings-new-key", viewport["width"]
+    )
     page.goto(f"{live_server.url}/accounts/{account.id}")
     page.click("button:has-text('Create relink magic link')")
     page.wait_for_selector("#magic-link-value")

@@ -119,7 +119,9 @@ def test_every_link_page_state_passes_axe(browser, live_server, owner, sandbox_p
 
     # Expired and unknown links.
     expired = create_link_token(owner, origin_id="axe-expired")["link_token"]
-    LinkToken.objects.filter(end_user_origin_id="axe-expired").update(expires_at=timezone.now() - timedelta(minutes=1))
+    LinkToken.objects.filter(end_user_origin_id="axe-expired").update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
     page.goto(f"{live_server.url}/link/{expired}")
     assert "expired" in page.content()
     problems += audit(page, f"{size}-link-expired", width)
