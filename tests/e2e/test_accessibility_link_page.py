@@ -9,6 +9,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from accounts import catalog
 from accounts.models import LinkedAccount
 from accounts.selectors import linked_account_credentials, linked_account_token
 from accounts.services import linked_account_mark_relink_needed
@@ -32,6 +33,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # A customer's site or a provider's authorize page: another origin, answered by Playwright.
 ELSEWHERE = "https://provider.example/oauth/authorize"
+# The sandbox provider's OAuth 2.0 twin: "Continue with …", its consent page, our callback.
+OAUTH = "sandbox_oauth"
+needs_oauth = pytest.mark.skipif(
+    OAUTH not in {i.slug for i in catalog.all_integrations()}, reason="no OAuth integration on the link page"
+)
 
 
 @pytest.fixture(scope="module")
@@ -250,4 +256,71 @@ def test_link_with_the_keyboard_only(browser, live_server, owner, sandbox_provid
     account = LinkedAccount.objects.get(end_user_origin_id="keys-1")
     assert account.status == "COMPLETE"
     assert linked_account_credentials(account=account) == {"api_key": "sk_sandbox_keyboard"}
+    context.close()
+
+
+@needs_oauth
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_oauth_states_of_the_link_page_pass_axe(browser, live_server, owner, sandbox_provider, size):
+    """The "Continue with …" step, a declined consent (the page offers to try again), and the
+    return from the provider's consent page that finishes the link."""
+    viewport = VIEWPORTS[size]
+    width = viewport["width"]
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    problems: list[str] = []
+    magic = magic_link_create(
+        organization=owner.organization,
+        account_type="TEST",
+        category="hris",
+        end_user_origin_id="axe-oauth",
+        end_user_organization_name="Axe OAuth Ltd",
+        end_user_email_address="it@axe-oauth.example",
+        integration=OAUTH,
+        base_url=live_server.url,
+    )
+    page.goto(magic.magic_link_url)
+    continue_button = page.get_by_role("link", name="Continue with Sandbox HRIS (OAuth)")
+    continue_button.wait_for()
+    problems += audit(page, f"{size}-link-oauth-continue", width)
+
+    continue_button.click()
+    page.get_by_role("button", name="Deny").click()
+    page.get_by_role("heading", name="You declined").wait_for()
+    problems += audit(page, f"{size}-link-oauth-declined", width)
+
+    page.get_by_role("link", name="Try again").click()
+    page.get_by_role("button", name="Allow").click()
+    page.get_by_text("You can close this page.").wait_for()
+    problems += audit(page, f"{size}-link-oauth-return", width)
+    assert LinkedAccount.objects.get(end_user_origin_id="axe-oauth").status == "COMPLETE"
+    context.close()
+    assert not problems, "\n".join(problems)
+
+
+@needs_oauth
+def test_oauth_link_with_javascript_off_sends_no_referrer(browser, live_server, owner, sandbox_provider):
+    """ "Continue with …" is a plain link: without scripts the consent opens in the same window,
+    the provider learns nothing of the link page's address, and its answer finishes the link."""
+    context = browser.new_context(viewport=VIEWPORTS["phone"], java_script_enabled=False)
+    page = context.new_page()
+    to_provider = []
+    # The requests our pages make of the provider (its consent form then posts to itself).
+    page.on(
+        "request",
+        lambda r: (
+            to_provider.append(r) if r.url.startswith(sandbox_provider.url) and r.method == "GET" else None
+        ),
+    )
+    link_token = create_link_token(owner, origin_id="nojs-oauth", integration=OAUTH)["link_token"]
+    page.goto(f"{live_server.url}/link/{link_token}")
+    page.get_by_role("link", name="Continue with Sandbox HRIS (OAuth)").click()
+    page.get_by_role("button", name="Allow").click()
+    page.get_by_role("heading", name="Connected").wait_for()
+    shot(page, "nojs-oauth-connected")
+    assert to_provider, "the consent page was never asked for"
+    assert link_token not in str([r.all_headers() for r in to_provider])
+    for request in to_provider:
+        assert request.header_value("referer") is None, request.url
+    assert LinkedAccount.objects.get(end_user_origin_id="nojs-oauth").status == "COMPLETE"
     context.close()
