@@ -117,6 +117,14 @@ def test_every_dashboard_page_passes_axe(browser, live_server, owner, size):
     problems += axe_violations(page, "magic-link") + hands_on(page, "magic-link", viewport["width"])
     shot(page, f"{size}-magic-link")
     context.close()
+
+    # An operator of no organization yet.
+    operator_client(username=f"{username}-none", organizations=[])
+    context = browser.new_context(viewport=viewport)
+    page = login(context, live_server.url, f"{username}-none")
+    assert "not a member of any organization" in page.content()
+    problems += axe_violations(page, "no-organization") + hands_on(page, "no-organization", viewport["width"])
+    context.close()
     assert not problems, "\n".join(problems)
 
 
