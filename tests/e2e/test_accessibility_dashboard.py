@@ -149,6 +149,7 @@ def test_skip_link_menu_chart_numbers_and_scroll_regions(browser, live_server, o
     page.get_by_text("Menu").focus()
     page.keyboard.press("Enter")
     assert sections.is_visible()
+    assert axe_violations(page, "menu-open") == []
     shot(page, "phone-menu-open")
     sections.click()
     page.wait_for_url(f"{live_server.url}/billing")
