@@ -62,6 +62,10 @@ def dashboard_urls(data: dict, organization) -> dict[str, str]:
         "accounts": "/accounts?environment=all",
         "account": f"/accounts/{account.id}",
         "account-delete": f"/accounts/{account.id}/delete",
+        # The account page's panels, each also a page of its own.
+        "account-sync-runs": f"/accounts/{account.id}/sync-runs",
+        "account-issues": f"/accounts/{account.id}/issues",
+        "account-relink": f"/accounts/{account.id}/relink",
         "issues": "/issues",
         "issue": f"/issues/{issue.id}",
         "webhooks": "/webhooks",
