@@ -57,7 +57,11 @@ def _chart(days: list[dict], *, width: int = 720, height: int = 200) -> dict:
         if (last - i) % 7 == 0
     ]
     rows = [
-        {"day": day["day"], "counts": [day[s] for s in CHART_STATUSES], "total": sum(day[s] for s in CHART_STATUSES)}
+        {
+            "day": day["day"],
+            "counts": [day[s] for s in CHART_STATUSES],
+            "total": sum(day[s] for s in CHART_STATUSES),
+        }
         for day in reversed(days)
     ]
     return {"bars": bars, "labels": labels, "rows": rows, "width": width, "height": height, "top": top}
