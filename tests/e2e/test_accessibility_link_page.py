@@ -14,8 +14,8 @@ from accounts.models import LinkedAccount
 from accounts.selectors import linked_account_credentials, linked_account_token
 from accounts.services import linked_account_mark_relink_needed
 from issues.services import issue_record_failure
+from linking.link_tokens import magic_link_create
 from linking.models import LinkToken
-from linking.services import magic_link_create
 from tests.linking.helpers import create_link_token
 
 from .browsing import (
