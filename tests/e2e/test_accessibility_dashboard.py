@@ -10,6 +10,7 @@ from django.db import connections
 
 from issues.models import Issue, WebhookDelivery
 from issues.services import issue_record_failure
+from tests.conftest import wait_until
 from tests.dashboard.conftest import operator_client
 from tests.dashboard.seed import seed
 
@@ -176,7 +177,7 @@ def test_skip_link_menu_chart_numbers_and_scroll_regions(browser, live_server, o
     assert region.evaluate("el => el.scrollWidth > el.clientWidth")
     region.focus()
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("document.activeElement.scrollLeft > 0")
+    wait_until(lambda: region.evaluate("el => el.scrollLeft") > 0, timeout=10, message="the region scrolled")
 
     # Wider screens show the sections in the bar, with no Menu button.
     page.set_viewport_size(VIEWPORTS["laptop"])

@@ -55,6 +55,13 @@ def browser():
     connections.close_all()
 
 
+def expect(locator):
+    # Waits by polling the locator: the page's CSP forbids the eval behind wait_for_function.
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
 def sandbox_choice(page):
     """The chooser's link to the API-key sandbox (its name is a prefix of the OAuth one's)."""
     return page.locator('a.choice[href$="/sandbox"]')
@@ -248,12 +255,12 @@ def test_link_with_the_keyboard_only(browser, live_server, owner, sandbox_provid
     page.keyboard.press("Enter")
 
     # The form swaps in with focus in its first field; type the key and press Enter.
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'field-api_key'")
+    expect(page.locator("#field-api_key")).to_be_focused()
     assert focus_ring_contrast(page) >= 3
     page.keyboard.type("sk_sandbox_keyboard")
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Connected").wait_for()
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'step-title'")
+    expect(page.locator("#step-title")).to_be_focused()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent.trim()") == "Close"
     assert focus_ring_contrast(page) >= 3
