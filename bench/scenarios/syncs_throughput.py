@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -31,7 +32,7 @@ from accounts.crypto import encrypt_json
 from accounts.ids import uuid7
 from accounts.services import organization_create
 from bench.harness import copy_linked_accounts, peak_rss_mb
-from syncs import dispatch, request_logs
+from syncs import dispatch, integrations, request_logs
 from syncs.integrations.base import LoggedRequest
 from syncs.models import RequestLog, SyncRun
 
@@ -51,8 +52,35 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _seed(org_id: str, count: int, *, category: str = "hris", integration: str = "sandbox") -> list[str]:
-    credentials = encrypt_json({"api_key": "sk_sandbox_bench"})
+def _sandbox_credentials(integration: str, provider_url: str) -> dict:
+    """What a linked account of this sandbox integration holds: an API key, or for one that
+    authorizes through the sandbox OAuth server a real grant (headless consent and code
+    exchange against the bench's provider; its tokens are signed, so every account may share it)."""
+    found = integrations.get(integration)
+    if not hasattr(found, "headless_consent"):
+        return {"api_key": "sk_sandbox_bench"}
+    from syncs.services_oauth import oauth_authorization_url, oauth_exchange_code, oauth_headless_consent
+
+    previous = settings.SANDBOX_PROVIDER_URL
+    settings.SANDBOX_PROVIDER_URL = provider_url
+    try:
+        redirect_uri = "http://127.0.0.1/link/oauth/callback"
+        verifier = "bench-" + "v" * 60
+        url = oauth_authorization_url(
+            integration=integration, redirect_uri=redirect_uri, state="bench", code_verifier=verifier
+        )
+        answer = oauth_headless_consent(integration=integration, authorization_url=url)
+        return oauth_exchange_code(
+            integration=integration, code=answer["code"], code_verifier=verifier, redirect_uri=redirect_uri
+        )
+    finally:
+        settings.SANDBOX_PROVIDER_URL = previous
+
+
+def _seed(
+    org_id: str, count: int, *, category: str = "hris", integration: str = "sandbox", provider_url: str = ""
+) -> list[str]:
+    credentials = encrypt_json(_sandbox_credentials(integration, provider_url))
     ids = [str(uuid7()) for _ in range(count)]
     created = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
     rows = (
@@ -276,7 +304,11 @@ def _sync_throughput(report) -> None:
         total = 2 * WARMUP + 2 * ACCOUNTS
         for category, integration, created in OTHER_CATEGORIES:
             category_ids = _seed(
-                str(organization.id), CATEGORY_ACCOUNTS, category=category, integration=integration
+                str(organization.id),
+                CATEGORY_ACCOUNTS,
+                category=category,
+                integration=integration,
+                provider_url=env["SANDBOX_PROVIDER_URL"],
             )
             total += CATEGORY_ACCOUNTS
             other = _round(category_ids, total, worker.pid)
