@@ -215,3 +215,73 @@ class LinkedAccountStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.linked_account_uuid}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class BillingMonth(models.Model):
+    """A closed month's billing totals for one environment, computed once: a month that is over
+    never changes (the status history is only appended to). Its per-account rows are
+    BillingMonthAccount; both are written together by accounts.billing_months."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="The month's first day (UTC).")
+    account_type = models.CharField(max_length=10, choices=AccountType.choices)
+    billable_days = models.BigIntegerField()
+    relink_needed_days = models.BigIntegerField()
+    incomplete_days = models.BigIntegerField()
+    test_days = models.BigIntegerField()
+    deleted_days = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "month", "account_type"], name="billing_month_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.account_type}: {self.billable_days} billable days"
+
+
+class BillingMonthAccount(models.Model):
+    """One account's days in a closed month, and its entry of the usage API as rendered then
+    (`entry`, JSON), with the live fields it was rendered from: a reader serves `entry` as
+    long as the account still shows those, and renders it again otherwise."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    linked_account_uuid = models.UUIDField()
+    account_type = models.CharField(max_length=10, choices=AccountType.choices)
+    billable_days = models.IntegerField()
+    relink_needed_days = models.IntegerField()
+    incomplete_days = models.IntegerField()
+    test_days = models.IntegerField()
+    deleted_days = models.IntegerField()
+    status = models.CharField(max_length=16, choices=HistoryStatus.choices)
+    end_user_origin_id = models.CharField(max_length=255)
+    end_user_organization_name = models.CharField(max_length=255)
+    integration = models.CharField(max_length=64)
+    category = models.CharField(max_length=16)
+    entry = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "month", "linked_account_uuid"], name="billing_month_account_once"
+            )
+        ]
+        indexes = [
+            # The billing page's most billable accounts.
+            models.Index(
+                "organization",
+                "month",
+                models.F("billable_days").desc(),
+                "linked_account_uuid",
+                name="billing_month_top",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.linked_account_uuid}: {self.billable_days} billable days"

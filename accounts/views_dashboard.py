@@ -2,6 +2,7 @@
 
 import csv
 import uuid
+from collections.abc import Iterator
 from datetime import date
 
 from django import forms
@@ -9,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +18,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
-from .billing import billing_accounts, billing_summary, billing_usage, parse_month, status_counts_by_day
+from .billing import parse_month, status_counts_by_day
+from .billing_months import (
+    billing_month_accounts_iter,
+    billing_month_close,
+    billing_month_summary,
+    billing_month_top_accounts,
+)
 from .charts import stacked_bars
 from .dashboard import SESSION_KEY, operator_required
 from .models import AccountType, ApiKey, LinkedAccount, LinkedAccountStatus, SyncFrequency
@@ -142,9 +149,10 @@ def billing(request):
     month = _parse_month(request.GET.get("month"))
     if month is None:
         return HttpResponseBadRequest("Invalid month: use YYYY-MM, not in the future.")
-    usage = billing_summary(organization=request.organization, month=month)
+    billing_month_close(organization=request.organization, month=month)  # once per closed month
+    usage = billing_month_summary(organization=request.organization, month=month)
     this_month = timezone.now().date().replace(day=1)
-    rows = billing_accounts(organization=request.organization, month=month, top=BILLING_PAGE_ROWS)
+    rows = billing_month_top_accounts(organization=request.organization, month=month, top=BILLING_PAGE_ROWS)
     return render(
         request,
         "accounts/billing.html",
@@ -166,11 +174,26 @@ def billing_csv(request):
     month = _parse_month(request.GET.get("month"))
     if month is None:
         return HttpResponseBadRequest("Invalid month: use YYYY-MM, not in the future.")
-    usage = billing_usage(organization=request.organization, month=month)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    billing_month_close(organization=request.organization, month=month)  # once per closed month
+    usage = billing_month_summary(organization=request.organization, month=month)
+    accounts = billing_month_accounts_iter(organization=request.organization, month=month)
+    response = StreamingHttpResponse(
+        _billing_csv_lines(usage, accounts), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="relink-billing-{usage["month"]}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(
+    return response
+
+
+class _Line:
+    """csv.writer's file: hands back the line it is given (streamed, never all in memory)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _billing_csv_lines(usage: dict, accounts) -> Iterator[str]:
+    writer = csv.writer(_Line())
+    yield writer.writerow(
         [
             "linked_account_id",
             "end_user_origin_id",
@@ -185,28 +208,34 @@ def billing_csv(request):
             "deleted_days",
         ]
     )
-    for a in usage["accounts"]:
-        writer.writerow(
-            [
-                a["linked_account_id"],
-                _csv_safe(a["end_user_origin_id"]),
-                _csv_safe(a["end_user_organization_name"]),
-                a["integration"],
-                a["account_type"],
-                a["status"],
-                a["billable_days"],
-                a["excluded_days"]["relink_needed"],
-                a["excluded_days"]["incomplete"],
-                a["excluded_days"]["test"],
-                a["excluded_days"]["deleted"],
-            ]
+    chunk = []
+    for a in accounts:
+        chunk.append(
+            writer.writerow(
+                [
+                    a["linked_account_id"],
+                    _csv_safe(a["end_user_origin_id"]),
+                    _csv_safe(a["end_user_organization_name"]),
+                    a["integration"],
+                    a["account_type"],
+                    a["status"],
+                    a["billable_days"],
+                    a["excluded_days"]["relink_needed"],
+                    a["excluded_days"]["incomplete"],
+                    a["excluded_days"]["test"],
+                    a["excluded_days"]["deleted"],
+                ]
+            )
         )
-    writer.writerow([])
-    writer.writerow(["month", usage["month"]])
-    writer.writerow(["days_in_month", usage["days_in_month"]])
-    writer.writerow(["billable_account_days", usage["billable_account_days"]])
-    writer.writerow(["average_billable_accounts", usage["average_billable_accounts"]])
-    return response
+        if len(chunk) == 1000:
+            yield "".join(chunk)
+            chunk = []
+    yield "".join(chunk)
+    yield writer.writerow([])
+    yield writer.writerow(["month", usage["month"]])
+    yield writer.writerow(["days_in_month", usage["days_in_month"]])
+    yield writer.writerow(["billable_account_days", usage["billable_account_days"]])
+    yield writer.writerow(["average_billable_accounts", usage["average_billable_accounts"]])
 
 
 def _csv_safe(value: str) -> str:
