@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import LinkedAccount
 
+from . import request_log_partitions
 from .integrations.base import LoggedRequest
 from .models import RequestLog, SyncRun
 
@@ -80,10 +81,15 @@ def request_logs_write(
 
 
 def request_logs_prune(*, older_than_days: int | None = None, batch_size: int = 10_000) -> int:
-    """Delete request logs past retention, in batches (short locks, bounded transactions)."""
+    """Delete request logs past retention: on PostgreSQL whole days at once (their partitions
+    are dropped; next week's are made), then the rest in batches (short locks, bounded
+    transactions)."""
     days = settings.REQUEST_LOG_RETENTION_DAYS if older_than_days is None else older_than_days
-    cutoff = timezone.now() - timedelta(days=days)
+    now = timezone.now()
+    cutoff = now - timedelta(days=days)
     total = 0
+    if request_log_partitions.request_log_partitioned():
+        total += request_log_partitions.request_log_partitions_maintain(cutoff=cutoff, today=now.date())
     while True:
         ids = list(
             RequestLog.objects.filter(created_at__lt=cutoff)
