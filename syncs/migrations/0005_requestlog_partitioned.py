@@ -76,6 +76,6 @@ def unpartition(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("syncs", "0003_sync_dispatch")]
+    dependencies = [("syncs", "0004_candidate_contact")]
 
     operations = [migrations.RunPython(partition, unpartition, elidable=False)]
