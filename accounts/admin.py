@@ -1,7 +1,15 @@
 from django.contrib import admin, messages
 
 from . import services
-from .models import ApiKey, LinkedAccount, LinkedAccountStatusChange, Membership, Organization
+from .models import (
+    ApiKey,
+    BillingMonth,
+    BillingMonthAccount,
+    LinkedAccount,
+    LinkedAccountStatusChange,
+    Membership,
+    Organization,
+)
 
 
 class ReadMostlyAdmin(admin.ModelAdmin):
@@ -109,3 +117,23 @@ class LinkedAccountStatusChangeAdmin(ReadMostlyAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class _StoredBillingAdmin(ReadMostlyAdmin):
+    """A closed month's stored billing (accounts.billing_months): read-only, as the month is."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BillingMonth)
+class BillingMonthAdmin(_StoredBillingAdmin):
+    list_display = ("month", "organization", "account_type", "billable_days", "created_at")
+    list_filter = ("account_type",)
+
+
+@admin.register(BillingMonthAccount)
+class BillingMonthAccountAdmin(_StoredBillingAdmin):
+    list_display = ("month", "linked_account_uuid", "account_type", "billable_days", "status")
+    list_filter = ("account_type",)
+    list_select_related = ("organization",)
