@@ -19,6 +19,9 @@ class IntegrationInfo:
     credential_fields: tuple = field(default_factory=tuple)
     # A sandbox: offered to and usable by test link tokens only (never production accounts).
     test_only: bool = False
+    # How the end user authorizes: API_KEY, BASIC or OAUTH2 (the link page shows a form or a
+    # "Continue with …" button).
+    auth_type: str = "API_KEY"
 
     def as_api(self) -> dict:
         return {
@@ -29,6 +32,7 @@ class IntegrationInfo:
             "square_image": self.square_image or None,
             "color": self.color,
             "passthrough_available": self.passthrough_available,
+            "auth_type": self.auth_type,
         }
 
 

@@ -27,6 +27,7 @@ class IntegrationSerializer(serializers.Serializer):
     categories = serializers.ListField(child=serializers.CharField())
     image = serializers.CharField(allow_null=True)
     square_image = serializers.CharField(allow_null=True)
+    auth_type = serializers.ChoiceField(choices=["API_KEY", "BASIC", "OAUTH2"], required=False)
     color = serializers.CharField()
     passthrough_available = serializers.BooleanField()
 

@@ -76,6 +76,8 @@ def _schedule(settings) -> dict:
             "schedule": settings.SYNC_RECOVER_INTERVAL_SECONDS,
         },
         "syncs-mark-idle-accounts": {"task": "syncs.mark_idle_accounts", "schedule": crontab(minute=17)},
+        # syncs: refresh OAuth grants that die unused before they lapse (IDLE accounts too).
+        "syncs-oauth-keep-alive": {"task": "syncs.oauth_keep_alive", "schedule": crontab(minute=37)},
         "syncs-prune-request-logs": {
             "task": "syncs.prune_request_logs",
             "schedule": crontab(hour=3, minute=41),
@@ -84,6 +86,11 @@ def _schedule(settings) -> dict:
         "linking-relink-reminders": {
             "task": "linking.relink_reminders_sweep",
             "schedule": crontab(minute=23),
+        },
+        # linking: warn end users whose OAuth grant ends within CREDENTIALS_EXPIRY_WARNING_DAYS.
+        "linking-credentials-expiring": {
+            "task": "linking.credentials_expiring_sweep",
+            "schedule": crontab(minute="*/15"),
         },
         "linking-purge-link-tokens": {
             "task": "linking.purge_expired_link_tokens",

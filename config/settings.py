@@ -264,6 +264,8 @@ CELERY_TASK_QUEUES = {"celery": {}, "syncs": {}, "webhooks": {}}
 CELERY_TASK_ROUTES = {
     "syncs.sync_account": {"queue": "syncs"},
     "syncs.sync_accounts_batch": {"queue": "syncs"},
+    "syncs.oauth_keep_alive_account": {"queue": "syncs"},
+    "syncs.validate_account_credentials": {"queue": "syncs"},
     "issues.deliver_webhooks": {"queue": "webhooks"},
 }
 
@@ -300,6 +302,14 @@ SANDBOX_CONTROL_TOKEN = env.str(
 # Outbound HTTP (webhooks and providers) may reach loopback addresses: development and tests
 # only. Private, link-local and other non-public addresses are always refused (outbound/).
 OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=EMBEDDED)
+# OAuth 2.0 integrations: refresh this long before the access token's stated end; warn the end
+# user this many days before a grant's stated end; the link page's consent round trip lasts at
+# most this long (its state is single use).
+OAUTH_REFRESH_MARGIN_SECONDS = env.int("OAUTH_REFRESH_MARGIN_SECONDS", default=300)
+CREDENTIALS_EXPIRY_WARNING_DAYS = env.int("CREDENTIALS_EXPIRY_WARNING_DAYS", default=7)
+OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
+# The sandbox OAuth server's access-token lifetime (seconds), as `manage.py sandbox_provider` serves it.
+SANDBOX_OAUTH_ACCESS_TOKEN_SECONDS = env.int("SANDBOX_OAUTH_ACCESS_TOKEN_SECONDS", default=3600)
 SYNC_HTTP_TIMEOUT_SECONDS = env.float("SYNC_HTTP_TIMEOUT_SECONDS", default=10.0)
 SYNC_REQUEST_DEADLINE_SECONDS = env.float("SYNC_REQUEST_DEADLINE_SECONDS", default=30.0)
 SYNC_MAX_RESPONSE_BYTES = env.int("SYNC_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)

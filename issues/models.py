@@ -92,6 +92,7 @@ class WebhookEvent(models.TextChoices):
     ISSUE_REOPENED = "Issue.reopened"
     ISSUE_RESOLVED = "Issue.resolved"
     ISSUE_MUTED = "Issue.muted"
+    CREDENTIALS_EXPIRING = "LinkedAccount.credentials_expiring"
 
 
 class WebhookEndpoint(models.Model):

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import LinkToken, PublicToken, RelinkEmail
+from .models import LinkToken, OAuthConsent, PublicToken, RelinkEmail
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -46,3 +46,21 @@ class PublicTokenAdmin(ReadOnlyAdmin):
     list_select_related = ("organization", "linked_account")
     raw_id_fields = ("linked_account", "link_token")
     exclude = ("token_hash",)
+
+
+@admin.register(OAuthConsent)
+class OAuthConsentAdmin(ReadOnlyAdmin):
+    """OAuth consent round trips of the link page (never their state, nonce or verifier)."""
+
+    list_display = ("integration", "link_token", "popup", "magic", "created_at", "expires_at", "used_at")
+    fields = (
+        "integration",
+        "link_token",
+        "redirect_uri",
+        "popup",
+        "magic",
+        "created_at",
+        "expires_at",
+        "used_at",
+    )
+    readonly_fields = fields

@@ -67,6 +67,7 @@ class PublicToken(models.Model):
 class RelinkEmailKind(models.TextChoices):
     MANUAL = "MANUAL", "Sent by an operator"
     REMINDER = "REMINDER", "Automatic reminder"
+    EXPIRING = "EXPIRING", "Grant about to expire"
 
 
 class RelinkEmail(models.Model):
@@ -93,3 +94,6 @@ class RelinkEmail(models.Model):
 
     def __str__(self) -> str:
         return f"relink e-mail to {self.to_address} at {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+from .models_oauth import OAuthConsent  # noqa: E402, F401  (its own module: one concern)

@@ -25,8 +25,10 @@ def relink_email_send(
     sent_by=None,
     kind: str = RelinkEmailKind.MANUAL,
     base_url: str | None = None,
+    why: str = "",
 ) -> RelinkEmail:
-    """E-mail the account's end user a fresh magic link to reconnect it, and record it."""
+    """E-mail the account's end user a fresh magic link to reconnect it, and record it. `why`
+    replaces the default first sentence (the account can no longer be reached)."""
     if not account.end_user_email_address:
         raise ValueError("This account has no end-user e-mail address.")
     organization = account.organization
@@ -44,10 +46,12 @@ def relink_email_send(
             sent_at=timezone.now(),
             link_expires_at=token.expires_at,
         )
+        why = why or (
+            f"{organization.name} can no longer reach your {name} data for {account.end_user_organization_name}."
+        )
         body = (
             f"Hello,\n\n"
-            f"{organization.name} can no longer reach your {name} data for "
-            f"{account.end_user_organization_name}. Reconnect it here (the link works once, "
+            f"{why} Reconnect it here (the link works once, "
             f"until {token.expires_at:%Y-%m-%d %H:%M} UTC):\n\n{url}\n\n"
             f"If you did not expect this e-mail, you can ignore it.\n"
         )

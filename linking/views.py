@@ -17,6 +17,7 @@ from accounts.selectors import linked_account_token
 from .attempt_limits import link_attempt_record
 from .finish import LinkProblem, PublicTokenProblem, link_finish, public_token_exchange
 from .link_tokens import link_token_create
+from .oauth import oauth_link_headless
 from .serializers import (
     AccountTokenSerializer,
     LinkTokenRequestSerializer,
@@ -123,6 +124,8 @@ class SandboxPublicTokenView(OrganizationView):
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
                 headers={"Retry-After": str(lock.retry_after)},
             )
+        if catalog.get(data["integration"]).auth_type == "OAUTH2":
+            return self._oauth(data)
         try:
             result = link_finish(
                 link_token=data["link_token"],
@@ -140,3 +143,32 @@ class SandboxPublicTokenView(OrganizationView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return Response({"public_token": result.public_token}, status=status.HTTP_201_CREATED)
+
+    def _oauth(self, data) -> Response:
+        """An OAuth integration: `credentials: {}` runs the real consent round trip, answered
+        "Allow" by the sandbox provider."""
+        if data["credentials"]:
+            return Response(
+                {
+                    "credentials": [
+                        "OAuth integrations take no credentials here: send {} (the sandbox allows)."
+                    ]
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            outcome = oauth_link_headless(
+                raw_link_token=data["link_token"],
+                integration=data["integration"],
+                organization=self.client.organization,
+                account_type=AccountType.TEST,
+            )
+        except LinkProblem as exc:
+            field = "link_token" if exc.code in ("unknown", "used", "expired") else exc.code
+            return Response({field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+        if outcome.kind != "linked":
+            body = {"credentials": [outcome.message]}
+            if outcome.finished is not None:
+                body["error_description"] = outcome.finished.error_description
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"public_token": outcome.finished.public_token}, status=status.HTTP_201_CREATED)

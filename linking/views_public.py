@@ -143,6 +143,10 @@ def link_submit(request: HttpRequest, token: str, integration: str) -> HttpRespo
     if problem:
         return _problem(request, problem)
     fixed = _fixed_integration(link_token)
+    if catalog.get(integration).auth_type == "OAUTH2":
+        return _problem(
+            request, "integration", "This integration connects through its own sign-in page.", status=200
+        )
     credentials = {
         key[len(FIELD_PREFIX) :]: value for key, value in request.POST.items() if key.startswith(FIELD_PREFIX)
     }

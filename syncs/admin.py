@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from accounts.models import LinkedAccount
 
 from . import dispatch
-from .models import Candidate, Contact, Employee, RequestLog, SyncDispatch, SyncRun
+from .models import Candidate, Contact, Employee, OAuthToken, RequestLog, SyncDispatch, SyncRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -95,3 +95,21 @@ class ContactAdmin(ReadOnlyAdmin):
     search_fields = ("remote_id", "first_name", "last_name")
     raw_id_fields = ("linked_account",)
     show_full_result_count = False
+
+
+@admin.register(OAuthToken)
+class OAuthTokenAdmin(ReadOnlyAdmin):
+    """When each OAuth account's tokens were last rotated and when its grant ends (never the
+    tokens themselves)."""
+
+    list_display = ("linked_account", "generation", "access_expires_at", "grant_expires_at", "refreshed_at")
+    fields = (
+        "linked_account",
+        "generation",
+        "access_expires_at",
+        "grant_expires_at",
+        "grant_expiry_warned_at",
+        "refreshed_at",
+        "created_at",
+    )
+    readonly_fields = fields

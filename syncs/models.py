@@ -210,3 +210,6 @@ class Contact(CommonModelRow):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name} ({self.remote_id})"
+
+
+from .models_oauth import OAuthToken  # noqa: E402, F401  (its own module: one concern)

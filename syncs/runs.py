@@ -76,7 +76,7 @@ def sync_run_account(*, account_id: str, trigger: str, reason: str = "") -> Sync
 
     credentials_version = account.credentials_encrypted
     credentials = linked_account_credentials(account=account)
-    session = integration.session(credentials, tenant=str(account.organization_id))
+    session = integration.session(credentials, account=account, tenant=str(account.organization_id))
     outcome = _fetch(integration=integration, credentials=credentials, session=session, run_id=run.id)
     return _finish(
         run=run,

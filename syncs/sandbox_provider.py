@@ -19,6 +19,10 @@ Controls (``X-Sandbox-Control: <token>``, used by Relink's sandbox endpoints and
 Outage modes: none, http_500, timeout (never answers), slow (answers after a few seconds),
 and for fault drills: http_429, http_403, malformed_json, html_login, redirect_loop, huge_body.
 
+It is also the OAuth 2.0 authorization server of ``sandbox_oauth`` and ``sandbox_crm`` (see
+syncs/sandbox_oauth.py): data calls signed with one of its access tokens (``at_…``) are checked
+against the grant (401 invalid_token, 403 insufficient_scope) instead of the key rules.
+
 Run it with ``manage.py sandbox_provider`` (``make run`` does) or ``serve_in_thread()`` in tests.
 """
 
@@ -32,6 +36,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from . import sandbox_oauth
 from .sandbox_data import CANDIDATES, CONTACTS
 
 KEY_PREFIX = "sk_sandbox_"
@@ -89,6 +94,7 @@ class SandboxState:
         latency_ms: int = 0,
         slow_seconds: float = 3.0,
         timeout_hold_seconds: float = 120.0,
+        access_token_seconds: int = 3600,
     ):
         self.control_token = control_token
         self.latency_ms = latency_ms
@@ -103,6 +109,7 @@ class SandboxState:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.request_count = 0
+        self.oauth = sandbox_oauth.OAuthState(access_token_seconds=access_token_seconds, secret=control_token)
 
     def key_ok(self, key: str, tenant: str = "") -> bool:
         with self.lock:
@@ -147,11 +154,14 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, data) -> None:
         self._send(status, json.dumps(data).encode())
 
-    def _body(self) -> dict:
+    def _raw_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         if length > 65536:
             raise ValueError("body too large")
-        raw = self.rfile.read(length) if length else b"{}"
+        return self.rfile.read(length) if length else b""
+
+    def _body(self) -> dict:
+        raw = self._raw_body() or b"{}"
         data = json.loads(raw or b"{}")
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
@@ -162,6 +172,12 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         if parts.path == "/healthz":
             return self._json(200, {"ok": True})
+        if parts.path == "/oauth/authorize":
+            query = {k: v[0] for k, v in parse_qs(parts.query).items() if v}
+            problem = sandbox_oauth.authorize_problem(query)
+            if problem:
+                return self._send(400, problem.encode(), "text/plain; charset=utf-8")
+            return self._send(200, sandbox_oauth.consent_page(query).encode(), "text/html; charset=utf-8")
         if parts.path != "/v1/me" and parts.path not in RESOURCES:
             return self._json(404, {"error": "not_found"})
         auth = self.headers.get("Authorization", "")
@@ -170,7 +186,12 @@ class Handler(BaseHTTPRequestHandler):
         state = self.state
         with state.lock:
             state.request_count += 1
-        if not state.key_ok(key, tenant):
+        if key.startswith("at_"):
+            refused = state.oauth.data_call_check(key, parts.path)
+            if refused:
+                status, body, headers = refused
+                return self._send(status, json.dumps(body).encode(), headers=headers)
+        elif not state.key_ok(key, tenant):
             return self._json(401, {"error": "invalid_api_key", "message": "Unknown or revoked API key."})
         mode = state.outage_for(key, tenant)
         if state.latency_ms:
@@ -244,8 +265,34 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    def _oauth_post(self, path: str):
+        oauth = self.state.oauth
+        try:
+            raw = self._raw_body()
+        except ValueError as exc:
+            return self._json(400, {"error": "invalid_request", "error_description": str(exc)})
+        if path == "/oauth/authorize":
+            status, target = sandbox_oauth.authorize_decision(oauth, sandbox_oauth.parse_form(raw))
+            if status == 302:
+                return self._send(302, b"", "text/plain", headers={"Location": target})
+            return self._send(400, target.encode(), "text/plain; charset=utf-8")
+        form = sandbox_oauth.token_form(raw, self.headers.get("Authorization", ""))
+        if path == "/oauth/revoke":
+            oauth.revoke(form.get("token", ""))
+            return self._json(200, {})
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            status, body = oauth.exchange_code(form)
+        elif grant_type == "refresh_token":
+            status, body = oauth.refresh(form)
+        else:
+            status, body = 400, {"error": "unsupported_grant_type"}
+        return self._send(status, json.dumps(body).encode(), headers={"Cache-Control": "no-store"})
+
     def do_POST(self):  # noqa: N802
         parts = urlsplit(self.path)
+        if parts.path in ("/oauth/authorize", "/oauth/token", "/oauth/revoke"):
+            return self._oauth_post(parts.path)
         if not parts.path.startswith("/control/"):
             return self._json(404, {"error": "not_found"})
         token = self.headers.get("X-Sandbox-Control", "")
@@ -257,6 +304,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(400, {"error": "bad_request", "message": str(exc)})
         action = parts.path.removeprefix("/control/")
         state = self.state
+        if action.startswith("oauth/"):
+            status, answer = state.oauth.control(action.removeprefix("oauth/"), body)
+            return self._json(status, answer)
         key = str(body.get("api_key") or "")
         tenant = str(body.get("tenant") or "")
         if action in ("revoke", "rotate"):

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from . import dispatch, idle, request_logs, runs
+from . import dispatch, idle, oauth_grants, request_logs, runs
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +54,20 @@ def prune_request_logs() -> int:
 @shared_task(name="syncs.mark_idle_accounts", soft_time_limit=300, time_limit=330, expires=3600)
 def mark_idle_accounts() -> int:
     return idle.linked_accounts_mark_idle()
+
+
+# --- OAuth grants ------------------------------------------------------------------------------------
+@shared_task(name="syncs.oauth_keep_alive", soft_time_limit=60, time_limit=90, expires=3600)
+def oauth_keep_alive() -> int:
+    return oauth_grants.oauth_keep_alive_dispatch()
+
+
+@shared_task(name="syncs.oauth_keep_alive_account", soft_time_limit=60, time_limit=90)
+def oauth_keep_alive_account(account_id: str) -> bool:
+    return oauth_grants.oauth_account_keep_alive(account_id=account_id) is not None
+
+
+@shared_task(name="syncs.validate_account_credentials", soft_time_limit=60, time_limit=90)
+def validate_account_credentials(account_id: str) -> bool | None:
+    result = oauth_grants.oauth_account_validate(account_id=account_id)
+    return None if result is None else result.ok

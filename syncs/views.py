@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from accounts import catalog
 from accounts.api import (
     ACCOUNT_TOKEN_PARAMETER,
     AccountView,
@@ -191,6 +192,10 @@ class ResetLoginView(SandboxAccountView):
         responses={200: OpenApiResponse(description="The account's sandbox key is revoked")},
     )
     def post(self, request):
+        if catalog.get(self.linked_account.integration).auth_type == "OAUTH2":
+            from .views_sandbox_oauth import reset_login_oauth
+
+            return reset_login_oauth(self.linked_account)
         try:
             sandbox_controls.sandbox_revoke_key(
                 api_key=self.sandbox_api_key(), tenant=str(self.linked_account.organization_id)

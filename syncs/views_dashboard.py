@@ -14,6 +14,7 @@ from accounts.dashboard import linked_account_or_404, operator_required
 
 from . import dashboard_selectors as selectors
 from .dispatch import sync_queue_now
+from .oauth_grants import oauth_grant_ends
 
 TEMPLATE = "syncs/account_syncs.html"
 # The Linked accounts list pages 50 rows; a few more is still one request.
@@ -29,7 +30,16 @@ def sync_badges(request):
     except ValueError:
         return HttpResponseBadRequest("Invalid account id.")
     running = selectors.running_syncs_for_accounts(account_ids=ids, organization=request.organization)
-    badges = [{"account_id": account_id, "running": running.get(account_id)} for account_id in ids]
+    # OAuth grants that end soon get an "Access expires" badge beside the sync state.
+    grant_ends = oauth_grant_ends(account_ids=ids, organization=request.organization)
+    badges = [
+        {
+            "account_id": account_id,
+            "running": running.get(account_id),
+            "grant_end": grant_ends.get(str(account_id)),
+        }
+        for account_id in ids
+    ]
     template = f"{TEMPLATE}#sync-badges" if request.htmx else TEMPLATE
     return render(request, template, {"badges": badges, "page": "badges"})
 
@@ -41,7 +51,9 @@ def sync_badge(request, account_id):
     account = linked_account_or_404(request, account_id)
     run = selectors.running_sync_for_account(account=account)
     return render(
-        request, f"{TEMPLATE}#sync-badge", {"account_id": account.id, "running": run, "polled": True}
+        request,
+        f"{TEMPLATE}#sync-badge",
+        {"account_id": account.id, "running": run, "polled": True, "grant_end": _grant_end(account)},
     )
 
 
@@ -86,6 +98,7 @@ def account_sync_runs(request, account_id):
             "running": next((r for r in runs if r.status == "RUNNING"), None),
             "chart": _success_chart(runs),
             "synced_counts": selectors.synced_counts_for_account(account=account),
+            "grant_end": _grant_end(account),
             "page": "panel",
         },
     )
@@ -98,3 +111,7 @@ def account_resync(request, account_id):
     sync_queue_now(account=account, reason=f"Forced by {request.user.get_username()} in the dashboard")
     messages.success(request, "A sync is queued; it starts in a moment.")
     return redirect("dash-account", account_id=account.id)
+
+
+def _grant_end(account) -> dict | None:
+    return oauth_grant_ends(account_ids=[account.id], organization=account.organization).get(str(account.id))

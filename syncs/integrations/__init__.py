@@ -7,12 +7,15 @@ from accounts import catalog
 
 from .bamboohr import BambooHRIntegration
 from .base import CredentialField, Integration, ProviderError  # noqa: F401
+from .deel import DeelIntegration
 from .greenhouse import GreenhouseIntegration
+from .gusto import GustoIntegration
 from .hibob import HiBobIntegration
 from .hubspot import HubSpotIntegration
 from .sandbox import SandboxIntegration
 from .sandbox_ats import SandboxAtsIntegration
 from .sandbox_crm import SandboxCrmIntegration
+from .sandbox_oauth import SandboxOAuthIntegration
 
 # Provider modules add their class here.
 INTEGRATIONS: list[type[Integration]] = [
@@ -23,6 +26,9 @@ INTEGRATIONS: list[type[Integration]] = [
     HiBobIntegration,
     GreenhouseIntegration,
     HubSpotIntegration,
+    SandboxOAuthIntegration,
+    GustoIntegration,
+    DeelIntegration,
 ]
 
 _instances: dict[str, Integration] = {}
@@ -60,5 +66,6 @@ def register_all() -> None:
                 color=integration.color,
                 credential_fields=tuple(integration.credential_fields),
                 test_only=integration.test_only,
+                auth_type=str(integration.auth_type),
             )
         )

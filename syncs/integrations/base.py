@@ -75,6 +75,14 @@ class ProviderError(Exception):
         return f"{self.error_class}: {self.message}{code}"
 
 
+class AuthType(StrEnum):
+    """How an integration's end user authorizes Relink (the link page follows it)."""
+
+    API_KEY = "API_KEY"  # a form of secret fields
+    BASIC = "BASIC"  # a form with a user name and a password
+    OAUTH2 = "OAUTH2"  # "Continue with …": authorization code + PKCE, see oauth.py
+
+
 class RecordError(Exception):
     """One provider record that cannot be mapped to a common model."""
 
@@ -350,6 +358,7 @@ class Integration:
     square_image: ClassVar[str] = ""
     color: ClassVar[str] = "#4F46E5"
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
+    auth_type: ClassVar[AuthType] = AuthType.API_KEY
     common_models: ClassVar[tuple[str, ...]] = ("hris.Employee",)
     # True only for a service whose URL the operator configures (the bundled sandbox): it may
     # be on loopback in production. A provider's own hosts always pass the address policy.
@@ -376,8 +385,12 @@ class Integration:
     def missing_credentials(self, credentials: dict[str, Any]) -> list[str]:
         return [f.name for f in self.credential_fields if not str(credentials.get(f.name) or "").strip()]
 
-    def session(self, credentials: dict[str, Any], *, tenant: str = "") -> ProviderSession:
-        """`tenant`: the organization's id, for providers whose state is per organization (the sandbox)."""
+    def session(
+        self, credentials: dict[str, Any], account: Any = None, *, tenant: str = ""
+    ) -> ProviderSession:
+        """The session of one validation or sync run. `account` (the linked account, when there
+        is one) lets an OAuth session refresh and store the account's tokens; `tenant`: the
+        organization's id, for providers whose state is per organization (the sandbox)."""
         return ProviderSession(integration=self, credentials=credentials, tenant=tenant)
 
 

@@ -30,6 +30,7 @@ import httpx
 from django.conf import settings
 
 from .base import (
+    AuthType,
     CredentialField,
     ErrorClass,
     Integration,
@@ -118,6 +119,7 @@ class HiBobIntegration(Integration):
     name = "HiBob"
     categories = ("hris",)
     color = "#E5336B"
+    auth_type = AuthType.BASIC
     credential_fields = (
         CredentialField(
             name="service_user_id",
@@ -138,7 +140,9 @@ class HiBobIntegration(Integration):
 
     api_root = API_ROOT
 
-    def session(self, credentials: dict[str, Any], *, tenant: str = "") -> ProviderSession:
+    def session(
+        self, credentials: dict[str, Any], account: Any = None, *, tenant: str = ""
+    ) -> ProviderSession:
         return HiBobSession(integration=self, credentials=credentials, tenant=tenant)
 
     def _search(self, credentials: dict[str, Any], session: ProviderSession, body: dict[str, Any]) -> Any:

@@ -183,6 +183,7 @@ class TestLinkedAccounts:
             "square_image": None,
             "color": "#0EA5E9",
             "passthrough_available": False,
+            "auth_type": "API_KEY",
         }
 
     @pytest.mark.parametrize(

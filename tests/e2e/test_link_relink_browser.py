@@ -123,7 +123,7 @@ def link_then_relink(live_server, owner, browser):
     opener, page = open_embedded(context, live_server, link_token_for(owner, "northwind-7"), js_errors)
     assert page.get_by_role("heading", name="Choose your system").is_visible()
     shot(page, "01-choose-integration")
-    page.get_by_role("link", name="Sandbox HRIS").click()
+    page.get_by_role("link", name="Sandbox HRIS HRIS", exact=True).click()
     page.get_by_label("API key").wait_for()
     # Keyboard focus follows the step that was swapped in.
     expect(page.locator("#field-api_key")).to_be_focused()

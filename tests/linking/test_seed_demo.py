@@ -19,7 +19,10 @@ def test_seed_demo_accounts_are_real():
     call_command("seed_demo", stdout=out)
     org = Organization.objects.get(name="Demo Co")
     accounts = {(a.end_user_origin_id, a.account_type): a for a in org.linked_accounts.all()}
-    assert len(accounts) == 12
+    assert len(accounts) == 13
+    oauth = accounts[("wayne-005", "TEST")]
+    assert oauth.integration == "sandbox_oauth" and oauth.status == "COMPLETE"
+    assert [r.status for r in SyncRun.objects.filter(linked_account=oauth)] == ["DONE"]
 
     for account_type in ("PRODUCTION", "TEST"):
         complete = accounts[("acme-001", account_type)]

@@ -1,5 +1,5 @@
 """Seed a demo for `make run`: an operator login, an organization with keys, and sandbox linked
-accounts in every status, made the real way: valid sandbox credentials, real sync runs against
+accounts in every status (and one linked by OAuth consent), made the real way: valid sandbox credentials, real sync runs against
 the sandbox provider, and a key revoked at the provider so that a real failed sync puts the
 RELINK_NEEDED account where it is. Idempotent: a second run only prints the login again."""
 
@@ -22,6 +22,7 @@ from syncs.models import SyncTrigger
 from syncs.runs import sync_run_account
 from syncs.sandbox_controls import sandbox_revoke_key
 from syncs.sandbox_provider import serve_in_thread
+from syncs.services_oauth import oauth_authorization_url, oauth_exchange_code, oauth_headless_consent
 
 DEMO_ORG = "Demo Co"
 DEMO_USER = "demo"
@@ -93,7 +94,38 @@ class Command(BaseCommand):
                     )
                     if target == LinkedAccountStatus.RELINK_NEEDED and account_type == AccountType.TEST:
                         relink_url = magic_link_create(account=account, base_url=base_url).magic_link_url
+            self._seed_oauth_account(organization)
         return relink_url
+
+    def _seed_oauth_account(self, organization):
+        """One test account linked by OAuth consent (the sandbox answers "Allow"): a real code
+        exchange with PKCE, then a real sync with its access token. The sandbox signs its tokens,
+        so the grant still works on the provider `make run` starts afterwards."""
+        redirect_uri = f"{settings.PUBLIC_BASE_URL}/link/oauth/callback"
+        verifier = "demo-" + "v" * 60
+        url = oauth_authorization_url(
+            integration="sandbox_oauth", redirect_uri=redirect_uri, state="demo", code_verifier=verifier
+        )
+        answer = oauth_headless_consent(integration="sandbox_oauth", authorization_url=url)
+        credentials = oauth_exchange_code(
+            integration="sandbox_oauth",
+            code=answer["code"],
+            code_verifier=verifier,
+            redirect_uri=redirect_uri,
+        )
+        account, _ = linked_account_create(
+            organization=organization,
+            category="hris",
+            integration="sandbox_oauth",
+            end_user_origin_id="wayne-005",
+            end_user_organization_name="Wayne Enterprises",
+            end_user_email_address="hr@wayne.example",
+            account_type=AccountType.TEST,
+            credentials=credentials,
+        )
+        linked_account_mark_complete(account=account, reason="Linked by OAuth consent (demo)")
+        self._sync(account, "Initial sync after linking (demo)")
+        return account
 
     def _seed_account(
         self, organization, origin_id, org_name, email, target, account_type, category, integration

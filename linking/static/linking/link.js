@@ -42,7 +42,43 @@
 
   document.addEventListener("DOMContentLoaded", paintSwatches);
   document.addEventListener("htmx:afterSettle", paintSwatches);
-  document.addEventListener("DOMContentLoaded", announceSuccess);
+  // OAuth, embedded page: the consent opens in a popup (providers refuse to be framed); the
+  // popup's callback page hands its result back to this page, same origin only.
+  function inOAuthPopup() {
+    return document.body && document.body.dataset.oauthPopup === "true" && window.opener && window.opener !== window;
+  }
+
+  function handBackFromPopup() {
+    if (!inOAuthPopup()) return false;
+    var panel = document.getElementById("panel");
+    window.opener.postMessage({ type: "relink:oauth", html: panel ? panel.innerHTML : "" }, window.location.origin);
+    window.close();
+    return true;
+  }
+
+  document.addEventListener("click", function (event) {
+    var start = event.target.closest("[data-oauth-start][data-popup=true]");
+    if (!start || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey) return;
+    var url = start.href + (start.href.indexOf("?") === -1 ? "?" : "&") + "popup=1";
+    var popup = window.open(url, "relink-oauth", "popup,width=520,height=720");
+    if (!popup) return; // blocked: follow the link in this window instead
+    event.preventDefault();
+  });
+
+  window.addEventListener("message", function (event) {
+    if (event.origin !== window.location.origin || !event.data || event.data.type !== "relink:oauth") return;
+    var panel = document.getElementById("panel");
+    if (!panel) return;
+    panel.innerHTML = event.data.html;
+    paintSwatches();
+    announceSuccess();
+    var focus = panel.querySelector("[autofocus]") || panel.querySelector("h1");
+    if (focus) focus.focus();
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!handBackFromPopup()) announceSuccess();
+  });
   document.addEventListener("htmx:afterSettle", announceSuccess);
 
   document.addEventListener("click", function (event) {

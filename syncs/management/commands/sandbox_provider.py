@@ -17,7 +17,11 @@ class Command(BaseCommand):
     def handle(self, *args, latency_ms: int, **options):
         parts = urlsplit(settings.SANDBOX_PROVIDER_URL)
         host, port = parts.hostname or "127.0.0.1", parts.port or 8765
-        state = SandboxState(control_token=settings.SANDBOX_CONTROL_TOKEN, latency_ms=latency_ms)
+        state = SandboxState(
+            control_token=settings.SANDBOX_CONTROL_TOKEN,
+            latency_ms=latency_ms,
+            access_token_seconds=settings.SANDBOX_OAUTH_ACCESS_TOKEN_SECONDS,
+        )
         server = make_server(host, port, state)
         self.stdout.write(f"Sandbox provider on http://{host}:{port} (latency {latency_ms} ms)")
         try:

@@ -1,0 +1,52 @@
+"""The bundled sandbox HRIS behind OAuth 2.0 (the sandbox provider's authorization server,
+syncs/sandbox_oauth.py): the template for an OAuth provider. Same employees as ``sandbox``."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from django.conf import settings
+
+from .base import ErrorClass, ProviderError
+from .oauth import OAuth2Integration
+from .sandbox import SandboxIntegration
+
+
+class SandboxOAuthIntegration(OAuth2Integration, SandboxIntegration):
+    slug = "sandbox_oauth"
+    name = "Sandbox HRIS (OAuth)"
+    categories = ("hris",)
+    color = "#0284C7"
+    scopes = ("employees:read",)
+    required_scopes = ("employees:read",)
+    scope_labels = {"employees:read": "read your employee directory"}
+    token_endpoint_auth_method = "none"  # a public client: PKCE instead of a secret
+    idle_expiry_days = 60  # grants the sandbox forgets when unused (keep-alive refreshes them)
+
+    def endpoints(self) -> dict[str, str]:
+        base = settings.SANDBOX_PROVIDER_URL.rstrip("/")
+        return {
+            "authorize": f"{base}/oauth/authorize",
+            "token": f"{base}/oauth/token",
+            "revoke": f"{base}/oauth/revoke",
+        }
+
+    def client_credentials(self) -> tuple[str, str]:
+        return self.slug, ""
+
+    def headless_consent(self, *, authorization_url: str) -> dict[str, str]:
+        """Answer the consent page as if the end user pressed "Allow" with every scope (test keys
+        only: the sandbox public-token endpoint). Returns the redirect's query parameters."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(authorization_url).query).items()}
+        form = {**query, "decision": "allow", "scope": query.get("scope", "").split()}
+        try:
+            response = httpx.post(self.endpoints()["authorize"], data=form, timeout=10.0)
+        except httpx.HTTPError as exc:
+            raise ProviderError(
+                ErrorClass.PROVIDER_OFFLINE, f"The sandbox provider is not reachable ({type(exc).__name__})."
+            )
+        location = response.headers.get("Location", "")
+        if response.status_code != 302 or not location:
+            raise ProviderError(ErrorClass.BAD_RESPONSE, "The sandbox consent page did not redirect back.")
+        return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}

@@ -1,0 +1,45 @@
+"""Fixtures of the OAuth tests: the sandbox provider (HRIS + OAuth server) on a real socket, and
+accounts linked through the real headless consent round trip."""
+
+import httpx
+import pytest
+from django.conf import settings
+
+from accounts.models import LinkedAccount
+from tests.linking.helpers import create_link_token, exchange
+
+
+def pytest_runtest_setup(item):
+    from django.db import connection
+
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+def oauth_finish(tenant, link_token: str, *, integration: str = "sandbox_oauth"):
+    return tenant.client(test=True).post(
+        "/api/sandbox/v1/public-token",
+        {"link_token": link_token, "integration": integration, "credentials": {}},
+        format="json",
+    )
+
+
+def oauth_link(tenant, *, origin_id: str = "oauth-user-1", integration: str = "sandbox_oauth"):
+    """A test account linked by consent (headless "Allow"): (account, account token)."""
+    link = create_link_token(tenant, origin_id=origin_id, integration=integration)
+    finished = oauth_finish(tenant, link["link_token"], integration=integration)
+    assert finished.status_code == 201, finished.content
+    body = exchange(tenant, finished.json()["public_token"]).json()
+    return LinkedAccount.objects.get(pk=body["id"]), body["account_token"]
+
+
+def control(action: str, body: dict | None = None) -> dict:
+    """The sandbox OAuth server's controls (what a test reads: stats; what it breaks)."""
+    response = httpx.post(
+        f"{settings.SANDBOX_PROVIDER_URL}/control/oauth/{action}",
+        json=body or {},
+        headers={"X-Sandbox-Control": settings.SANDBOX_CONTROL_TOKEN},
+        timeout=5,
+    )
+    response.raise_for_status()
+    return response.json()
