@@ -310,6 +310,15 @@ CREDENTIALS_EXPIRY_WARNING_DAYS = env.int("CREDENTIALS_EXPIRY_WARNING_DAYS", def
 OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
 # The sandbox OAuth server's access-token lifetime (seconds), as `manage.py sandbox_provider` serves it.
 SANDBOX_OAUTH_ACCESS_TOKEN_SECONDS = env.int("SANDBOX_OAUTH_ACCESS_TOKEN_SECONDS", default=3600)
+# OAuth apps of the real OAuth integrations (per deployment; unset: the integration is not offered
+# for linking). Each provider gets <PUBLIC_BASE_URL>/link/oauth/callback as its redirect URI.
+GUSTO_CLIENT_ID = env.str("GUSTO_CLIENT_ID", default="")
+GUSTO_CLIENT_SECRET = env.str("GUSTO_CLIENT_SECRET", default="")
+GUSTO_API_BASE = env.str("GUSTO_API_BASE", default="https://api.gusto.com")
+DEEL_CLIENT_ID = env.str("DEEL_CLIENT_ID", default="")
+DEEL_CLIENT_SECRET = env.str("DEEL_CLIENT_SECRET", default="")
+DEEL_OAUTH_BASE = env.str("DEEL_OAUTH_BASE", default="https://app.deel.com")
+DEEL_API_BASE = env.str("DEEL_API_BASE", default="https://api.letsdeel.com/rest/v2")
 SYNC_HTTP_TIMEOUT_SECONDS = env.float("SYNC_HTTP_TIMEOUT_SECONDS", default=10.0)
 SYNC_REQUEST_DEADLINE_SECONDS = env.float("SYNC_REQUEST_DEADLINE_SECONDS", default=30.0)
 SYNC_MAX_RESPONSE_BYTES = env.int("SYNC_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)

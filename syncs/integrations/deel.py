@@ -14,9 +14,10 @@ A deployment sets ``DEEL_CLIENT_ID`` and ``DEEL_CLIENT_SECRET`` (``DEEL_OAUTH_BA
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
+
+from django.conf import settings
 
 from .base import ErrorClass, ProviderError, ProviderSession, RecordError, parse_datetime
 from .oauth import OAuth2Integration
@@ -33,11 +34,11 @@ STATUS = {
 
 
 def oauth_base() -> str:
-    return os.environ.get("DEEL_OAUTH_BASE", "https://app.deel.com").rstrip("/")
+    return settings.DEEL_OAUTH_BASE.rstrip("/")
 
 
 def api_base() -> str:
-    return os.environ.get("DEEL_API_BASE", "https://api.letsdeel.com/rest/v2").rstrip("/")
+    return settings.DEEL_API_BASE.rstrip("/")
 
 
 class DeelIntegration(OAuth2Integration):

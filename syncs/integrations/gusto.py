@@ -15,9 +15,10 @@ A deployment sets ``GUSTO_CLIENT_ID`` and ``GUSTO_CLIENT_SECRET`` (``GUSTO_API_B
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
+
+from django.conf import settings
 
 from .base import ErrorClass, ProviderError, ProviderSession, RecordError, parse_datetime
 from .oauth import OAuth2Integration
@@ -27,7 +28,7 @@ MAX_PAGES = 2000
 
 
 def api_base() -> str:
-    return os.environ.get("GUSTO_API_BASE", "https://api.gusto.com").rstrip("/")
+    return settings.GUSTO_API_BASE.rstrip("/")
 
 
 class GustoIntegration(OAuth2Integration):

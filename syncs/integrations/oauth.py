@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Protocol
 
 import authlib.deprecate  # noqa: E402, F401  (installs Authlib's own warning filter first)
 import httpx
+from django.conf import settings
 
 with warnings.catch_warnings():
     # Authlib 1.9 prefers the httpx2 fork and warns on import; it works with httpx, which the
@@ -199,8 +200,10 @@ class OAuth2Integration(Integration):
         return {"authorize": self.authorize_url, "token": self.token_url, "revoke": self.revoke_url}
 
     def client_credentials(self) -> tuple[str, str]:
-        client_id = os.environ.get(self.client_id_env, "") if self.client_id_env else ""
-        secret = os.environ.get(self.client_secret_env, "") if self.client_secret_env else ""
+        """From the settings named by client_id_env / client_secret_env (read from the
+        environment by config/settings.py)."""
+        client_id = getattr(settings, self.client_id_env, "") if self.client_id_env else ""
+        secret = getattr(settings, self.client_secret_env, "") if self.client_secret_env else ""
         return client_id, secret
 
     def is_configured(self) -> bool:

@@ -54,11 +54,9 @@ DEEL_PERSON = {
 
 
 @pytest.fixture(autouse=True)
-def client_credentials(monkeypatch):
-    monkeypatch.setenv("GUSTO_CLIENT_ID", "gusto-client")
-    monkeypatch.setenv("GUSTO_CLIENT_SECRET", "gusto-secret")
-    monkeypatch.setenv("DEEL_CLIENT_ID", "deel-client")
-    monkeypatch.setenv("DEEL_CLIENT_SECRET", "deel-secret")
+def client_credentials(settings):
+    settings.GUSTO_CLIENT_ID, settings.GUSTO_CLIENT_SECRET = "gusto-client", "gusto-secret"
+    settings.DEEL_CLIENT_ID, settings.DEEL_CLIENT_SECRET = "deel-client", "deel-secret"
 
 
 def _expired(access: str, refresh: str, scope: str = "") -> dict:
@@ -195,8 +193,8 @@ def test_deel_missing_scope_is_missing_permissions(owner):
     assert issue.error_description == "Missing permissions" and "insufficient_scope" in issue.error_details[0]
 
 
-def test_unconfigured_provider_is_refused_on_the_link_page(owner, client, monkeypatch):
-    monkeypatch.delenv("GUSTO_CLIENT_ID")
+def test_unconfigured_provider_is_refused_on_the_link_page(owner, client, settings):
+    settings.GUSTO_CLIENT_ID = ""
     from tests.linking.helpers import create_link_token
 
     link = create_link_token(owner, integration="gusto")
