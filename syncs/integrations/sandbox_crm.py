@@ -1,27 +1,22 @@
 """The bundled sandbox CRM: the sandbox provider's contacts.
 
-OAuth 2.0 is its contract (scope ``contacts:read``, through the sandbox provider's
-authorization server). Until the OAuth framework is in (``syncs/integrations/oauth.py``), it
-signs data calls with a sandbox API key like ``sandbox``. Switching it over: make the class
-``SandboxCrmIntegration(OAuth2Integration, _SandboxCrm)`` with ``scopes = required_scopes =
-("contacts:read",)``, the sandbox's ``endpoints()`` and ``client_credentials()`` (as
-``sandbox_oauth`` has them); the data calls and the mapping below stay as they are."""
+Authorized by OAuth 2.0 through the sandbox provider's authorization server (client
+``sandbox_crm``, scope ``contacts:read``; ``SandboxOAuthServer``); the data calls and the
+mapping are the sandbox's, unchanged."""
 
 from typing import Any
 
 from .base import RecordError, parse_datetime
+from .oauth import OAuth2Integration
 from .sandbox import SandboxIntegration
+from .sandbox_oauth import SandboxOAuthServer
 
 
-class SandboxCrmIntegration(SandboxIntegration):
-    slug = "sandbox_crm"
-    name = "Sandbox CRM"
-    categories = ("crm",)
-    color = "#F97316"
+class _SandboxCrmData(SandboxIntegration):
+    """The sandbox CRM's data calls and mapping (what is not about authorizing)."""
+
     common_models = ("crm.Contact",)
     resource = "contacts"
-    # The OAuth declaration it switches to (see the module docstring).
-    oauth_scopes = ("contacts:read",)
 
     def map_record(self, model: str, raw: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(raw, dict) or not raw.get("id"):
@@ -54,3 +49,13 @@ class SandboxCrmIntegration(SandboxIntegration):
             "last_activity_at": parse_datetime(raw.get("last_activity_at")),
             "remote_created_at": parse_datetime(raw.get("created_at")),
         }
+
+
+class SandboxCrmIntegration(SandboxOAuthServer, OAuth2Integration, _SandboxCrmData):
+    slug = "sandbox_crm"
+    name = "Sandbox CRM"
+    categories = ("crm",)
+    color = "#F97316"
+    scopes = ("contacts:read",)
+    required_scopes = ("contacts:read",)
+    scope_labels = {"contacts:read": "read your CRM contacts"}

@@ -21,7 +21,7 @@ def test_the_link_page_offers_the_integrations_of_the_tokens_category(owner):
     for category, expected in (
         ("ats", {"sandbox_ats", "greenhouse"}),
         ("crm", {"sandbox_crm", "hubspot"}),
-        ("hris", {"sandbox", "bamboohr", "hibob"}),
+        ("hris", {"sandbox", "sandbox_oauth", "bamboohr", "hibob", "gusto", "deel"}),
     ):
         link_token = create_link_token(owner, origin_id=f"page-{category}", category=category)["link_token"]
         html = Client().get(f"/link/{link_token}").content.decode()

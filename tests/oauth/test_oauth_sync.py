@@ -122,3 +122,23 @@ def test_grants_survive_a_provider_restart(owner, sandbox_provider, settings):
         assert restarted.state.oauth.refresh_count == 1
     finally:
         restarted.stop()
+
+
+def test_sandbox_crm_is_oauth_with_contacts_read(owner, sandbox_provider):
+    """The sandbox CRM authorizes through the same server, as client sandbox_crm with scope
+    contacts:read: removing that permission is Missing permissions."""
+    from tests.linking.helpers import create_link_token, exchange
+
+    from .conftest import oauth_finish
+
+    link = create_link_token(owner, origin_id="crm-1", category="crm", integration="sandbox_crm")
+    finished = oauth_finish(owner, link["link_token"], integration="sandbox_crm")
+    assert finished.status_code == 201, finished.content
+    body = exchange(owner, finished.json()["public_token"], category="crm").json()
+    assert body["integration"]["auth_type"] == "OAUTH2"
+    account = LinkedAccount.objects.get(pk=body["id"])
+    assert _sync(account).status == "DONE"
+    api = owner.client(test=True, account_token=body["account_token"])
+    api.post("/api/sandbox/v1/remove-permission", {"scope": "contacts:read"}, format="json")
+    assert _sync(account).status == "FAILED"
+    assert Issue.objects.get(linked_account=account).error_description == "Missing permissions"

@@ -9,7 +9,10 @@ SANDBOX = {"hris": "sandbox", "ats": "sandbox_ats", "crm": "sandbox_crm"}
 
 
 def sandbox_credentials(integration: str, origin_id: str) -> dict:
-    """What the end user would submit: a sandbox API key."""
+    """What the end user would submit: a sandbox API key; for the OAuth sandbox CRM nothing
+    (the sandbox public-token endpoint runs the consent round trip, answered "Allow")."""
+    if integration == "sandbox_crm":
+        return {}
     return {"api_key": f"sk_sandbox_{origin_id}"}
 
 

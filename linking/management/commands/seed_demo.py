@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from accounts import catalog
 from accounts.models import AccountType, LinkedAccountStatus, Organization
 from accounts.services import (
     linked_account_create,
@@ -101,18 +102,7 @@ class Command(BaseCommand):
         """One test account linked by OAuth consent (the sandbox answers "Allow"): a real code
         exchange with PKCE, then a real sync with its access token. The sandbox signs its tokens,
         so the grant still works on the provider `make run` starts afterwards."""
-        redirect_uri = f"{settings.PUBLIC_BASE_URL}/link/oauth/callback"
-        verifier = "demo-" + "v" * 60
-        url = oauth_authorization_url(
-            integration="sandbox_oauth", redirect_uri=redirect_uri, state="demo", code_verifier=verifier
-        )
-        answer = oauth_headless_consent(integration="sandbox_oauth", authorization_url=url)
-        credentials = oauth_exchange_code(
-            integration="sandbox_oauth",
-            code=answer["code"],
-            code_verifier=verifier,
-            redirect_uri=redirect_uri,
-        )
+        credentials = self._consent(integration="sandbox_oauth")
         account, _ = linked_account_create(
             organization=organization,
             category="hris",
@@ -127,11 +117,26 @@ class Command(BaseCommand):
         self._sync(account, "Initial sync after linking (demo)")
         return account
 
+    def _consent(self, *, integration: str) -> dict:
+        """Tokens of a new grant of the sandbox authorization server: consent ("Allow",
+        answered by the sandbox) and a real code exchange with PKCE."""
+        redirect_uri = f"{settings.PUBLIC_BASE_URL}/link/oauth/callback"
+        verifier = "demo-" + "v" * 60
+        url = oauth_authorization_url(
+            integration=integration, redirect_uri=redirect_uri, state="demo", code_verifier=verifier
+        )
+        answer = oauth_headless_consent(integration=integration, authorization_url=url)
+        return oauth_exchange_code(
+            integration=integration, code=answer["code"], code_verifier=verifier, redirect_uri=redirect_uri
+        )
+
     def _seed_account(
         self, organization, origin_id, org_name, email, target, account_type, category, integration
     ):
         # Each account has its own key, so revoking one breaks only that account.
         api_key = f"sk_sandbox_demo_{origin_id}_{account_type.lower()}"
+        oauth = catalog.get(integration).auth_type == "OAUTH2"
+        credentials = self._consent(integration=integration) if oauth else {"api_key": api_key}
         account, _ = linked_account_create(
             organization=organization,
             category=category,
@@ -141,7 +146,7 @@ class Command(BaseCommand):
             end_user_email_address=email,
             account_type=account_type,
             # INCOMPLETE: the end user opened the link page and has not finished.
-            credentials=None if target == LinkedAccountStatus.INCOMPLETE else {"api_key": api_key},
+            credentials=None if target == LinkedAccountStatus.INCOMPLETE else credentials,
         )
         if target == LinkedAccountStatus.INCOMPLETE:
             return account
