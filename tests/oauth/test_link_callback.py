@@ -48,7 +48,7 @@ def test_continue_button_on_the_link_page(owner, client, sandbox_provider):
     link = create_link_token(owner, integration="sandbox_oauth")
     page = client.get(f"/link/{link['link_token']}").content.decode()
     assert "Continue with Sandbox HRIS (OAuth)" in page
-    assert 'name="credential-' not in page  # no credential form for OAuth
+    assert 'name="credential-' not in page and "Enter the credentials" not in page  # no form for OAuth
 
 
 def test_allow_links_the_account(owner, client, sandbox_provider):
