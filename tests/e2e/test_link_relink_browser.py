@@ -271,7 +271,7 @@ def only_allowed_origin_hears(live_server, owner, browser):
         "window.relinkMessages = []; window.addEventListener('message', (e) => relinkMessages.push(e.data))"
     )
     assert page.locator("body").get_attribute("data-embedding-origins") == "https://app.example.com"
-    page.get_by_role("link", name="Sandbox HRIS").click()
+    page.get_by_role("link", name="Sandbox HRIS HRIS", exact=True).click()
     page.get_by_label("API key").fill("sk_sandbox_foreign")
     page.get_by_role("button", name="Connect").click()
     page.get_by_role("heading", name="Connected").wait_for()
