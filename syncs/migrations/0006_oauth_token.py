@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_la_due_with_id'),
-        ('syncs', '0004_candidate_contact'),
+        ('syncs', '0005_requestlog_partitioned'),
     ]
 
     operations = [
