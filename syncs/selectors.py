@@ -73,17 +73,13 @@ def common_model_rows(
     account: LinkedAccount,
     model: CommonModel,
     include_deleted: bool = False,
-    modified_after: datetime | None = None,
-    remote_id: str | None = None,
+    filters: dict[str, Any] | None = None,
 ) -> QuerySet[CommonModelRow]:
-    """The account's synced records of one common model (what its last successful sync wrote)."""
-    qs = model.table.objects.filter(linked_account=account)
+    """The account's synced records of one common model (what its last successful sync wrote);
+    `filters` are ORM lookups from the endpoint's declared query parameters (`syncs.filters`)."""
+    qs = model.table.objects.filter(linked_account=account, **(filters or {}))
     if not include_deleted:
         qs = qs.filter(remote_was_deleted=False)
-    if modified_after is not None:
-        qs = qs.filter(modified_at__gt=modified_after)
-    if remote_id is not None:
-        qs = qs.filter(remote_id=remote_id)
     return qs
 
 

@@ -15,22 +15,15 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api import CursorParams
-
 from . import common_models
 from .common_models import CommonModel
+from .filters import (
+    CommonModelListParams,
+    CommonModelRetrieveParams,
+    EmployeeListParams,
+    EmployeeRetrieveParams,
+)
 from .models import Candidate, Contact, Employee
-
-
-# --- filters (declared once per model; the views validate with them) ---------------------------
-class CommonModelListParams(CursorParams):
-    modified_after = serializers.DateTimeField(required=False)
-    remote_id = serializers.CharField(required=False, max_length=255)
-    include_deleted_data = serializers.BooleanField(required=False, default=False)
-
-
-class CommonModelRetrieveParams(serializers.Serializer):
-    include_deleted_data = serializers.BooleanField(required=False, default=False)
 
 
 # --- shared pieces -----------------------------------------------------------------------------------
@@ -356,7 +349,13 @@ class ApiModel:
 API_MODELS: dict[str, ApiModel] = {
     entry.model.model_id: entry
     for entry in (
-        ApiModel(common_models.EMPLOYEE, EmployeeSerializer, employees_as_api),
+        ApiModel(
+            common_models.EMPLOYEE,
+            EmployeeSerializer,
+            employees_as_api,
+            EmployeeListParams,
+            EmployeeRetrieveParams,
+        ),
         ApiModel(common_models.CANDIDATE, CandidateSerializer, candidates_as_api),
         ApiModel(common_models.CONTACT, ContactSerializer, contacts_as_api),
     )

@@ -16,6 +16,7 @@ from accounts.api import (
 )
 from accounts.authentication import HasApiKey
 from accounts.models import AccountType
+from accounts.query_params import query_filters
 from accounts.selectors import linked_account_credentials
 
 from . import dispatch, sandbox_controls, selectors
@@ -63,8 +64,7 @@ class CommonModelListView(CommonModelView):
             account=self.linked_account,
             model=api.model,
             include_deleted=params["include_deleted_data"],
-            modified_after=params.get("modified_after"),
-            remote_id=params.get("remote_id"),
+            filters=query_filters(api.list_params, params),
         )
         rows, next_cursor, previous_cursor = paginate(queryset=qs, params=params)
         return paginated_response(
