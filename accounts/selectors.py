@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from . import catalog
 from .crypto import constant_time_equals, decrypt_json, decrypt_str, token_hash
 from .models import AccountType, ApiKey, LinkedAccount, Organization
+from .timefmt import api_datetime
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
@@ -62,14 +63,13 @@ def linked_account_find_by_origin(
     ).first()
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+_iso = api_datetime
 
 
 def linked_account_details(*, account: LinkedAccount) -> dict[str, Any]:
     """The contract's account-details fields: the API response and every webhook's `linked_account`."""
     info = catalog.get(account.integration)
-    return {
+    details = {
         "id": str(account.id),
         "integration": info.name,
         "integration_slug": account.integration,
@@ -78,11 +78,13 @@ def linked_account_details(*, account: LinkedAccount) -> dict[str, Any]:
         "end_user_organization_name": account.end_user_organization_name,
         "end_user_email_address": account.end_user_email_address,
         "status": account.status,
-        "webhook_listener_url": account.webhook_listener_url,
         "is_duplicate": account.is_duplicate,
         "account_type": account.account_type,
         "completed_at": _iso(account.completed_at),
     }
+    if account.webhook_listener_url:  # a URL or absent, never ""
+        details["webhook_listener_url"] = account.webhook_listener_url
+    return details
 
 
 _EXACT_FILTERS = (

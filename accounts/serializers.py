@@ -15,7 +15,7 @@ class AccountDetailsSerializer(serializers.Serializer):
     end_user_organization_name = serializers.CharField()
     end_user_email_address = serializers.EmailField()
     status = serializers.ChoiceField(choices=LinkedAccountStatus.choices)
-    webhook_listener_url = serializers.CharField(allow_blank=True)
+    webhook_listener_url = serializers.URLField(required=False, help_text="Absent when none is set.")
     is_duplicate = serializers.BooleanField(allow_null=True)
     account_type = serializers.ChoiceField(choices=AccountType.choices)
     completed_at = serializers.DateTimeField(allow_null=True)
@@ -25,8 +25,8 @@ class IntegrationSerializer(serializers.Serializer):
     name = serializers.CharField()
     slug = serializers.CharField()
     categories = serializers.ListField(child=serializers.CharField())
-    image = serializers.CharField(allow_null=True)
-    square_image = serializers.CharField(allow_null=True)
+    image = serializers.CharField(allow_blank=True)
+    square_image = serializers.CharField(allow_blank=True)
     color = serializers.CharField()
     passthrough_available = serializers.BooleanField()
 
@@ -37,7 +37,7 @@ class LinkedAccountSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     category = serializers.ChoiceField(choices=Category.choices)
     status = serializers.ChoiceField(choices=LinkedAccountStatus.choices)
-    status_detail = serializers.CharField(allow_null=True)
+    status_detail = serializers.CharField(allow_blank=True)
     end_user_origin_id = serializers.CharField()
     end_user_organization_name = serializers.CharField()
     end_user_email_address = serializers.EmailField()
@@ -45,11 +45,13 @@ class LinkedAccountSerializer(serializers.Serializer):
     is_duplicate = serializers.BooleanField(allow_null=True)
     integration = IntegrationSerializer()
     account_type = serializers.ChoiceField(choices=AccountType.choices)
-    completed_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(
+        help_text="When linking completed (or, not linked yet, started)."
+    )
 
 
 STATUS_DETAIL = {
-    LinkedAccountStatus.COMPLETE: None,
+    LinkedAccountStatus.COMPLETE: "",
     LinkedAccountStatus.INCOMPLETE: "The end user has not finished linking this account.",
     LinkedAccountStatus.RELINK_NEEDED: "The credentials stopped working: the end user needs to relink the account.",
     LinkedAccountStatus.IDLE: "No API requests for this account recently; it syncs at most daily.",

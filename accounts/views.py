@@ -11,6 +11,7 @@ from .api import (
     paginated_serializer,
     validate_query,
 )
+from .timefmt import api_datetime
 from .selectors import linked_account_details, linked_accounts_for_environment
 from .serializers import (
     STATUS_DETAIL,
@@ -71,11 +72,14 @@ class LinkedAccountListView(OrganizationView):
                 "end_user_origin_id": a.end_user_origin_id,
                 "end_user_organization_name": a.end_user_organization_name,
                 "end_user_email_address": a.end_user_email_address,
+                # Required (a string) in Merge's schema of this list: "" when none is set.
                 "webhook_listener_url": a.webhook_listener_url,
                 "is_duplicate": a.is_duplicate,
                 "integration": catalog.get(a.integration).as_api(),
                 "account_type": a.account_type,
-                "completed_at": a.completed_at.isoformat() if a.completed_at else None,
+                # A date-time in Merge's schema of this list (null only on account-details): an
+                # account not linked yet shows when its linking started.
+                "completed_at": api_datetime(a.completed_at or a.created_at),
             }
             for a in rows
         ]

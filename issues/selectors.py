@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from accounts import catalog
 from accounts.crypto import decrypt_str
 from accounts.models import LinkedAccount, Organization
+from accounts.timefmt import api_datetime
 
 from .models import (
     DeliveryStatus,
@@ -20,9 +21,7 @@ from .models import (
     WebhookNotice,
 )
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+_iso = api_datetime
 
 
 # The columns issue_as_api reads (and the keyset): what the API loads, nothing more.

@@ -23,16 +23,20 @@ class LinkTokenRequestSerializer(serializers.Serializer):
 
 class LinkTokenSerializer(serializers.Serializer):
     link_token = serializers.CharField()
-    integration_name = serializers.CharField(allow_null=True)
-    magic_link_url = serializers.CharField(allow_null=True)
+    integration_name = serializers.CharField(
+        required=False, help_text="Absent when no integration was chosen."
+    )
+    magic_link_url = serializers.URLField(
+        required=False, help_text="Absent without should_create_magic_link_url."
+    )
 
 
 class AccountIntegrationSerializer(serializers.Serializer):
     name = serializers.CharField()
     slug = serializers.CharField()
     categories = serializers.ListField(child=serializers.CharField())
-    image = serializers.CharField(allow_null=True)
-    square_image = serializers.CharField(allow_null=True)
+    image = serializers.CharField(allow_blank=True)
+    square_image = serializers.CharField(allow_blank=True)
     color = serializers.CharField()
 
 

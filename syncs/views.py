@@ -129,7 +129,10 @@ class SyncStatusView(AccountView):
         responses=paginated_serializer("PaginatedSyncStatusList", SyncStatusSerializer),
     )
     def get(self, request, category):
-        validate_query(CursorParams, request)
+        params = validate_query(CursorParams, request)
+        if params.get("cursor"):
+            # One page always: no cursor was ever handed out, so any cursor is a bad one.
+            raise serializers.ValidationError({"cursor": ["Invalid cursor."]})
         rows = selectors.sync_status_rows(account=self.linked_account)
         return paginated_response(next_cursor=None, previous_cursor=None, data=rows)
 
