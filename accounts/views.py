@@ -11,7 +11,6 @@ from .api import (
     paginated_serializer,
     validate_query,
 )
-from .timefmt import api_datetime
 from .selectors import linked_account_details, linked_accounts_for_environment
 from .serializers import (
     STATUS_DETAIL,
@@ -21,6 +20,7 @@ from .serializers import (
     RegeneratedTokenSerializer,
 )
 from .services import linked_account_delete, linked_account_regenerate_token
+from .timefmt import api_datetime
 
 
 class AccountDetailsView(AccountView):

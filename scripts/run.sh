@@ -18,18 +18,26 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 # The sandbox HRIS provider: a real HTTP service the sandbox integration syncs from.
-# SANDBOX_PROVIDER_URL says where (default http://127.0.0.1:8765); a busy port gets a free one.
+# SANDBOX_PROVIDER_URL says where (default http://127.0.0.1:8765). Unset, the provider binds 8765
+# or, when that is busy, a port the system picks, and writes the URL it bound to a file: the web
+# server and worker get that URL, so no other process can take the port in between.
+url_file=".run/sandbox-provider-url"
+rm -f "$url_file"
 if [ -z "${SANDBOX_PROVIDER_URL:-}" ]; then
-  SANDBOX_PROVIDER_URL="$(.venv/bin/python -c 'import socket
-s = socket.socket()
-try:
-    s.bind(("127.0.0.1", 8765)); print("http://127.0.0.1:8765")
-except OSError:
-    s.bind(("127.0.0.1", 0)); print(f"http://127.0.0.1:{s.getsockname()[1]}")')"
+  SANDBOX_PROVIDER_URL="http://127.0.0.1:8765" .venv/bin/python manage.py sandbox_provider \
+    --any-port-if-busy --url-file "$url_file" &
+else
+  .venv/bin/python manage.py sandbox_provider --url-file "$url_file" &
 fi
-export SANDBOX_PROVIDER_URL
-.venv/bin/python manage.py sandbox_provider &
 pids+=($!)
+for _ in $(seq 300); do
+  [ -s "$url_file" ] && break
+  kill -0 "${pids[-1]}" 2>/dev/null || { echo "The sandbox provider did not start" >&2; exit 1; }
+  sleep 0.1
+done
+[ -s "$url_file" ] || { echo "The sandbox provider did not start in 30 s" >&2; exit 1; }
+SANDBOX_PROVIDER_URL="$(cat "$url_file")"
+export SANDBOX_PROVIDER_URL
 echo "Sandbox provider on $SANDBOX_PROVIDER_URL"
 .venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 &
 pids+=($!)
