@@ -26,15 +26,19 @@ class QueryParams(serializers.Serializer):
     lookups: ClassVar[dict[str, str]] = {}
 
 
-NOT_SUPPORTED = "Relink does not support this parameter."
-UNKNOWN = "Unknown query parameter."
+def not_supported_message(name: str) -> str:
+    return f"{name} is not supported by Relink."
+
+
+def unknown_message(name: str) -> str:
+    return f"{name} is not a query parameter of this endpoint."
 
 
 class TrueNotSupported(serializers.ChoiceField):
     """A documented boolean option whose `false` (Merge's default) is what Relink always does:
     `false` is accepted, `true` is refused as not supported rather than ignored."""
 
-    default_error_messages = {"true": "true is not supported by Relink; omit the parameter or send false."}
+    default_error_messages = {"true": "true is not supported by Relink: omit the parameter or send false."}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
@@ -56,7 +60,7 @@ def query_data(serializer_class: type[serializers.Serializer], query) -> dict[st
     errors: dict[str, list[str]] = {}
     for key in query:
         if key not in fields:
-            errors[key] = [NOT_SUPPORTED if key in not_supported else UNKNOWN]
+            errors[key] = [not_supported_message(key) if key in not_supported else unknown_message(key)]
             continue
         values = query.getlist(key)
         data[key] = values[-1] if len(values) == 1 else values
