@@ -2,7 +2,6 @@
 and the status chart are in accounts/billing.py."""
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet

@@ -38,7 +38,7 @@ from accounts.query_params import TrueNotSupported, not_supported_message, unkno
 from accounts.serializers import LinkedAccountFilterSerializer
 from issues.serializers import IssueFilterSerializer
 from issues.services import issue_record_failure
-from syncs import services as sync_services
+from syncs import runs as sync_runs
 from syncs import tasks as sync_tasks
 from syncs.filters import EmployeeListParams, EmployeeRetrieveParams
 
@@ -135,7 +135,7 @@ def world(live_server, owner, sandbox_provider, monkeypatch) -> World:
     INCOMPLETE account and a RELINK_NEEDED one beside it, and a pending public token."""
     monkeypatch.setattr(sync_tasks.sync_account, "apply_async", lambda *args, **kwargs: None)
     account_id, token = _link(owner, "conformance-1")
-    assert sync_services.sync_run_account(account_id=account_id, trigger="schedule").status == "DONE"
+    assert sync_runs.sync_run_account(account_id=account_id, trigger="schedule").status == "DONE"
     from accounts.models import AccountType, LinkedAccount
     from accounts.services import linked_account_mark_relink_needed
 
@@ -356,7 +356,7 @@ def test_the_node_sdk_links_syncs_meets_a_revoked_key_and_reads_issues_without_a
     linked = _node("link", env)
     assert linked["integration_name"] == "Sandbox HRIS"
     env["RELINK_ACCOUNT_TOKEN"] = linked["account_token"]
-    assert sync_services.sync_run_account(account_id=linked["id"], trigger="schedule").status == "DONE"
+    assert sync_runs.sync_run_account(account_id=linked["id"], trigger="schedule").status == "DONE"
 
     synced = _node("synced", env)
     assert synced["status"] == "COMPLETE" and synced["statuses"] == ["COMPLETE", "INCOMPLETE"]
@@ -366,7 +366,7 @@ def test_the_node_sdk_links_syncs_meets_a_revoked_key_and_reads_issues_without_a
     assert synced["bogus"]["status"] == 400 and "employment_status" in synced["bogus"]["body"]
 
     assert _node("revoke", env) == {"status": 200}
-    assert sync_services.sync_run_account(account_id=linked["id"], trigger="schedule").status == "FAILED"
+    assert sync_runs.sync_run_account(account_id=linked["id"], trigger="schedule").status == "FAILED"
 
     revoked = _node("revoked", env)
     assert revoked["status"] == "RELINK_NEEDED" and revoked["issues"] == ["Invalid API key"]
