@@ -58,6 +58,13 @@ STATUS_DETAIL = {
 }
 
 
+def status_detail(account) -> str:
+    """The API's status_detail: why the account is in its status, as a string ("" for COMPLETE)."""
+    if account.status == LinkedAccountStatus.INCOMPLETE and account.status_detail:
+        return account.status_detail
+    return STATUS_DETAIL[account.status]
+
+
 class BooleanString(serializers.ChoiceField):
     """Merge passes booleans in query strings as 'true'/'false'."""
 

@@ -106,6 +106,17 @@ def linked_account_create(
     return account, raw_token
 
 
+def linked_account_set_status_detail(*, account: LinkedAccount, detail: str) -> None:
+    """Say why an INCOMPLETE account is not linked yet (a link attempt that failed); no effect on
+    an account that is linked, whose status explains itself."""
+    detail = detail[:500]
+    LinkedAccount.objects.filter(pk=account.pk, status=LinkedAccountStatus.INCOMPLETE).update(
+        status_detail=detail, updated_at=timezone.now()
+    )
+    if account.status == LinkedAccountStatus.INCOMPLETE:
+        account.status_detail = detail
+
+
 def _linked_account_transition(*, account: LinkedAccount, transition: str, reason: str) -> LinkedAccount:
     """Lock the row, run the django-fsm transition (TransitionNotAllowed leaves everything as it
     was), save, write one history row. The caller's instance is brought up to date too."""

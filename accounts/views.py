@@ -13,11 +13,11 @@ from .api import (
 )
 from .selectors import linked_account_details, linked_accounts_for_environment
 from .serializers import (
-    STATUS_DETAIL,
     AccountDetailsSerializer,
     LinkedAccountFilterSerializer,
     LinkedAccountSerializer,
     RegeneratedTokenSerializer,
+    status_detail,
 )
 from .services import linked_account_delete, linked_account_regenerate_token
 from .timefmt import api_datetime
@@ -48,6 +48,7 @@ LINKED_ACCOUNT_API_FIELDS = (
     "integration",
     "account_type",
     "completed_at",
+    "status_detail",
 )
 
 
@@ -68,7 +69,7 @@ class LinkedAccountListView(OrganizationView):
                 "id": str(a.id),
                 "category": a.category,
                 "status": a.status,
-                "status_detail": STATUS_DETAIL[a.status],
+                "status_detail": status_detail(a),
                 "end_user_origin_id": a.end_user_origin_id,
                 "end_user_organization_name": a.end_user_organization_name,
                 "end_user_email_address": a.end_user_email_address,

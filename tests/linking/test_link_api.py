@@ -220,16 +220,34 @@ def test_expired_unknown_and_foreign_link_tokens_create_nothing(owner, outsider,
     assert not PublicToken.objects.exists()
 
 
-def test_wrong_credentials_leave_the_token_usable(owner, sandbox_provider):
+def test_wrong_credentials_leave_one_incomplete_account_that_the_next_link_completes(owner, sandbox_provider):
     link_token = create_link_token(owner)["link_token"]
-    wrong = sandbox_finish(owner, link_token, "not-a-sandbox-key")
-    assert wrong.status_code == 400
-    body = wrong.json()
-    assert body["error_description"] == "Invalid API key"
-    assert body["credentials"][0]
-    assert "not-a-sandbox-key" not in wrong.content.decode()
-    assert not LinkedAccount.objects.exists()
-    assert sandbox_finish(owner, link_token, "sk_sandbox_ok").status_code == 201
+    for _ in range(2):
+        wrong = sandbox_finish(owner, link_token, "not-a-sandbox-key")
+        assert wrong.status_code == 400
+        body = wrong.json()
+        assert body["error_description"] == "Invalid API key"
+        assert body["credentials"][0]
+        assert "not-a-sandbox-key" not in wrong.content.decode()
+    # Merge's INCOMPLETE: the end user started linking and has not finished. One account for
+    # both attempts, without credentials, saying why; never billed, never synced.
+    account = LinkedAccount.objects.get()
+    assert account.status == "INCOMPLETE" and account.credentials_encrypted == ""
+    assert account.next_sync_at is None
+    listed = owner.client(test=True).get("/api/hris/v1/linked-accounts").json()["results"]
+    assert [a["id"] for a in listed] == [str(account.id)]
+    assert "Invalid API key" in listed[0]["status_detail"]
+    assert "not-a-sandbox-key" not in json.dumps(listed)
+    assert [a.succeeded for a in account.link_attempts.all()] == [False, False]
+
+    # A later link with the same origin id (this token, or a new one) completes that same account.
+    done = sandbox_finish(owner, create_link_token(owner)["link_token"], "sk_sandbox_ok")
+    assert done.status_code == 201
+    exchanged = exchange(owner, done.json()["public_token"]).json()
+    assert exchanged["id"] == str(account.id)
+    assert LinkedAccount.objects.get().status == "COMPLETE"
+    assert sandbox_finish(owner, link_token, "sk_sandbox_ok").status_code == 201  # the first token too
+    assert LinkedAccount.objects.count() == 1
 
 
 @pytest.mark.parametrize(

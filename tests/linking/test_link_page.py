@@ -91,7 +91,8 @@ def test_wrong_key_shows_a_plain_error_and_retry_works(owner, sandbox_provider):
     assert 'role="alert"' in html and "That didn't work." in html
     assert 'aria-invalid="true"' in html
     assert "wrong_key_value_123" not in html
-    assert not LinkedAccount.objects.exists()
+    # Nothing linked: the attempt leaves an INCOMPLETE account without credentials.
+    assert list(LinkedAccount.objects.values_list("status", "credentials_encrypted")) == [("INCOMPLETE", "")]
     # Over htmx the fragment comes back with 200 so that it is swapped in.
     wrong_htmx = submit(client, link_token, "wrong_key_value_123", htmx=True)
     assert wrong_htmx.status_code == 200 and "<html" not in wrong_htmx.content.decode()
