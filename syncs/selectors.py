@@ -13,7 +13,6 @@ from . import common_models
 from .common_models import CommonModel
 from .models import CommonModelRow, SyncRun, SyncRunStatus
 
-
 _iso = api_datetime
 
 

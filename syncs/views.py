@@ -68,7 +68,7 @@ class CommonModelListView(CommonModelView):
         )
         rows, next_cursor, previous_cursor = paginate(queryset=qs, params=params)
         return paginated_response(
-            next_cursor=next_cursor, previous_cursor=previous_cursor, data=api.write(rows)
+            next_cursor=next_cursor, previous_cursor=previous_cursor, data=api.write(rows, params)
         )
 
 
@@ -79,7 +79,7 @@ class CommonModelRetrieveView(CommonModelView):
         row = selectors.common_model_row(account=self.linked_account, model=api.model, row_id=object_id)
         if row is None or (row.remote_was_deleted and not params["include_deleted_data"]):
             raise Http404
-        return Response(api.write([row])[0])
+        return Response(api.write([row], params)[0])
 
 
 def common_model_views(api: ApiModel) -> tuple[type[CommonModelListView], type[CommonModelRetrieveView]]:

@@ -297,6 +297,22 @@ def test_the_python_sdk_filters_employees_on_the_server(world):
     if one.start_date:
         assert one.id not in {e.id for e in merge.hris.employees.list(started_after=one.start_date).results}
 
+    # Sensitive fields only when asked for, as Merge answers them.
+    from syncs.models import Employee
+
+    Employee.objects.filter(pk=one.id).update(
+        ssn="078-05-1120", date_of_birth=dt.datetime(1990, 5, 17, tzinfo=dt.UTC)
+    )
+    plain = merge.hris.employees.retrieve(one.id)
+    assert plain.ssn is None and plain.date_of_birth is None
+    sensitive = merge.hris.employees.retrieve(one.id, include_sensitive_fields=True)
+    assert sensitive.ssn == "078-05-1120" and sensitive.date_of_birth == dt.datetime(
+        1990, 5, 17, tzinfo=dt.UTC
+    )
+    listed = merge.hris.employees.list(remote_id=one.remote_id, include_sensitive_fields=True).results
+    assert [e.ssn for e in listed] == ["078-05-1120"]
+    assert merge.hris.employees.list(remote_id=one.remote_id).results[0].ssn is None
+
     bogus = httpx.get(
         f"{world.url}/api/hris/v1/employees",
         params={"employment_status": "BOGUS"},

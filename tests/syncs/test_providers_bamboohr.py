@@ -57,7 +57,17 @@ def page(records, next_cursor=None, total=None, links_only=False):
 FUTURE_HIRE = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
 PAGE_1 = page(
     [
-        employee(4, "Charlotte", "Abbott", homeEmail="charlotte@example.org", hireDate="2016-06-06"),
+        employee(
+            4,
+            "Charlotte",
+            "Abbott",
+            homeEmail="charlotte@example.org",
+            hireDate="2016-06-06",
+            gender="Female",
+            maritalStatus="Single",
+            dateOfBirth="1990-05-17",
+            ethnicity="Decline to state",
+        ),
         employee(5, "Ashley", "Adams", preferredName="Ash", displayName=None),
         employee(6, "Christopher", "Barnes", status="Inactive", terminationDate="2023-12-31"),
     ],
@@ -191,6 +201,14 @@ def test_fetch_follows_the_cursor_and_maps_every_record():
         "start_date": datetime(2016, 6, 6, tzinfo=UTC),
         "termination_date": None,
         "remote_created_at": None,
+        "preferred_name": None,
+        "hire_date": datetime(2016, 6, 6, tzinfo=UTC),
+        "gender": "FEMALE",
+        "marital_status": "SINGLE",
+        "ethnicity": "PREFER_NOT_TO_DISCLOSE",
+        "date_of_birth": datetime(1990, 5, 17, tzinfo=UTC),
+        "ssn": None,  # not readable by this key's user: null, as for any field the provider withholds
+        "avatar": "https://images7.bamboohr.com/12345/photos/4-0-4.jpg",
     }
     assert mapped["5"]["display_full_name"] == "Ash Adams"  # preferred first name, Merge's rule
     assert mapped["6"]["employment_status"] == "INACTIVE"

@@ -207,6 +207,8 @@ def test_fetch_lists_ids_then_reads_fields_and_maps_both_shapes():
         "start_date": datetime(2021, 3, 1, tzinfo=UTC),  # the machine date, not the display one
         "termination_date": None,
         "remote_created_at": datetime(2021, 2, 1, tzinfo=UTC),
+        "avatar": None,
+        "gender": None,
     }
     omar = mapped["3332883884017713239"]
     assert (omar["first_name"], omar["last_name"], omar["display_full_name"]) == (
