@@ -75,13 +75,30 @@ def query_filters(serializer_class: type[serializers.Serializer], params: dict[s
     return {lookups[name]: value for name, value in params.items() if name in lookups}
 
 
+_OPERATORS = {"gt": ">", "lt": "<"}
+
+
 def parameter_table(serializer_class: type[serializers.Serializer]) -> list[tuple[str, str]]:
     """(parameter, what Relink does with it) for the docs, in name order."""
+    lookups = getattr(serializer_class, "lookups", {})
     rows = []
     for name, field in serializer_class().fields.items():
         if isinstance(field, TrueNotSupported):
-            rows.append((name, "`false` only (`true` is 400)"))
+            rows.append((name, "`false` only; `true` is a 400 (not supported)"))
+        elif name in lookups:
+            column, _, operator = lookups[name].partition("__")
+            rows.append((name, f"filters: `{column}` {_OPERATORS.get(operator, '=')} value"))
         else:
             rows.append((name, "supported"))
-    rows += [(name, "400, not supported") for name in getattr(serializer_class, "not_supported", ())]
+    rows += [(name, "400: not supported") for name in getattr(serializer_class, "not_supported", ())]
     return sorted(rows)
+
+
+def parameters_markdown(endpoints: list[tuple[str, type[serializers.Serializer]]]) -> str:
+    """The per-endpoint parameter tables of docs/parameters.md."""
+    parts = []
+    for title, serializer_class in endpoints:
+        parts.append(f"### `{title}`\n\n| parameter | Relink |\n|---|---|")
+        parts += [f"| `{name}` | {what} |" for name, what in parameter_table(serializer_class)]
+        parts.append("")
+    return "\n".join(parts)

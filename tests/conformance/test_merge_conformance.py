@@ -34,7 +34,12 @@ from merge.resources.hris.resources.linked_accounts.client import LinkedAccounts
 from merge.resources.hris.resources.sync_status.client import SyncStatusClient
 
 from accounts.api import CursorParams
-from accounts.query_params import TrueNotSupported, not_supported_message, unknown_message
+from accounts.query_params import (
+    TrueNotSupported,
+    not_supported_message,
+    parameters_markdown,
+    unknown_message,
+)
 from accounts.serializers import LinkedAccountFilterSerializer
 from issues.serializers import IssueFilterSerializer
 from issues.services import issue_record_failure
@@ -388,3 +393,26 @@ def test_the_node_sdk_links_syncs_meets_a_revoked_key_and_reads_issues_without_a
     assert revoked["status"] == "RELINK_NEEDED" and revoked["issues"] == ["Invalid API key"]
     assert revoked["issue_end_user"] == "node-1"
     assert revoked["relink_needed"] == [linked["id"]] and revoked["sync_status"] == ["PAUSED"]
+
+
+# --- the docs ---------------------------------------------------------------------------------------
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "parameters.md"
+GENERATED = (
+    "<!-- generated from the endpoints' declarations: tests/conformance (RELINK_WRITE_DOCS=1 rewrites) -->"
+)
+
+
+def test_the_docs_list_each_endpoints_parameters_as_declared():
+    def title(endpoint: Endpoint) -> str:
+        # The organization and account endpoints serve every category; data endpoints their own.
+        category_wide = not endpoint.path.startswith(("hris/v1/employees", "ats/", "crm/"))
+        path = endpoint.path.replace("hris/v1/", "{category}/v1/", 1) if category_wide else endpoint.path
+        return f"{endpoint.method} /api/{path}"
+
+    tables = parameters_markdown([(title(e), e.params) for e in ENDPOINTS if e.params is not None])
+    text = DOCS.read_text()
+    head, _, _ = text.partition(GENERATED)
+    expected = f"{head}{GENERATED}\n\n{tables}"
+    if os.environ.get("RELINK_WRITE_DOCS") == "1":
+        DOCS.write_text(expected)
+    assert text == expected, "docs/parameters.md is out of step: run this test with RELINK_WRITE_DOCS=1"
