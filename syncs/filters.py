@@ -100,3 +100,21 @@ class EmployeeRetrieveParams(CommonModelRetrieveParams):
         required=False, default=False, help_text="Include ssn and date_of_birth."
     )
     not_supported = (*CommonModelRetrieveParams.not_supported, *_ENUM_ORIGINS)
+
+
+# JSON-list filters (emails, phone numbers, tags) would need jsonb containment, which SQLite
+# (make run) lacks: refused rather than answered differently per database.
+class CandidateListParams(CommonModelListParams):
+    first_name = serializers.CharField(required=False, max_length=255)
+    last_name = serializers.CharField(required=False, max_length=255)
+    not_supported = (*CommonModelListParams.not_supported, "email_addresses", "tags")
+    lookups = {**COMMON_LOOKUPS, "first_name": "first_name", "last_name": "last_name"}
+
+
+class ContactListParams(CommonModelListParams):
+    include_remote_fields = TrueNotSupported()
+    not_supported = (*CommonModelListParams.not_supported, "account_id", "email_addresses", "phone_numbers")
+
+
+class ContactRetrieveParams(CommonModelRetrieveParams):
+    include_remote_fields = TrueNotSupported()
