@@ -18,8 +18,11 @@ from rest_framework import serializers
 from . import common_models
 from .common_models import CommonModel
 from .filters import (
+    CandidateListParams,
     CommonModelListParams,
     CommonModelRetrieveParams,
+    ContactListParams,
+    ContactRetrieveParams,
     EmployeeListParams,
     EmployeeRetrieveParams,
 )
@@ -399,7 +402,13 @@ API_MODELS: dict[str, ApiModel] = {
             EmployeeListParams,
             EmployeeRetrieveParams,
         ),
-        ApiModel(common_models.CANDIDATE, CandidateSerializer, candidates_as_api),
-        ApiModel(common_models.CONTACT, ContactSerializer, contacts_as_api),
+        ApiModel(common_models.CANDIDATE, CandidateSerializer, candidates_as_api, CandidateListParams),
+        ApiModel(
+            common_models.CONTACT,
+            ContactSerializer,
+            contacts_as_api,
+            ContactListParams,
+            ContactRetrieveParams,
+        ),
     )
 }

@@ -27,6 +27,10 @@ import httpx
 import pydantic
 import pytest
 from merge import Merge
+from merge.resources.ats import types as ats
+from merge.resources.ats.resources.candidates.client import CandidatesClient
+from merge.resources.crm import types as crm
+from merge.resources.crm.resources.contacts.client import ContactsClient
 from merge.resources.hris import types as hris
 from merge.resources.hris.resources.employees.client import EmployeesClient
 from merge.resources.hris.resources.issues.client import IssuesClient
@@ -45,7 +49,15 @@ from issues.serializers import IssueFilterSerializer
 from issues.services import issue_record_failure
 from syncs import runs as sync_runs
 from syncs import tasks as sync_tasks
-from syncs.filters import EmployeeListParams, EmployeeRetrieveParams
+from syncs.filters import (
+    CandidateListParams,
+    CommonModelRetrieveParams,
+    ContactListParams,
+    ContactRetrieveParams,
+    EmployeeListParams,
+    EmployeeRetrieveParams,
+)
+from tests.syncs.categories import link_sandbox_account
 
 NODE_DIR = Path(__file__).parent / "node"
 
@@ -93,6 +105,22 @@ ENDPOINTS = [
         },
     ),
     Endpoint("GET", "hris/v1/account-token/{public_token}", hris.AccountToken),
+    Endpoint(
+        "GET", "ats/v1/candidates", ats.PaginatedCandidateList, CandidatesClient.list, CandidateListParams
+    ),
+    Endpoint(
+        "GET",
+        "ats/v1/candidates/{candidate}",
+        ats.Candidate,
+        CandidatesClient.retrieve,
+        CommonModelRetrieveParams,
+    ),
+    Endpoint("GET", "ats/v1/account-details", ats.AccountDetails),
+    Endpoint("GET", "ats/v1/sync-status", ats.PaginatedSyncStatusList),
+    Endpoint("GET", "crm/v1/contacts", crm.PaginatedContactList, ContactsClient.list, ContactListParams),
+    Endpoint("GET", "crm/v1/contacts/{contact}", crm.Contact, ContactsClient.retrieve, ContactRetrieveParams),
+    Endpoint("GET", "crm/v1/account-details", crm.AccountDetails),
+    Endpoint("GET", "crm/v1/linked-accounts", crm.PaginatedAccountDetailsAndActionsList),
 ]
 
 
@@ -101,11 +129,13 @@ class World:
     url: str
     api_key: str
     account_token: str
+    category_tokens: dict[str, str]  # the account token of each category's account
     fill: dict[str, str]  # path placeholders
     samples: dict[str, str]  # a good value per parameter name, where a type says too little
 
     def request(self, method: str, path: str, *, params=None, body=None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.api_key}", "X-Account-Token": self.account_token}
+        token = self.category_tokens.get(path.split("/", 1)[0], self.account_token)
+        headers = {"Authorization": f"Bearer {self.api_key}", "X-Account-Token": token}
         return httpx.request(
             method, f"{self.url}/api/{path.format(**self.fill)}", params=params, json=body, headers=headers
         )
@@ -167,11 +197,20 @@ def world(live_server, owner, sandbox_provider, monkeypatch) -> World:
         format="json",
     ).json()["public_token"]
     employee = account.employees.order_by("id").first()
+    tokens, fill = {"hris": token}, {}
+    for category, model in (("ats", "candidates"), ("crm", "contacts")):
+        other, other_token = link_sandbox_account(
+            owner, category=category, origin_id=f"conformance-{category}"
+        )
+        assert sync_runs.sync_run_account(account_id=str(other.pk), trigger="schedule").status == "DONE"
+        tokens[category] = other_token
+        fill[model[:-1]] = str(getattr(other, model).order_by("id").first().id)
     return World(
         url=live_server.url,
         api_key=owner.test_key,
         account_token=token,
-        fill={"employee": str(employee.id), "issue": str(issue.id), "public_token": public},
+        category_tokens=tokens,
+        fill={"employee": str(employee.id), "issue": str(issue.id), "public_token": public, **fill},
         samples={
             "id": account_id,
             "ids": account_id,
