@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import LinkToken, PublicToken, RelinkEmail
+from .models import LinkAttempt, LinkToken, PublicToken, RelinkEmail
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -46,3 +46,11 @@ class PublicTokenAdmin(ReadOnlyAdmin):
     list_select_related = ("organization", "linked_account")
     raw_id_fields = ("linked_account", "link_token")
     exclude = ("token_hash",)
+
+
+@admin.register(LinkAttempt)
+class LinkAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("linked_account", "integration", "succeeded", "error_description", "created_at")
+    list_filter = ("succeeded", "error_description")
+    list_select_related = ("linked_account",)
+    raw_id_fields = ("linked_account",)

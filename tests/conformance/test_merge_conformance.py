@@ -1,8 +1,7 @@
 """Merge conformance, through a live server: every endpoint's answer validates against the Merge
 SDK's own pydantic model in strict mode; every parameter Merge documents for a list (the keyword
 arguments of the SDK's `list`/`retrieve`) either works (200) or is refused (400 naming it, "not
-supported"); Merge's Node SDK drives link, sync, a revoked key and issues with its response
-validation on and prints no validation failure.
+supported"). Merge's Node SDK: test_node_sdk.py.
 
 A new endpoint joins by adding one line to ENDPOINTS: its method and path, the SDK model of its
 answer, and for a list or retrieve the SDK method whose parameters it must answer and Relink's
@@ -15,8 +14,6 @@ import enum
 import inspect
 import json
 import os
-import shutil
-import subprocess
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,8 +55,6 @@ from syncs.filters import (
     EmployeeRetrieveParams,
 )
 from tests.syncs.categories import link_sandbox_account
-
-NODE_DIR = Path(__file__).parent / "node"
 
 
 @dataclass(frozen=True)
@@ -373,65 +368,6 @@ def test_the_python_sdk_filters_employees_on_the_server(world):
     with pytest.raises(ApiError) as refused:
         merge.hris.employees.list(include_remote_data=True)
     assert refused.value.status_code == 400 and "include_remote_data" in refused.value.body
-
-
-# --- Merge's Node SDK ---------------------------------------------------------------------------------
-def node_sdk_installed() -> Path:
-    """The pinned Node SDK (package-lock.json), installed with `npm ci` when missing."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.fail("node and npm are needed for the Node SDK conformance test")
-    marker = NODE_DIR / "node_modules" / "@mergeapi" / "merge-node-client" / "package.json"
-    if not marker.exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=600)
-    return NODE_DIR
-
-
-def _node(phase: str, world_env: dict[str, str]) -> dict:
-    result = subprocess.run(
-        ["node", "drive.js", phase],
-        cwd=node_sdk_installed(),
-        env={**os.environ, **world_env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    out = json.loads(result.stdout or "{}")
-    assert "error" not in out and result.returncode == 0, f"{phase}: {out} {result.stderr}"
-    # The SDK prints a schema mismatch through console.warn: none may appear.
-    assert out["warnings"] == [], f"{phase}: the Node SDK's validation failed:\n" + "\n".join(out["warnings"])
-    return out["result"]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_node_sdk_links_syncs_meets_a_revoked_key_and_reads_issues_without_a_validation_failure(
-    live_server, owner, sandbox_provider, monkeypatch
-):
-    monkeypatch.setattr(sync_tasks.sync_account, "apply_async", lambda *args, **kwargs: None)
-    from accounts.models import AccountType
-
-    # Beside it, an INCOMPLETE account (completed_at is a date-time in linked-accounts even so).
-    owner.linked_account(origin_id="node-incomplete", account_type=AccountType.TEST, complete=False)
-    env = {"RELINK_URL": live_server.url, "RELINK_API_KEY": owner.test_key, "RELINK_ORIGIN_ID": "node-1"}
-
-    linked = _node("link", env)
-    assert linked["integration_name"] == "Sandbox HRIS"
-    env["RELINK_ACCOUNT_TOKEN"] = linked["account_token"]
-    assert sync_runs.sync_run_account(account_id=linked["id"], trigger="schedule").status == "DONE"
-
-    synced = _node("synced", env)
-    assert synced["status"] == "COMPLETE" and synced["statuses"] == ["COMPLETE", "INCOMPLETE"]
-    assert synced["sync_status"] == ["DONE"] and synced["resync"] == ["SYNCING"]
-    assert synced["employees"] == 200 and synced["modified_before_2000"] == 0
-    assert 0 < synced["active"] < 200 and synced["all_active"] and synced["retrieved"]
-    assert synced["bogus"]["status"] == 400 and "employment_status" in synced["bogus"]["body"]
-
-    assert _node("revoke", env) == {"status": 200}
-    assert sync_runs.sync_run_account(account_id=linked["id"], trigger="schedule").status == "FAILED"
-
-    revoked = _node("revoked", env)
-    assert revoked["status"] == "RELINK_NEEDED" and revoked["issues"] == ["Invalid API key"]
-    assert revoked["issue_end_user"] == "node-1"
-    assert revoked["relink_needed"] == [linked["id"]] and revoked["sync_status"] == ["PAUSED"]
 
 
 # --- the docs ---------------------------------------------------------------------------------------

@@ -47,7 +47,24 @@ const phases = {
       credentials: { api_key: "sk_sandbox_node" },
     });
     const exchanged = await merge.hris.accountToken.retrieve(finished.body.public_token);
-    return { integration_name: link.integrationName, account_token: exchanged.accountToken, id: exchanged.id };
+    // Another end user types a wrong key: their account stays INCOMPLETE (listed below).
+    const other = await merge.hris.linkToken.create({
+      endUserEmailAddress: "wrong@node.example",
+      endUserOrganizationName: "Wrong Key Ltd",
+      endUserOriginId: `${process.env.RELINK_ORIGIN_ID}-wrong`,
+      categories: ["hris"],
+    });
+    const failed = await post("/api/sandbox/v1/public-token", {
+      link_token: other.linkToken,
+      integration: "sandbox",
+      credentials: { api_key: "not-a-sandbox-key" },
+    });
+    return {
+      integration_name: link.integrationName,
+      account_token: exchanged.accountToken,
+      id: exchanged.id,
+      failed_status: failed.status,
+    };
   },
 
   // After a successful sync: every read, a filter, and a resync.
@@ -69,6 +86,7 @@ const phases = {
     return {
       status: details.status,
       statuses: accounts.map((a) => a.status).sort(),
+      incomplete_details: accounts.filter((a) => a.status === "INCOMPLETE").map((a) => a.statusDetail).sort(),
       sync_status: statuses.map((s) => s.status),
       employees: employees.length,
       modified_before_2000: none.data.length,
