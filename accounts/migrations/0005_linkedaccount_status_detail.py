@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_la_due_with_id'),
+        ('accounts', '0004_organization_embedding_origins'),
     ]
 
     operations = [
