@@ -3,7 +3,9 @@ with every attempt, and it is never billed."""
 
 from datetime import timedelta
 
+import httpx
 import pytest
+import respx
 import time_machine
 from django.utils import timezone
 
@@ -35,10 +37,21 @@ def test_the_account_page_says_why_and_lists_the_attempts(owner, sandbox_provide
 
 
 @pytest.mark.django_db
-def test_an_incomplete_account_is_never_billed(owner, sandbox_provider):
-    link_token = create_link_token(owner, test=False, origin_id="unbilled-1")["link_token"]
-    # Production keys cannot use the sandbox helper: the link page's path is the same service.
-    finished = link_finish(link_token=link_token, integration="sandbox", credentials={"api_key": "nope"})
+def test_an_incomplete_account_is_never_billed(owner):
+    """A production end user whose BambooHR key is refused (the provider mocked at its HTTP
+    boundary): the INCOMPLETE account exists, and a finished month bills nothing for it."""
+    link_token = create_link_token(owner, test=False, origin_id="unbilled-1", integration="bamboohr")[
+        "link_token"
+    ]
+    with respx.mock() as mock:
+        mock.get("https://api.bamboohr.com/api/gateway.php/acme/v1/employees").mock(
+            return_value=httpx.Response(401)
+        )
+        finished = link_finish(
+            link_token=link_token,
+            integration="bamboohr",
+            credentials={"company_domain": "acme", "api_key": "nope"},
+        )
     assert not finished.ok
     account = LinkedAccount.objects.get(end_user_origin_id="unbilled-1")
     assert account.status == "INCOMPLETE" and account.account_type == "PRODUCTION"
