@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0005_linkedaccount_status_detail'),
+        ('accounts', '0006_linkedaccount_status_detail'),
         ('linking', '0001_initial'),
     ]
 

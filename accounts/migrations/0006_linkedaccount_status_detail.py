@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_organization_embedding_origins'),
+        ('accounts', '0005_billing_months'),
     ]
 
     operations = [
