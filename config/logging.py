@@ -1,8 +1,8 @@
 """Logging for every process: `LOG_FORMAT=json` prints one JSON object per line (formatted by
 python-json-logger), `plain` (the default) one readable line. Each record carries the request
 id, organization id and linked-account id of the work in progress (accounts/log_context.py)
-where they are known, and passes a redaction filter: a token that slipped into a message is
-replaced before any handler writes it.
+where they are known. Both formats mask tokens in the finished line (message, traceback, extra
+fields): a token that slipped into a log call is replaced before it is written.
 
 The request id comes from the caller's `X-Request-ID` (when it looks like an id) or is made
 here, is set on the response, and is what gunicorn's access log prints (config/gunicorn.conf.py).
@@ -44,18 +44,21 @@ def redact(text: str) -> str:
 
 
 class ContextFilter(logging.Filter):
-    """Adds the log-context ids to every record and redacts its message (on the handler, so that
-    records of every logger pass it)."""
+    """Adds the log-context ids to every record (on the handler, so that records of every logger
+    pass it)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         for name, value in log_context_current().items():
             if getattr(record, name, None) is None:
                 setattr(record, name, value)
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
         return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """The plain format, with tokens masked in the whole line (message, traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class AccessLogFilter(logging.Filter):
@@ -68,12 +71,21 @@ class AccessLogFilter(logging.Filter):
 
 
 def json_formatter() -> logging.Formatter:
+    from pythonjsonlogger.core import RESERVED_ATTRS
     from pythonjsonlogger.json import JsonFormatter
 
-    return JsonFormatter(
+    class RedactingJsonFormatter(JsonFormatter):
+        def format(self, record: logging.LogRecord) -> str:
+            # Masks match no quote or backslash, so the line stays valid JSON.
+            return redact(super().format(record))
+
+    return RedactingJsonFormatter(
         "{asctime}{levelname}{name}{message}" + "".join("{" + f + "}" for f in FIELDS),
         style="{",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        # Django passes the request object along with its 4xx/5xx lines: its repr is the full
+        # path, headers aside; the message already names the path.
+        reserved_attrs=[*RESERVED_ATTRS, "request"],
     )
 
 
@@ -82,16 +94,27 @@ def logging_config(*, log_format: str, level: str) -> dict:
     if log_format not in ("json", "plain"):
         raise ValueError(f"LOG_FORMAT must be 'json' or 'plain', not {log_format!r}")
     formatters = {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "()": "config.logging.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
         "json": {"()": "config.logging.json_formatter"},
     }
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "config.logging.ContextFilter"}},
+        "filters": {
+            "context": {"()": "config.logging.ContextFilter"},
+            # The record itself is masked too (config/redaction.py), for anything else that reads it.
+            "redact_tokens": {"()": "config.redaction.RedactTokensFilter"},
+        },
         "formatters": {log_format: formatters[log_format]},
         "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["context"]}
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["redact_tokens", "context"],
+            }
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
@@ -119,11 +142,10 @@ class RequestIdMiddleware:
         given = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         request.request_id = request_id
+        # Cleared when a request starts, not when it ends: Django logs a 4xx/5xx answer after
+        # the middleware has returned, and that line should name the request too.
         log_context_clear()
         log_context_bind(request_id=request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            log_context_clear()
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
