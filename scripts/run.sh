@@ -33,6 +33,9 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# The demo (idempotent), once Redis is up: its webhook deliveries and syncs queue real tasks.
+.venv/bin/python manage.py seed_demo
+
 # The sandbox HRIS provider: a real HTTP service the sandbox integration syncs from.
 # SANDBOX_PROVIDER_URL says where (default http://127.0.0.1:8765); a busy port gets a free one.
 if [ -z "${SANDBOX_PROVIDER_URL:-}" ]; then
