@@ -23,6 +23,7 @@ from accounts.selectors import linked_account_credentials
 from . import integrations
 from .dispatch import SCHEDULABLE, sync_dispatch_release, sync_next_time
 from .integrations.base import ErrorClass, LoggedRequest, ProviderError, RecordError
+from .metrics import provider_requests_observe, sync_run_observe
 from .models import SyncRun, SyncRunStatus, SyncTrigger
 from .request_logs import request_log_blame_last, request_logs_write
 from .status_rule import linked_account_apply_status_rule
@@ -196,4 +197,8 @@ def _finish(
         next_at = sync_next_time(account=locked, after=run.started_at)
         LinkedAccount.objects.filter(pk=locked.pk).update(next_sync_at=next_at)
         sync_dispatch_release(account_ids=[locked.pk])
+    sync_run_observe(
+        integration=run.integration, result=run.status, seconds=(now - run.started_at).total_seconds()
+    )
+    provider_requests_observe(integration=run.integration, error_classes=[e.error_class for e in log])
     return run
