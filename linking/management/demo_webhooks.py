@@ -13,12 +13,9 @@ from django.conf import settings
 
 from accounts.models import LinkedAccount, Organization
 from accounts.selectors import linked_account_details
-from issues.services import (
-    webhook_deliveries_send,
-    webhook_endpoint_create,
-    webhook_endpoint_update,
-    webhook_event_emit,
-)
+from issues.webhooks.delivery import webhook_deliveries_send
+from issues.webhooks.endpoints import webhook_endpoint_create, webhook_endpoint_update
+from issues.webhooks.events import webhook_event_emit
 
 DESCRIPTION = "Demo receiver (it ran during the demo seed only: point this at your own receiver)"
 
@@ -53,7 +50,7 @@ def _demo_settings() -> Iterator[None]:
     """A loopback receiver, and retries due at once (the retried delivery's second attempt
     happens within the seed instead of 30 s later)."""
     names = {
-        "WEBHOOK_ALLOW_PRIVATE_URLS": True,
+        "OUTBOUND_ALLOW_LOOPBACK": True,
         "WEBHOOK_RETRY_BASE_SECONDS": 0.0,
         "WEBHOOK_RETRY_JITTER": 0.0,
     }

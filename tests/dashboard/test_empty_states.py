@@ -2,7 +2,7 @@
 
 import pytest
 
-from issues.services import webhook_endpoint_create
+from issues.webhooks.endpoints import webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
 

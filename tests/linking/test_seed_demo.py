@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import LinkedAccountStatusChange, Organization
 from accounts.selectors import billing_usage, linked_account_credentials, status_counts_by_day
 from issues.models import Issue, WebhookAttempt, WebhookDelivery
-from linking.models import LinkToken
+from linking.models import LinkToken, RelinkEmail
 from syncs.models import Candidate, Contact, SyncRun
 
 pytestmark = pytest.mark.django_db
@@ -54,9 +54,11 @@ def test_seed_demo_accounts_are_real():
             assert (account.category, account.status) == (category, "COMPLETE")
             assert table.objects.filter(linked_account=account).count() == 200
 
-    relink = LinkToken.objects.get(organization=org)
+    relink = LinkToken.objects.get(organization=org, linked_account__account_type="TEST")
     assert relink.linked_account == accounts[("globex-002", "TEST")] and relink.is_magic_link
     assert "relink page for Globex" in out.getvalue()
+    mailed = RelinkEmail.objects.get(organization=org)
+    assert mailed.linked_account == accounts[("globex-002", "PRODUCTION")]
 
 
 def test_seed_demo_history_fills_last_months_bill_and_the_chart():
@@ -100,6 +102,7 @@ def test_seed_demo_twice_changes_nothing():
         SyncRun.objects.count(),
         WebhookDelivery.objects.count(),
         Issue.objects.count(),
+        RelinkEmail.objects.count(),
     )
     out = StringIO()
     call_command("seed_demo", stdout=out)
@@ -109,5 +112,6 @@ def test_seed_demo_twice_changes_nothing():
         SyncRun.objects.count(),
         WebhookDelivery.objects.count(),
         Issue.objects.count(),
+        RelinkEmail.objects.count(),
     )
     assert "Log in at" in out.getvalue() and "API key" not in out.getvalue()

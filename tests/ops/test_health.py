@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from config import health
 from issues.models import WebhookDelivery
-from issues.services import webhook_endpoint_create, webhook_event_emit
+from issues.webhooks.endpoints import webhook_endpoint_create
+from issues.webhooks.events import webhook_event_emit
 from syncs.services import sync_dispatch_due
 from tests.faults.conftest import PrivateRedis
 

@@ -8,7 +8,7 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import LinkedAccount
-from issues.services import webhook_endpoint_create
+from issues.webhooks.endpoints import webhook_endpoint_create
 from syncs.models import SyncRun
 from syncs.services import sandbox_revoke_key, sync_queue_now
 from tests.conftest import WorkerProcess, wait_until

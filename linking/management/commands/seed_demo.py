@@ -37,8 +37,9 @@ from accounts.services import (
 )
 from issues.models import Issue
 from issues.services import issue_record_failure, issues_resolve_for_account
-from linking.management.demo_webhooks import demo_webhooks_seed
 from linking.link_tokens import magic_link_create
+from linking.management.demo_webhooks import demo_webhooks_seed
+from linking.relink_emails import relink_email_send
 from syncs.models import SyncRun, SyncTrigger
 from syncs.runs import sync_run_account
 from syncs.sandbox_controls import sandbox_revoke_key
@@ -113,6 +114,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  test API key:       {test_key}   (shown once; create more with create_organization)"
             )
+        self.base_url = base_url
         accounts = self._seed_accounts(organization, base_url=base_url)
         if demo_webhooks_seed(organization=organization, accounts=accounts):
             self.stdout.write("  webhook endpoint with a delivered, a retried and a failed delivery")
@@ -205,6 +207,9 @@ class Command(BaseCommand):
             Issue.objects.filter(linked_account=account, status="ONGOING").update(
                 first_incident_time=broke_at, last_incident_time=broke_at, created_at=broke_at
             )
+            if account_type == AccountType.PRODUCTION:
+                # The operator mailed the end user a relink link (printed by the console backend).
+                relink_email_send(account=account, base_url=self.base_url)
         elif target == LinkedAccountStatus.IDLE:
             linked_account_mark_idle(account=account, reason=IDLE_REASON)
             _backdate_change(account, timeline.ago(6))
