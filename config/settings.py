@@ -361,7 +361,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # scripts/run.sh and the Procfile set it. The tests get one of their own per run.
 if TESTING and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(RUN_DIR / f"prometheus-test-{os.getpid()}")
-PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 if PROMETHEUS_MULTIPROC_DIR:
     os.makedirs(PROMETHEUS_MULTIPROC_DIR, exist_ok=True)
 # The linked-accounts gauge is one GROUP BY query, made at most this often per web process.

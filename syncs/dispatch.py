@@ -16,7 +16,7 @@ from accounts.models import LinkedAccount, LinkedAccountStatus, SyncFrequency
 
 from .heartbeat import sync_dispatch_heartbeat_record
 from .integrations.base import ErrorClass
-from .metrics import dispatch_tick_observe
+from .metrics import dispatch_tick_observe, sync_run_observe
 from .models import SyncDispatch, SyncRun, SyncRunStatus, SyncTrigger
 
 logger = logging.getLogger(__name__)
@@ -170,11 +170,11 @@ def sync_runs_recover_expired(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     expired = list(
         SyncRun.objects.filter(status=SyncRunStatus.RUNNING, lease_expires_at__lt=now).values_list(
-            "id", "linked_account_id"
+            "id", "linked_account_id", "integration", "started_at"
         )[:1000]
     )
     recovered = 0
-    for run_id, account_id in expired:
+    for run_id, account_id, integration, started_at in expired:
         with transaction.atomic():
             updated = SyncRun.objects.filter(pk=run_id, status=SyncRunStatus.RUNNING).update(
                 status=SyncRunStatus.FAILED,
@@ -189,4 +189,10 @@ def sync_runs_recover_expired(*, now: datetime | None = None) -> int:
                 # end sets the real next time.
                 LinkedAccount.objects.filter(pk=account_id).update(next_sync_at=now)
                 sync_dispatch_release(account_ids=[account_id])
+        if updated:
+            sync_run_observe(
+                integration=integration,
+                result=SyncRunStatus.FAILED,
+                seconds=(now - started_at).total_seconds(),
+            )
     return recovered

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.log_context import log_context_bind
 from accounts.models import LinkedAccount, LinkedAccountStatus
 from accounts.selectors import linked_account_credentials
 
@@ -54,6 +55,7 @@ def sync_run_account(*, account_id: str, trigger: str, reason: str = "") -> Sync
     account = LinkedAccount.objects.filter(pk=account_id).first()
     if account is None or account.status == LinkedAccountStatus.INCOMPLETE:
         return None
+    log_context_bind(organization_id=account.organization_id, linked_account_id=account.pk)
     if trigger == SyncTrigger.SCHEDULE and account.status not in SCHEDULABLE:
         return None  # paused (RELINK_NEEDED) since it was dispatched
     integration = integrations.find(account.integration)

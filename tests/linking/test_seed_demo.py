@@ -8,8 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from accounts.billing import billing_usage, status_counts_by_day
 from accounts.models import LinkedAccountStatusChange, Organization
-from accounts.selectors import billing_usage, linked_account_credentials, status_counts_by_day
+from accounts.selectors import linked_account_credentials
 from issues.models import Issue, WebhookAttempt, WebhookDelivery
 from linking.models import LinkToken, RelinkEmail
 from syncs.models import Candidate, Contact, SyncRun

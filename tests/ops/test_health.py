@@ -15,7 +15,7 @@ from config import health
 from issues.models import WebhookDelivery
 from issues.webhooks.endpoints import webhook_endpoint_create
 from issues.webhooks.events import webhook_event_emit
-from syncs.services import sync_dispatch_due
+from syncs.dispatch import sync_dispatch_due
 from tests.faults.conftest import PrivateRedis
 
 

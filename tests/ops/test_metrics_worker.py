@@ -9,8 +9,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import LinkedAccount
 from issues.webhooks.endpoints import webhook_endpoint_create
+from syncs.dispatch import sync_queue_now
 from syncs.models import SyncRun
-from syncs.services import sandbox_revoke_key, sync_queue_now
+from syncs.sandbox_controls import sandbox_revoke_key
 from tests.conftest import WorkerProcess, wait_until
 from tests.issues.receiver import Receiver
 
