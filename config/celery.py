@@ -5,7 +5,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import task_postrun, task_prerun, worker_process_shutdown
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_process_shutdown
 
 from .broker import register as register_broker_transport
 
@@ -37,6 +37,17 @@ def _release_connections(task=None, state=None, **kwargs) -> None:
         return
     for connection in connections.all(initialized_only=True):
         connection.close()
+
+
+@setup_logging.connect
+def _django_logging(**_) -> None:
+    """Workers and beat log through Django's LOGGING (LOG_FORMAT, token masking, the log-context
+    ids) instead of Celery's own handler: connecting this signal stops Celery configuring it."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
 
 
 @task_prerun.connect

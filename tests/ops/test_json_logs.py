@@ -59,3 +59,39 @@ def test_a_token_in_a_logged_url_or_message_is_masked(json_logs, client):
     assert any("Bearer [redacted]" in entry["message"] for entry in lines)
     # A request id is made when the caller sends none.
     assert all(len(entry["request_id"] or "") == 32 for entry in lines if entry["logger"] == "django.request")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_logs_json_naming_the_task_organization_and_account(owner, sandbox_provider, monkeypatch):
+    from syncs.dispatch import sync_queue_now
+    from syncs.models import SyncRun
+    from tests.conftest import WorkerProcess, wait_until
+
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    account, _ = owner.linked_account(origin_id="json-worker", credentials={"api_key": "sk_sandbox_json_1"})
+    worker = WorkerProcess(concurrency=1).start()
+    try:
+        sync_queue_now(account=account, reason="json logs")
+        wait_until(
+            lambda: SyncRun.objects.filter(linked_account=account, status="DONE").exists(),
+            timeout=60,
+            message=f"the sync\n{worker.output()[-2000:]}",
+        )
+        lines = wait_until(
+            lambda: [
+                json.loads(line)
+                for line in worker.output().splitlines()
+                if line.startswith("{")
+                and "succeeded" in line
+                and "syncs.sync_account" in line
+                # (the shared Redis may hold other tests' tasks: this account's task)
+                and json.loads(line)["linked_account_id"] == str(account.pk)
+            ],
+            message=f"the task's log line\n{worker.output()[-2000:]}",
+        )
+    finally:
+        worker.stop()
+    line = lines[0]
+    assert line["organization_id"] == str(owner.organization.pk)
+    assert line["request_id"] and line["request_id"] in line["message"]  # the task id
+    assert "sk_sandbox_json_1" not in worker.output()
