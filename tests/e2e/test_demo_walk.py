@@ -69,7 +69,7 @@ def test_every_page_shows_the_demo_data(browser, live_server):
     # Linked accounts: the production accounts, each saying its environment.
     page.goto(f"{live_server.url}/accounts")
     rows = page.locator("table#accounts tbody tr[data-account]")
-    assert rows.count() == 5
+    assert rows.count() == 6  # one per demo end user
     assert "Production" in rows.first.inner_text()
     no_empty_state(page)
     shot(page, "accounts")
