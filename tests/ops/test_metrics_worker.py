@@ -93,7 +93,7 @@ def test_counters_move_when_a_worker_syncs_changes_a_status_and_delivers_a_webho
 
     # The key is revoked at the provider: the next sync fails with 401 and the account's status
     # changes (in the worker).
-    sandbox_revoke_key(api_key="sk_sandbox_metrics_1")
+    sandbox_revoke_key(api_key="sk_sandbox_metrics_1", tenant=str(owner.organization.pk))
     sync_queue_now(account=account, reason="metrics test, revoked")
     wait_until(
         lambda: LinkedAccount.objects.get(pk=account.pk).status == "RELINK_NEEDED",
