@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .authentication import ApiClient, HeaderError
+from .log_context import log_context_bind
 from .models import LinkedAccount
 from .paging import BadCursor, keyset_page
 from .query_params import QueryParams, query_data
@@ -67,6 +68,7 @@ class AccountView(OrganizationView):
             raise HeaderError("X-Account-Token", "Invalid X-Account-Token for this API key.")
         account.organization = self.client.organization
         self.linked_account: LinkedAccount = account
+        log_context_bind(linked_account_id=account.pk)
         linked_account_record_inbound_use(account=account)
 
 

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest
 from django.shortcuts import render
 from django.utils.http import urlencode
 
+from .log_context import log_context_bind
 from .models import LinkedAccount, Organization
 from .selectors import organizations_for_user
 
@@ -59,6 +60,7 @@ def operator_required(view):
         if organization is None:
             return render(request, "accounts/no_organization.html", status=403)
         request.organization = organization
+        log_context_bind(organization_id=organization.pk)
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -4,7 +4,7 @@ and the status chart are in accounts/billing.py."""
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from . import catalog
 from .crypto import constant_time_equals, decrypt_json, decrypt_str, token_hash
@@ -120,3 +120,10 @@ def organizations_for_user(*, user) -> QuerySet[Organization]:
     if not user.is_authenticated:
         return Organization.objects.none()
     return Organization.objects.filter(memberships__user=user).order_by("name")
+
+
+def linked_account_counts_by_status() -> dict[tuple[str, str], int]:
+    """{(status, account_type): count} over every organization: one GROUP BY, for the metrics
+    gauge (which caches it; see accounts/metrics.py)."""
+    rows = LinkedAccount.objects.values_list("status", "account_type").annotate(n=Count("id")).order_by()
+    return {(status, account_type): n for status, account_type, n in rows}

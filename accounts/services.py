@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from . import outbox
 from .crypto import encrypt_json, encrypt_str, new_token, rotate, token_hash
+from .metrics import status_transition_observe
 from .models import (
     AccountType,
     ApiKey,
@@ -72,6 +73,7 @@ def _record_change(
         account_snapshot=linked_account_details(account=account),
     )
     transaction.on_commit(lambda: outbox.notify([change.id]))
+    transaction.on_commit(lambda: status_transition_observe(from_status=from_status, to_status=to_status))
     return change
 
 

@@ -198,3 +198,14 @@ def webhook_notices_for_organization(
     if not include_acknowledged:
         qs = qs.filter(acknowledged_at__isnull=True)
     return qs.order_by("-created_at")
+
+
+def webhook_delivery_oldest_due_at(*, now: datetime) -> datetime | None:
+    """When the longest-waiting due delivery became due (None: none is due). The head of the
+    partial `whd_due` index: a few pages read, however many deliveries there are."""
+    return (
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )

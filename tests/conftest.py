@@ -201,3 +201,12 @@ def _fresh_credential_check_caps():
             client.delete(*keys)
     except redis_lib.RedisError:
         pass  # no Redis: the caps fail open anyway
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The Prometheus multi-process directory config/settings.py made for this run goes with it."""
+    import shutil
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if Path(path).name == f"prometheus-test-{os.getpid()}":
+        shutil.rmtree(path, ignore_errors=True)
