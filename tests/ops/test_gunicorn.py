@@ -64,7 +64,7 @@ def test_probes_are_not_logged_and_metrics_add_up_the_processes(server, owner):
                     "categories": ["hris"],
                 },
             )
-            assert link.status_code == 201, link.text
+            assert link.status_code == 200, link.text
             finish = client.post(
                 "/api/sandbox/v1/public-token",
                 headers=auth,
