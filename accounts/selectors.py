@@ -12,6 +12,13 @@ from .models import AccountType, ApiKey, LinkedAccount, Organization
 from .timefmt import api_datetime
 
 
+def filter_given(queryset: QuerySet, **lookups: Any) -> QuerySet:
+    """`queryset` narrowed by each lookup whose value was given (not None or empty): the optional
+    filters of a list, e.g. `filter_given(qs, status=status, integration=integration)`."""
+    given = {lookup: value for lookup, value in lookups.items() if value not in (None, "")}
+    return queryset.filter(**given) if given else queryset
+
+
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     digest = token_hash(raw_key)
     key = (
