@@ -427,6 +427,7 @@ def main() -> int:
         django.setup()
         from django.conf import settings
 
+        from config.worker_process import worker_command
         from syncs.sandbox_provider import serve_in_thread
 
         sandbox = serve_in_thread(control_token=settings.SANDBOX_CONTROL_TOKEN)
@@ -468,20 +469,7 @@ def main() -> int:
         )
         procs.append(web)
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--beat",
-                "--loglevel=WARNING",
-                "--concurrency=2",
-                "--without-gossip",
-                "--without-mingle",
-                f"--schedule={work / 'beat'}",
-            ],
+            worker_command("--beat", f"--schedule={work / 'beat'}", concurrency=2),
             cwd=ROOT,
             env=env,
             start_new_session=True,

@@ -4,7 +4,6 @@ and a real Celery worker process against the test database."""
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import AccountType
 from accounts.services import linked_account_create, linked_account_mark_complete, organization_create
+from config.worker_process import worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,20 +104,12 @@ class WorkerProcess:
 
     def start(self) -> "WorkerProcess":
         self.log_path.parent.mkdir(exist_ok=True)
-        cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel=INFO",
-            f"--concurrency={self.concurrency}",
-            "--without-gossip",
-            "--without-mingle",
+        cmd = worker_command(
             "--without-heartbeat",
             f"--hostname=test-{time.time_ns()}@%h",
-        ]
+            concurrency=self.concurrency,
+            loglevel="INFO",
+        )
         if self.queues:
             cmd.append(f"--queues={self.queues}")
         if self.beat:

@@ -5,7 +5,6 @@ delivery is recorded as delivered. BENCH_WEBHOOKS_POOL / _CONCURRENCY / _TOTAL o
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from accounts.models import AccountType
 from accounts.selectors import linked_account_details
 from accounts.services import linked_account_create, organization_create
 from bench.harness import peak_rss_mb
+from config.worker_process import worker_command
 from issues.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from issues.webhooks.endpoints import webhook_endpoint_create
 from issues.webhooks.events import webhook_event_emit
@@ -33,22 +33,13 @@ def _start_worker(log_path: Path) -> subprocess.Popen:
     env["OUTBOUND_ALLOW_LOOPBACK"] = "1"  # the receiver is on 127.0.0.1
     log = open(log_path, "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel=WARNING",  # no log line per task
+        worker_command(  # loglevel WARNING: no log line per task
             f"--pool={POOL}",
-            f"--concurrency={CONCURRENCY}",
-            "--without-gossip",
-            "--without-mingle",
             "--without-heartbeat",
             "--queues=webhooks",
             f"--hostname=bench-webhooks-{time.time_ns()}@%h",
-        ],
+            concurrency=CONCURRENCY,
+        ),
         cwd=ROOT,
         env=env,
         stdout=log,
