@@ -85,6 +85,19 @@ def database_url_for_tests() -> str:
     return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
+def stop_process_group(proc: subprocess.Popen, *, timeout: float = 20) -> None:
+    """Stop a subprocess started in its own session, and its children: SIGTERM, then SIGKILL
+    after `timeout` seconds."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 class WorkerProcess:
     """`celery -A config worker` in a subprocess, with the test database and Redis."""
 
@@ -133,13 +146,8 @@ class WorkerProcess:
             self.proc.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        if self.proc:
+            stop_process_group(self.proc)
         if getattr(self, "log", None):
             self.log.close()
 
