@@ -21,13 +21,19 @@ class AccountDetailsSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
 
 
-class IntegrationSerializer(serializers.Serializer):
+# Merge's AccountIntegration (the account-token response); IntegrationSerializer adds whether
+# passthrough is available (a linked account's integration). Comments, not docstrings: the
+# OpenAPI schema (docs/openapi.yaml) describes neither.
+class AccountIntegrationSerializer(serializers.Serializer):
     name = serializers.CharField()
     slug = serializers.CharField()
     categories = serializers.ListField(child=serializers.CharField())
     image = serializers.CharField(allow_blank=True)
     square_image = serializers.CharField(allow_blank=True)
     color = serializers.CharField()
+
+
+class IntegrationSerializer(AccountIntegrationSerializer):
     passthrough_available = serializers.BooleanField()
 
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from accounts.models import Category
+from accounts.serializers import AccountIntegrationSerializer
 
 
 class LinkTokenRequestSerializer(serializers.Serializer):
@@ -29,15 +30,6 @@ class LinkTokenSerializer(serializers.Serializer):
     magic_link_url = serializers.URLField(
         required=False, help_text="Absent without should_create_magic_link_url."
     )
-
-
-class AccountIntegrationSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    slug = serializers.CharField()
-    categories = serializers.ListField(child=serializers.CharField())
-    image = serializers.CharField(allow_blank=True)
-    square_image = serializers.CharField(allow_blank=True)
-    color = serializers.CharField()
 
 
 class AccountTokenSerializer(serializers.Serializer):
