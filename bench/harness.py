@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from accounts.ids import uuid7
+
 
 @dataclass
 class Row:
@@ -152,6 +154,46 @@ def format_row(row: Row) -> str:
     )
 
 
+def linked_account_row(
+    *,
+    n: int,
+    organization_id: object,
+    origin_id: str,
+    status: str,
+    created: str,
+    token_hash: str,
+    token_encrypted: str,
+    account_id: object = None,
+    account_type: str = "PRODUCTION",
+    name: str | None = None,
+    next_sync_at: str | None = None,
+) -> tuple:
+    """A seed row (LINKED_ACCOUNT_COLUMNS order) of the scenarios' n-th customer: an HRIS account
+    of the sandbox, c{n}@example.com, completed, created and updated at `created` (ISO)."""
+    return (
+        str(account_id or uuid7()),
+        str(organization_id),
+        "hris",
+        "sandbox",
+        origin_id,
+        name or f"Customer {n}",
+        f"c{n}@example.com",
+        account_type,
+        status,
+        "",
+        None,
+        created,
+        created,
+        created,
+        token_hash,
+        token_encrypted,
+        "",
+        "",
+        next_sync_at,
+        None,
+    )
+
+
 def bulk_copy(table: str, columns: list[str], rows: Iterable[tuple]) -> int:
     """Fast seeding with PostgreSQL COPY. Values are written with str(); None becomes NULL."""
     from django.db import connection
@@ -218,6 +260,7 @@ __all__ = [
     "bulk_copy",
     "copy_linked_accounts",
     "cpu_note",
+    "linked_account_row",
     "own_cpu_seconds",
     "peak_rss_mb",
     "percentile",

@@ -16,7 +16,7 @@ from accounts.crypto import encrypt_str, token_hash
 from accounts.ids import uuid7
 from accounts.models import LinkedAccount
 from accounts.services import api_key_create, membership_add, organization_create
-from bench.harness import bulk_copy, copy_linked_accounts, cpu_note
+from bench.harness import bulk_copy, copy_linked_accounts, cpu_note, linked_account_row
 
 ACCOUNTS = 100_000
 ROWS_PER_ACCOUNT = 10
@@ -39,27 +39,16 @@ def _seed():
             # The status it ends in, as the last history row says.
             status = "INCOMPLETE" if n % 50 == 7 else CYCLE[(ROWS_PER_ACCOUNT - 2 + n) % len(CYCLE)]
             accounts.append((account_id, created, account_type, n))
-            yield (
-                str(account_id),
-                str(organization.id),
-                "hris",
-                "sandbox",
-                f"origin-{n}",
-                f"Customer {n}",
-                f"c{n}@example.com",
-                account_type,
-                status,
-                "",
-                None,
-                created.isoformat(),
-                created.isoformat(),
-                created.isoformat(),
-                token_hash(f"dash-bench-{n}"),
-                encrypted,
-                "",
-                "",
-                None,
-                None,
+            yield linked_account_row(
+                n=n,
+                account_id=account_id,
+                organization_id=organization.id,
+                account_type=account_type,
+                origin_id=f"origin-{n}",
+                status=status,
+                created=created.isoformat(),
+                token_hash=token_hash(f"dash-bench-{n}"),
+                token_encrypted=encrypted,
             )
 
     copy_linked_accounts(
