@@ -154,6 +154,21 @@ def format_row(row: Row) -> str:
     )
 
 
+def plain_static_files():
+    """Settings for a scenario that renders pages: production serves hashed static names from
+    `collectstatic`'s manifest; the bench has no collected files, and the {% static %} lookup
+    costs the same either way."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    return override_settings(
+        STORAGES={
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    )
+
+
 def linked_account_row(
     *,
     n: int,
@@ -263,6 +278,7 @@ __all__ = [
     "linked_account_row",
     "own_cpu_seconds",
     "peak_rss_mb",
+    "plain_static_files",
     "percentile",
     "self_rss_mb",
     "timed",

@@ -5,10 +5,9 @@ through Django's test client, and one month's billing computed from the history.
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.test import Client, override_settings
+from django.test import Client
 
 from accounts.billing import billing_summary, billing_usage
 from accounts.billing_months import billing_month_close
@@ -16,7 +15,7 @@ from accounts.crypto import encrypt_str, token_hash
 from accounts.ids import uuid7
 from accounts.models import LinkedAccount
 from accounts.services import api_key_create, membership_add, organization_create
-from bench.harness import bulk_copy, copy_linked_accounts, cpu_note, linked_account_row
+from bench.harness import bulk_copy, copy_linked_accounts, cpu_note, linked_account_row, plain_static_files
 
 ACCOUNTS = 100_000
 ROWS_PER_ACCOUNT = 10
@@ -116,13 +115,7 @@ def _seed():
 
 
 def run(report):
-    # Production serves hashed static names from `collectstatic`'s manifest; the bench has no
-    # collected files, and the {% static %} lookup cost is the same either way.
-    storages = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    with override_settings(STORAGES=storages):
+    with plain_static_files():
         _run(report)
 
 
