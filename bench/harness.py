@@ -154,6 +154,25 @@ def format_row(row: Row) -> str:
     )
 
 
+def sandbox_linked_account(
+    organization, *, origin_id: str, account_type: str, credentials: dict | None = None
+):
+    """A new (INCOMPLETE) HRIS account of the sandbox made through the accounts service, named
+    after `origin_id`; returns (account, account token)."""
+    from accounts.services import linked_account_create
+
+    return linked_account_create(
+        organization=organization,
+        category="hris",
+        integration="sandbox",
+        end_user_origin_id=origin_id,
+        end_user_organization_name=f"{origin_id} Inc",
+        end_user_email_address=f"{origin_id}@example.com",
+        account_type=account_type,
+        credentials=credentials,
+    )
+
+
 def plain_static_files():
     """Settings for a scenario that renders pages: production serves hashed static names from
     `collectstatic`'s manifest; the bench has no collected files, and the {% static %} lookup
@@ -280,6 +299,7 @@ __all__ = [
     "peak_rss_mb",
     "plain_static_files",
     "percentile",
+    "sandbox_linked_account",
     "self_rss_mb",
     "timed",
     "io",

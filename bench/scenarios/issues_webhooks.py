@@ -13,8 +13,8 @@ from django.test import override_settings
 
 from accounts.models import AccountType
 from accounts.selectors import linked_account_details
-from accounts.services import linked_account_create, organization_create
-from bench.harness import peak_rss_mb
+from accounts.services import organization_create
+from bench.harness import peak_rss_mb, sandbox_linked_account
 from config.worker_process import worker_command
 from issues.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from issues.webhooks.endpoints import webhook_endpoint_create
@@ -76,14 +76,8 @@ def _run(report):
         organization=organization, url=receiver.url, events=[WebhookEvent.SYNC_COMPLETED]
     )
     receiver.signature_key = key
-    account, _ = linked_account_create(
-        organization=organization,
-        category="hris",
-        integration="sandbox",
-        end_user_origin_id="bench-webhooks",
-        end_user_organization_name="Bench Webhooks Inc",
-        end_user_email_address="bench@example.com",
-        account_type=AccountType.PRODUCTION,
+    account, _ = sandbox_linked_account(
+        organization, origin_id="bench-webhooks", account_type=AccountType.PRODUCTION
     )
     details = linked_account_details(account=account)
     # Queue everything first (workers stopped), so the timing is the sending alone.
