@@ -214,18 +214,9 @@ def test_magic_link_on_a_phone_ends_on_close_this_page(
 
 
 def magic_link_on_a_phone(live_server, owner, browser):
-    from linking.link_tokens import magic_link_create
+    from tests.linking.helpers import new_end_user_magic_link
 
-    url = magic_link_create(
-        organization=owner.organization,
-        account_type="TEST",
-        category="hris",
-        end_user_origin_id="phone-1",
-        end_user_organization_name="Phone Co",
-        end_user_email_address="it@phone.example",
-        integration="sandbox",
-        base_url=live_server.url,
-    ).magic_link_url
+    url = new_end_user_magic_link(owner, origin_id="phone-1", integration="sandbox", base_url=live_server.url)
     context = browser.new_context(viewport={"width": 375, "height": 700}, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(url)

@@ -17,7 +17,7 @@ from linking.finish import link_finish
 from linking.link_tokens import magic_link_create
 from linking.models import LinkToken, PublicToken
 
-from .helpers import create_link_token
+from .helpers import create_link_token, new_end_user_magic_link
 
 pytestmark = pytest.mark.django_db
 
@@ -216,15 +216,7 @@ def test_magic_link_ends_on_close_this_page_and_cannot_be_reused(owner, sandbox_
 
 
 def test_magic_link_for_a_new_end_user(owner, sandbox_provider):
-    url = magic_link_create(
-        organization=owner.organization,
-        account_type="TEST",
-        category="hris",
-        end_user_origin_id="fresh-9",
-        end_user_organization_name="Fresh",
-        end_user_email_address="it@fresh.example",
-        expiry_mins=60,
-    ).magic_link_url
+    url = new_end_user_magic_link(owner, origin_id="fresh-9", expiry_mins=60)
     path = url.removeprefix("http://127.0.0.1:8000")
     page = Client().get(path)
     html = page.content.decode()
