@@ -4,9 +4,7 @@ API key as user name, 503 + Retry-After throttling, 404 for an unknown company."
 
 import base64
 import json
-import time
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -15,9 +13,9 @@ import respx
 from accounts.models import LinkedAccount
 from issues.models import Issue
 from syncs import credentials, integrations, runs
-from syncs.integrations import base
 from syncs.integrations.base import ErrorClass, ProviderError, RecordError
 from syncs.models import Employee, RequestLog
+from tests.syncs.conftest import no_sleep
 
 API_KEY = "b4f1c0ffee1234567890abcdefbamboo"
 CREDS = {"company_domain": "acme", "api_key": API_KEY}
@@ -83,14 +81,6 @@ PAGE_2 = page(
     ],
     total=5,
 )
-
-
-def _no_sleep(monkeypatch):
-    waits = []
-    monkeypatch.setattr(
-        base, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic, time=time.time)
-    )
-    return waits
 
 
 def _list_route(mock, *responses):
@@ -250,7 +240,7 @@ def test_unmappable_records_raise_record_error():
 
 # --- rate limits and faults -------------------------------------------------------------------------
 def test_429_is_retried_after_the_retry_after_wait(monkeypatch):
-    waits = _no_sleep(monkeypatch)
+    waits = no_sleep(monkeypatch)
     integration = integrations.get("bamboohr")
     with respx.mock() as mock:
         route = _list_route(
@@ -266,7 +256,7 @@ def test_429_is_retried_after_the_retry_after_wait(monkeypatch):
 
 def test_bamboohr_throttling_503_with_retry_after_is_a_rate_limit(monkeypatch, settings):
     settings.SYNC_RATE_LIMIT_RETRIES = 2
-    waits = _no_sleep(monkeypatch)
+    waits = no_sleep(monkeypatch)
     integration = integrations.get("bamboohr")
     throttled = httpx.Response(503, headers={"Retry-After": "3"})
     with respx.mock() as mock:
