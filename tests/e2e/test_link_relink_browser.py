@@ -15,30 +15,17 @@ from issues.models import Issue
 from syncs.models import SyncRun
 from tests.conftest import WorkerProcess, wait_until
 
+from .browsing import chromium
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "e2e"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
 def browser(monkeypatch):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test are
-    # still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
+    with chromium(monkeypatch, SHOTS) as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
