@@ -174,6 +174,16 @@ def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1, message
 
 
 @pytest.fixture
+def receiver():
+    """A webhook receiver on 127.0.0.1 (tests/issues/receiver.py) that records what it is sent."""
+    from tests.issues.receiver import Receiver
+
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
 def sandbox_provider(settings, monkeypatch):
     """The sandbox HRIS provider on a real socket (127.0.0.1, a free port), in a thread.
     settings.SANDBOX_PROVIDER_URL points at it, and so does the environment of any worker

@@ -13,7 +13,6 @@ from syncs.dispatch import sync_queue_now
 from syncs.models import SyncRun
 from syncs.sandbox_controls import sandbox_revoke_key
 from tests.conftest import WorkerProcess, wait_until
-from tests.issues.receiver import Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,13 +31,6 @@ def _scrape(client: Client) -> dict[tuple[str, frozenset], float]:
 
 def _value(samples, name: str, **labels) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture
