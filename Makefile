@@ -22,7 +22,6 @@ install: $(BIN)/.installed ## Create .venv and install everything (also done by 
 run: install ## Migrate, seed a demo, start web + worker + beat (+ sandbox provider) on PORT (8000)
 	$(BIN)/python scripts/init_env.py
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
 	bash scripts/run.sh
 
 test: install ## Run the whole test suite (SQLite by default, DATABASE_URL for PostgreSQL)

@@ -13,8 +13,10 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .authentication import ApiClient, HeaderError
+from .log_context import log_context_bind
 from .models import LinkedAccount
 from .paging import BadCursor, keyset_page
+from .query_params import QueryParams, query_data
 from .selectors import linked_account_for_token
 from .services import linked_account_record_inbound_use
 
@@ -66,16 +68,14 @@ class AccountView(OrganizationView):
             raise HeaderError("X-Account-Token", "Invalid X-Account-Token for this API key.")
         account.organization = self.client.organization
         self.linked_account: LinkedAccount = account
+        log_context_bind(linked_account_id=account.pk)
         linked_account_record_inbound_use(account=account)
 
 
 def validate_query(serializer_class: type[serializers.Serializer], request) -> dict[str, Any]:
-    """Query parameters through a serializer: unknown values are a 400 naming the field."""
-    data = {}
-    for key in request.query_params:
-        values = request.query_params.getlist(key)
-        data[key] = values[-1] if len(values) == 1 else values
-    serializer = serializer_class(data=data)
+    """Query parameters through a serializer: a bad value, or a parameter the serializer does not
+    declare (see `accounts.query_params`), is a 400 naming the parameter."""
+    serializer = serializer_class(data=query_data(serializer_class, request.query_params))
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -93,7 +93,7 @@ class CommaSeparatedField(serializers.CharField):
         return [self.child.run_validation(item) for item in items]
 
 
-class CursorParams(serializers.Serializer):
+class CursorParams(QueryParams):
     cursor = serializers.CharField(required=False, max_length=200)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
 

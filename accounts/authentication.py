@@ -11,6 +11,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
 from .crypto import constant_time_equals, token_hash
+from .log_context import log_context_bind
 from .models import Organization
 from .selectors import api_key_authenticate
 
@@ -101,6 +102,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             digest = token_hash(parts[1])
             known = key_cache.get(digest)
             if known is not None:
+                log_context_bind(organization_id=known.organization_id)
                 client = ApiClient(
                     organization=_organization_ref(known.organization_id),
                     environment=known.environment,
@@ -121,6 +123,7 @@ class ApiKeyAuthentication(BaseAuthentication):
                     expires=time.monotonic() + ttl,
                 ),
             )
+        log_context_bind(organization_id=key.organization_id)
         # request.user says who calls; request.auth stays None (the same from the cache or not).
         return ApiClient(organization=key.organization, environment=key.environment, api_key_id=key.id), None
 

@@ -28,8 +28,9 @@ class IntegrationInfo:
             "name": self.name,
             "slug": self.slug,
             "categories": list(self.categories),
-            "image": self.image or None,
-            "square_image": self.square_image or None,
+            # Merge types both as strings: "" when there is no image, never null.
+            "image": self.image,
+            "square_image": self.square_image,
             "color": self.color,
             "passthrough_available": self.passthrough_available,
             "auth_type": self.auth_type,

@@ -8,12 +8,15 @@ import functools
 import uuid
 from typing import Any
 
+from django import forms
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils.http import urlencode
 
+from .log_context import log_context_bind
 from .models import LinkedAccount, Organization
+from .paging import Page
 from .selectors import organizations_for_user
 
 SESSION_KEY = "relink_organization_id"
@@ -59,6 +62,7 @@ def operator_required(view):
         if organization is None:
             return render(request, "accounts/no_organization.html", status=403)
         request.organization = organization
+        log_context_bind(organization_id=organization.pk)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -81,6 +85,34 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     return {
         "nav_organizations": organizations_for_user(user=user),
         "current_organization": getattr(request, "organization", None),
+    }
+
+
+def filtered_by(form_class: type[forms.Form]):
+    """A list view's query-string filters, validated by `form_class`: the view gets the valid
+    form as `form`; invalid filters are a 400 naming each bad field."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            form = form_class(request.GET)
+            if not form.is_valid():
+                return HttpResponseBadRequest(
+                    "Invalid filter: " + "; ".join(f"{k}: {v[0]}" for k, v in form.errors.items())
+                )
+            return view(request, *args, form=form, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def pager_links(request: HttpRequest, page: Page) -> dict[str, str | None]:
+    """`next_url` and `previous_url` of a keyset-paged table (templates/_pager.html): the
+    current query string with the page's cursor, or None at either end."""
+    return {
+        "next_url": query_with(request, cursor=page.next_cursor) if page.next_cursor else None,
+        "previous_url": query_with(request, cursor=page.previous_cursor) if page.previous_cursor else None,
     }
 
 

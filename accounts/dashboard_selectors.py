@@ -7,6 +7,7 @@ import uuid
 from django.db.models import Count, Q, QuerySet
 
 from .models import LinkedAccount, LinkedAccountStatusChange, Organization
+from .selectors import filter_given
 
 SORTS = {
     # name: (column, descending)
@@ -33,15 +34,13 @@ def linked_accounts_filtered(
     category: str | None = None,
     search: str | None = None,
 ) -> QuerySet[LinkedAccount]:
-    qs = LinkedAccount.objects.filter(organization=organization)
-    if account_type:
-        qs = qs.filter(account_type=account_type)
-    if status:
-        qs = qs.filter(status=status)
-    if integration:
-        qs = qs.filter(integration=integration)
-    if category:
-        qs = qs.filter(category=category)
+    qs = filter_given(
+        LinkedAccount.objects.filter(organization=organization),
+        account_type=account_type,
+        status=status,
+        integration=integration,
+        category=category,
+    )
     if search:
         qs = qs.filter(
             Q(end_user_origin_id__icontains=search)

@@ -116,6 +116,9 @@ class LinkedAccount(models.Model):
     webhook_listener_url = models.URLField(blank=True, default="")
     is_duplicate = models.BooleanField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Why an INCOMPLETE account is not linked yet (its latest failed link attempt); the API's
+    # status_detail. Other statuses explain themselves.
+    status_detail = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,14 +2,21 @@
 and the status chart are in accounts/billing.py."""
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from . import catalog
 from .crypto import constant_time_equals, decrypt_json, decrypt_str, token_hash
 from .models import AccountType, ApiKey, LinkedAccount, Organization
+from .timefmt import api_datetime
+
+
+def filter_given(queryset: QuerySet, **lookups: Any) -> QuerySet:
+    """`queryset` narrowed by each lookup whose value was given (not None or empty): the optional
+    filters of a list, e.g. `filter_given(qs, status=status, integration=integration)`."""
+    given = {lookup: value for lookup, value in lookups.items() if value not in (None, "")}
+    return queryset.filter(**given) if given else queryset
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
@@ -62,14 +69,13 @@ def linked_account_find_by_origin(
     ).first()
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+_iso = api_datetime
 
 
 def linked_account_details(*, account: LinkedAccount) -> dict[str, Any]:
     """The contract's account-details fields: the API response and every webhook's `linked_account`."""
     info = catalog.get(account.integration)
-    return {
+    details = {
         "id": str(account.id),
         "integration": info.name,
         "integration_slug": account.integration,
@@ -78,11 +84,13 @@ def linked_account_details(*, account: LinkedAccount) -> dict[str, Any]:
         "end_user_organization_name": account.end_user_organization_name,
         "end_user_email_address": account.end_user_email_address,
         "status": account.status,
-        "webhook_listener_url": account.webhook_listener_url,
         "is_duplicate": account.is_duplicate,
         "account_type": account.account_type,
         "completed_at": _iso(account.completed_at),
     }
+    if account.webhook_listener_url:  # a URL or absent, never ""
+        details["webhook_listener_url"] = account.webhook_listener_url
+    return details
 
 
 _EXACT_FILTERS = (
@@ -119,3 +127,10 @@ def organizations_for_user(*, user) -> QuerySet[Organization]:
     if not user.is_authenticated:
         return Organization.objects.none()
     return Organization.objects.filter(memberships__user=user).order_by("name")
+
+
+def linked_account_counts_by_status() -> dict[tuple[str, str], int]:
+    """{(status, account_type): count} over every organization: one GROUP BY, for the metrics
+    gauge (which caches it; see accounts/metrics.py)."""
+    rows = LinkedAccount.objects.values_list("status", "account_type").annotate(n=Count("id")).order_by()
+    return {(status, account_type): n for status, account_type, n in rows}

@@ -15,20 +15,26 @@ class AccountDetailsSerializer(serializers.Serializer):
     end_user_organization_name = serializers.CharField()
     end_user_email_address = serializers.EmailField()
     status = serializers.ChoiceField(choices=LinkedAccountStatus.choices)
-    webhook_listener_url = serializers.CharField(allow_blank=True)
+    webhook_listener_url = serializers.URLField(required=False, help_text="Absent when none is set.")
     is_duplicate = serializers.BooleanField(allow_null=True)
     account_type = serializers.ChoiceField(choices=AccountType.choices)
     completed_at = serializers.DateTimeField(allow_null=True)
 
 
-class IntegrationSerializer(serializers.Serializer):
+# Merge's AccountIntegration (the account-token response); IntegrationSerializer adds whether
+# passthrough is available (a linked account's integration). Comments, not docstrings: the
+# OpenAPI schema (docs/openapi.yaml) describes neither.
+class AccountIntegrationSerializer(serializers.Serializer):
     name = serializers.CharField()
     slug = serializers.CharField()
     categories = serializers.ListField(child=serializers.CharField())
-    image = serializers.CharField(allow_null=True)
-    square_image = serializers.CharField(allow_null=True)
+    image = serializers.CharField(allow_blank=True)
+    square_image = serializers.CharField(allow_blank=True)
     auth_type = serializers.ChoiceField(choices=["API_KEY", "BASIC", "OAUTH2"], required=False)
     color = serializers.CharField()
+
+
+class IntegrationSerializer(AccountIntegrationSerializer):
     passthrough_available = serializers.BooleanField()
 
 
@@ -38,7 +44,7 @@ class LinkedAccountSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     category = serializers.ChoiceField(choices=Category.choices)
     status = serializers.ChoiceField(choices=LinkedAccountStatus.choices)
-    status_detail = serializers.CharField(allow_null=True)
+    status_detail = serializers.CharField(allow_blank=True)
     end_user_origin_id = serializers.CharField()
     end_user_organization_name = serializers.CharField()
     end_user_email_address = serializers.EmailField()
@@ -46,15 +52,24 @@ class LinkedAccountSerializer(serializers.Serializer):
     is_duplicate = serializers.BooleanField(allow_null=True)
     integration = IntegrationSerializer()
     account_type = serializers.ChoiceField(choices=AccountType.choices)
-    completed_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(
+        help_text="When linking completed (or, not linked yet, started)."
+    )
 
 
 STATUS_DETAIL = {
-    LinkedAccountStatus.COMPLETE: None,
+    LinkedAccountStatus.COMPLETE: "",
     LinkedAccountStatus.INCOMPLETE: "The end user has not finished linking this account.",
     LinkedAccountStatus.RELINK_NEEDED: "The credentials stopped working: the end user needs to relink the account.",
     LinkedAccountStatus.IDLE: "No API requests for this account recently; it syncs at most daily.",
 }
+
+
+def status_detail(account) -> str:
+    """The API's status_detail: why the account is in its status, as a string ("" for COMPLETE)."""
+    if account.status == LinkedAccountStatus.INCOMPLETE and account.status_detail:
+        return account.status_detail
+    return STATUS_DETAIL[account.status]
 
 
 class BooleanString(serializers.ChoiceField):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from . import outbox
 from .crypto import encrypt_json, encrypt_str, new_token, rotate, token_hash
+from .metrics import status_transition_observe
 from .models import (
     AccountType,
     ApiKey,
@@ -72,6 +73,7 @@ def _record_change(
         account_snapshot=linked_account_details(account=account),
     )
     transaction.on_commit(lambda: outbox.notify([change.id]))
+    transaction.on_commit(lambda: status_transition_observe(from_status=from_status, to_status=to_status))
     return change
 
 
@@ -104,6 +106,17 @@ def linked_account_create(
         )
         _record_change(account=account, from_status="", to_status=account.status, reason="Link started")
     return account, raw_token
+
+
+def linked_account_set_status_detail(*, account: LinkedAccount, detail: str) -> None:
+    """Say why an INCOMPLETE account is not linked yet (a link attempt that failed); no effect on
+    an account that is linked, whose status explains itself."""
+    detail = detail[:500]
+    LinkedAccount.objects.filter(pk=account.pk, status=LinkedAccountStatus.INCOMPLETE).update(
+        status_detail=detail, updated_at=timezone.now()
+    )
+    if account.status == LinkedAccountStatus.INCOMPLETE:
+        account.status_detail = detail
 
 
 def _linked_account_transition(*, account: LinkedAccount, transition: str, reason: str) -> LinkedAccount:

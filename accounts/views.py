@@ -13,13 +13,14 @@ from .api import (
 )
 from .selectors import linked_account_details, linked_accounts_for_environment
 from .serializers import (
-    STATUS_DETAIL,
     AccountDetailsSerializer,
     LinkedAccountFilterSerializer,
     LinkedAccountSerializer,
     RegeneratedTokenSerializer,
+    status_detail,
 )
 from .services import linked_account_delete, linked_account_regenerate_token
+from .timefmt import api_datetime
 
 
 class AccountDetailsView(AccountView):
@@ -47,6 +48,7 @@ LINKED_ACCOUNT_API_FIELDS = (
     "integration",
     "account_type",
     "completed_at",
+    "status_detail",
 )
 
 
@@ -67,15 +69,18 @@ class LinkedAccountListView(OrganizationView):
                 "id": str(a.id),
                 "category": a.category,
                 "status": a.status,
-                "status_detail": STATUS_DETAIL[a.status],
+                "status_detail": status_detail(a),
                 "end_user_origin_id": a.end_user_origin_id,
                 "end_user_organization_name": a.end_user_organization_name,
                 "end_user_email_address": a.end_user_email_address,
+                # Required (a string) in Merge's schema of this list: "" when none is set.
                 "webhook_listener_url": a.webhook_listener_url,
                 "is_duplicate": a.is_duplicate,
                 "integration": catalog.get(a.integration).as_api(),
                 "account_type": a.account_type,
-                "completed_at": a.completed_at.isoformat() if a.completed_at else None,
+                # A date-time in Merge's schema of this list (null only on account-details): an
+                # account not linked yet shows when its linking started.
+                "completed_at": api_datetime(a.completed_at or a.created_at),
             }
             for a in rows
         ]

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import catalog
 from . import dashboard_selectors as selectors
-from .dashboard import linked_account_or_404, operator_required, query_with
+from .dashboard import filtered_by, linked_account_or_404, operator_required, pager_links, query_with
 from .models import AccountType, Category, LinkedAccountStatus, SyncFrequency
 from .paging import BadCursor, keyset_page
 from .services import linked_account_delete, linked_account_set_sync_frequency
@@ -39,12 +39,8 @@ ENVIRONMENTS = {"": AccountType.PRODUCTION, "production": AccountType.PRODUCTION
 
 @require_GET
 @operator_required
-def account_list(request):
-    form = AccountFilters(request.GET)
-    if not form.is_valid():
-        return HttpResponseBadRequest(
-            "Invalid filter: " + "; ".join(f"{k}: {v[0]}" for k, v in form.errors.items())
-        )
+@filtered_by(AccountFilters)
+def account_list(request, form):
     f = form.cleaned_data
     base = selectors.linked_accounts_filtered(
         organization=request.organization,
@@ -91,10 +87,7 @@ def account_list(request):
                 (s, LinkedAccountStatus(s).label, counts.get(s, 0)) for s in LinkedAccountStatus.values
             ],
             "total": sum(counts.values()),
-            "next_url": query_with(request, cursor=page.next_cursor) if page.next_cursor else None,
-            "previous_url": query_with(request, cursor=page.previous_cursor)
-            if page.previous_cursor
-            else None,
+            **pager_links(request, page),
             "status_filter_urls": {
                 s: query_with(request, status=s, cursor=None) for s in LinkedAccountStatus.values
             },

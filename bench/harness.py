@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from accounts.ids import uuid7
+
 
 @dataclass
 class Row:
@@ -152,6 +154,80 @@ def format_row(row: Row) -> str:
     )
 
 
+def sandbox_linked_account(
+    organization, *, origin_id: str, account_type: str, credentials: dict | None = None
+):
+    """A new (INCOMPLETE) HRIS account of the sandbox made through the accounts service, named
+    after `origin_id`; returns (account, account token)."""
+    from accounts.services import linked_account_create
+
+    return linked_account_create(
+        organization=organization,
+        category="hris",
+        integration="sandbox",
+        end_user_origin_id=origin_id,
+        end_user_organization_name=f"{origin_id} Inc",
+        end_user_email_address=f"{origin_id}@example.com",
+        account_type=account_type,
+        credentials=credentials,
+    )
+
+
+def plain_static_files():
+    """Settings for a scenario that renders pages: production serves hashed static names from
+    `collectstatic`'s manifest; the bench has no collected files, and the {% static %} lookup
+    costs the same either way."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    return override_settings(
+        STORAGES={
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    )
+
+
+def linked_account_row(
+    *,
+    n: int,
+    organization_id: object,
+    origin_id: str,
+    status: str,
+    created: str,
+    token_hash: str,
+    token_encrypted: str,
+    account_id: object = None,
+    account_type: str = "PRODUCTION",
+    name: str | None = None,
+    next_sync_at: str | None = None,
+) -> tuple:
+    """A seed row (LINKED_ACCOUNT_COLUMNS order) of the scenarios' n-th customer: an HRIS account
+    of the sandbox, c{n}@example.com, completed, created and updated at `created` (ISO)."""
+    return (
+        str(account_id or uuid7()),
+        str(organization_id),
+        "hris",
+        "sandbox",
+        origin_id,
+        name or f"Customer {n}",
+        f"c{n}@example.com",
+        account_type,
+        status,
+        "",
+        None,
+        created,
+        created,
+        created,
+        token_hash,
+        token_encrypted,
+        "",
+        "",
+        next_sync_at,
+        None,
+    )
+
+
 def bulk_copy(table: str, columns: list[str], rows: Iterable[tuple]) -> int:
     """Fast seeding with PostgreSQL COPY. Values are written with str(); None becomes NULL."""
     from django.db import connection
@@ -218,9 +294,12 @@ __all__ = [
     "bulk_copy",
     "copy_linked_accounts",
     "cpu_note",
+    "linked_account_row",
     "own_cpu_seconds",
     "peak_rss_mb",
+    "plain_static_files",
     "percentile",
+    "sandbox_linked_account",
     "self_rss_mb",
     "timed",
     "io",

@@ -5,7 +5,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import task_postrun
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_process_shutdown
 
 from .broker import register as register_broker_transport
 
@@ -37,6 +37,40 @@ def _release_connections(task=None, state=None, **kwargs) -> None:
         return
     for connection in connections.all(initialized_only=True):
         connection.close()
+
+
+@setup_logging.connect
+def _django_logging(**_) -> None:
+    """Workers and beat log through Django's LOGGING (LOG_FORMAT, token masking, the log-context
+    ids) instead of Celery's own handler: connecting this signal stops Celery configuring it."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+@task_prerun.connect
+def _bind_log_context(task_id=None, task=None, args=None, kwargs=None, **_) -> None:
+    """A task's log lines carry its id as the request id, and the linked account it works on
+    (the tasks take `account_id`)."""
+    from accounts.log_context import log_context_bind, log_context_clear
+
+    log_context_clear()
+    account_id = (kwargs or {}).get("account_id")
+    if account_id is None and args and task is not None and task.name == "syncs.sync_account":
+        account_id = args[0]
+    log_context_bind(request_id=task_id, linked_account_id=account_id)
+
+
+@worker_process_shutdown.connect
+def _forget_process_metrics(pid=None, **_) -> None:
+    """Prometheus multi-process mode: a pool process that exits leaves no live gauge behind."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        from prometheus_client.multiprocess import mark_process_dead
+
+        mark_process_dead(pid or os.getpid(), path)
 
 
 @app.on_after_configure.connect

@@ -24,3 +24,31 @@ keepalive = env.int("WEB_KEEPALIVE_SECONDS", default=30)
 from config.redaction import gunicorn_logger_class  # noqa: E402
 
 logger_class = gunicorn_logger_class()
+
+# No access-log line for health probes and scrapes; X-Request-ID ties a line to the request's own
+# log lines.
+access_log_format = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms request_id=%({x-request-id}o)s'
+)
+
+
+def on_starting(server):
+    import logging
+
+    from config.logging import AccessLogFilter
+
+    logging.getLogger("gunicorn.access").addFilter(AccessLogFilter())
+    # Prometheus multi-process mode: every worker writes into this directory (scripts/run.sh and
+    # the Procfile set it; it must exist before the workers start).
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """A worker exited (recycled after --max-requests, or crashed): drop its live gauges."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        from prometheus_client.multiprocess import mark_process_dead
+
+        mark_process_dead(worker.pid, path)

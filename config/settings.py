@@ -7,6 +7,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = BASE_DIR / ".run"
 
@@ -88,6 +90,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz and /metrics are answered first: no host check (load balancers probe by
+    # address), no HTTPS redirect, no session, no rate limit.
+    "config.middleware.OpsEndpointsMiddleware",
+    "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "accounts.middleware.ApiBodyLimitMiddleware",
@@ -362,27 +368,31 @@ WEBHOOK_SEND_BATCH_SIZE = env.int("WEBHOOK_SEND_BATCH_SIZE", default=25)
 # Finished deliveries (and their attempts) older than this are deleted daily.
 WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Every line passes the token mask (config/redaction.py): paths like /link/lt_… are live credentials.
-    "filters": {"redact_tokens": {"()": "config.redaction.RedactTokensFilter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]}
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # Django's own default handlers (DEBUG only) would print request warnings unmasked: one
-        # handler for everything.
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "django.db.backends": {"level": "WARNING"},
-        # httpx logs every request URL at INFO; provider URLs may carry secrets.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-    },
-}
+# LOG_FORMAT=json: one JSON object per line with the request, organization and linked-account ids.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+
+# Operations (config/health.py, config/metrics.py): /healthz, /readyz, /metrics.
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# prometheus-client's multi-process mode (gunicorn and the prefork worker): every process writes
+# its samples into this directory and /metrics adds them up. It must exist and start empty;
+# scripts/run.sh and the Procfile set it. The tests get one of their own per run.
+if TESTING and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(RUN_DIR / f"prometheus-test-{os.getpid()}")
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    os.makedirs(PROMETHEUS_MULTIPROC_DIR, exist_ok=True)
+# The linked-accounts gauge is one GROUP BY query, made at most this often per web process.
+METRICS_ACCOUNT_COUNTS_SECONDS = env.float("METRICS_ACCOUNT_COUNTS_SECONDS", default=60.0)
+# /readyz fails when the dispatcher's last tick is older than this (3 intervals), or when a due
+# webhook delivery has waited longer than this.
+READYZ_BEAT_MAX_AGE_SECONDS = env.float(
+    "READYZ_BEAT_MAX_AGE_SECONDS", default=3 * SYNC_DISPATCH_INTERVAL_SECONDS
+)
+READYZ_WEBHOOK_MAX_LAG_SECONDS = env.float("READYZ_WEBHOOK_MAX_LAG_SECONDS", default=300.0)
+# How long /readyz waits for Redis (and PostgreSQL to connect) before naming it down.
+READYZ_TIMEOUT_SECONDS = env.float("READYZ_TIMEOUT_SECONDS", default=2.0)
 
 if not EMBEDDED:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

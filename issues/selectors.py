@@ -9,6 +9,8 @@ from django.db.models import Count, Q, QuerySet
 from accounts import catalog
 from accounts.crypto import decrypt_str
 from accounts.models import LinkedAccount, Organization
+from accounts.selectors import filter_given
+from accounts.timefmt import api_datetime
 
 from .models import (
     DeliveryStatus,
@@ -20,9 +22,7 @@ from .models import (
     WebhookNotice,
 )
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+_iso = api_datetime
 
 
 # The columns issue_as_api reads (and the keyset): what the API loads, nothing more.
@@ -79,29 +79,22 @@ def issues_for_organization(
 ) -> QuerySet[Issue]:
     """An organization's issues (unordered: the caller pages them), with the account joined.
     The API passes the key's environment as `account_type`; the dashboard may pass None."""
-    qs = Issue.objects.filter(organization=organization).select_related("linked_account")
-    if account_type:
-        qs = qs.filter(account_type=account_type)
-    if status:
-        qs = qs.filter(status=status)
+    qs = filter_given(
+        Issue.objects.filter(organization=organization).select_related("linked_account"),
+        account_type=account_type,
+        status=status,
+        linked_account_id=linked_account_id,
+        linked_account__end_user_organization_name=end_user_organization_name,
+        error_description=error_description,
+        first_incident_time__gt=first_incident_time_after,
+        first_incident_time__lt=first_incident_time_before,
+        last_incident_time__gt=last_incident_time_after,
+        last_incident_time__lt=last_incident_time_before,
+    )
     if not include_muted:
         qs = qs.filter(is_muted=False)
-    if linked_account_id:
-        qs = qs.filter(linked_account_id=linked_account_id)
     if integration_name:
         qs = qs.filter(linked_account__integration__in=catalog.slugs_for_name(integration_name))
-    if end_user_organization_name:
-        qs = qs.filter(linked_account__end_user_organization_name=end_user_organization_name)
-    if error_description:
-        qs = qs.filter(error_description=error_description)
-    if first_incident_time_after:
-        qs = qs.filter(first_incident_time__gt=first_incident_time_after)
-    if first_incident_time_before:
-        qs = qs.filter(first_incident_time__lt=first_incident_time_before)
-    if last_incident_time_after:
-        qs = qs.filter(last_incident_time__gt=last_incident_time_after)
-    if last_incident_time_before:
-        qs = qs.filter(last_incident_time__lt=last_incident_time_before)
     return qs
 
 
@@ -171,11 +164,7 @@ def webhook_deliveries_for_organization(
     *, organization: Organization, status: str | None = None, event: str | None = None
 ) -> QuerySet[WebhookDelivery]:
     qs = WebhookDelivery.objects.filter(organization=organization).select_related("endpoint").defer("body")
-    if status:
-        qs = qs.filter(status=status)
-    if event:
-        qs = qs.filter(event=event)
-    return qs.order_by("-id")
+    return filter_given(qs, status=status, event=event).order_by("-id")
 
 
 def webhook_delivery_for_organization(
@@ -199,3 +188,14 @@ def webhook_notices_for_organization(
     if not include_acknowledged:
         qs = qs.filter(acknowledged_at__isnull=True)
     return qs.order_by("-created_at")
+
+
+def webhook_delivery_oldest_due_at(*, now: datetime) -> datetime | None:
+    """When the longest-waiting due delivery became due (None: none is due). The head of the
+    partial `whd_due` index: a few pages read, however many deliveries there are."""
+    return (
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )

@@ -5,6 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.query_params import QueryParams
 from accounts.serializers import BooleanString
 
 from .models import ErrorDescription, IssueStatus
@@ -57,7 +58,7 @@ class DateOrDateTimeField(serializers.Field):
         return value.isoformat()
 
 
-class IssueFilterSerializer(serializers.Serializer):
+class IssueFilterSerializer(QueryParams):
     cursor = serializers.CharField(required=False, max_length=400)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
     status = serializers.ChoiceField(choices=IssueStatus.choices, required=False)

@@ -14,9 +14,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import catalog
-from accounts.dashboard import operator_required, query_with
+from accounts.dashboard import filtered_by, operator_required, pager_links, query_with
 from accounts.models import AccountType
 from accounts.paging import BadCursor, keyset_page
+from accounts.selectors import filter_given
 
 from . import selectors, services
 from .models import CREDENTIAL_ERRORS, DeliveryStatus, ErrorDescription, IssueStatus, WebhookEvent
@@ -82,12 +83,8 @@ def _base_url(request) -> str:
 
 @require_GET
 @operator_required
-def issue_list(request):
-    form = IssueFilters(request.GET)
-    if not form.is_valid():
-        return HttpResponseBadRequest(
-            "Invalid filter: " + "; ".join(f"{k}: {v[0]}" for k, v in form.errors.items())
-        )
+@filtered_by(IssueFilters)
+def issue_list(request, form):
     f = form.cleaned_data
     status = f["status"] or IssueStatus.ONGOING
     account_type = ENVIRONMENTS.get(f["environment"])
@@ -132,10 +129,7 @@ def issue_list(request):
             ),
             "ongoing_url": query_with(request, status=IssueStatus.ONGOING, cursor=None),
             "resolved_url": query_with(request, status=IssueStatus.RESOLVED, cursor=None),
-            "next_url": query_with(request, cursor=page.next_cursor) if page.next_cursor else None,
-            "previous_url": query_with(request, cursor=page.previous_cursor)
-            if page.previous_cursor
-            else None,
+            **pager_links(request, page),
             "back": request.get_full_path(),
             "integrations": catalog.all_integrations(),
         },
@@ -213,17 +207,19 @@ class DeliveryFilters(forms.Form):
     cursor = forms.CharField(required=False, max_length=500)
 
 
-def _deliveries_page(request, qs):
+def _deliveries_page(request, qs) -> tuple[dict | None, HttpResponseBadRequest | None]:
+    """The deliveries table of a webhooks page (its filters, rows and pager links), or the 400
+    for a bad filter or cursor."""
     form = DeliveryFilters(request.GET)
     if not form.is_valid():
-        return form, None
+        return None, HttpResponseBadRequest("Invalid filter.")
     f = form.cleaned_data
-    if f["status"]:
-        qs = qs.filter(status=f["status"])
-    if f["event"]:
-        qs = qs.filter(event=f["event"])
-    page = keyset_page(queryset=qs, keys=("id",), cursor=f["cursor"] or None, page_size=PAGE_SIZE)
-    return form, page
+    qs = filter_given(qs, status=f["status"], event=f["event"])
+    try:
+        page = keyset_page(queryset=qs, keys=("id",), cursor=f["cursor"] or None, page_size=PAGE_SIZE)
+    except BadCursor:
+        return None, HttpResponseBadRequest("Invalid cursor.")
+    return {"filters": form, "deliveries": page.rows, **pager_links(request, page)}, None
 
 
 @require_http_methods(["GET", "POST"])
@@ -248,27 +244,19 @@ def webhook_list(request):
                 form = EndpointForm(initial={"enabled": True})
         if not new_key:
             status = 400
-    try:
-        filters, page = _deliveries_page(
-            request, selectors.webhook_deliveries_for_organization(organization=organization)
-        )
-    except BadCursor:
-        return HttpResponseBadRequest("Invalid cursor.")
-    if page is None:
-        return HttpResponseBadRequest("Invalid filter.")
+    deliveries, bad_request = _deliveries_page(
+        request, selectors.webhook_deliveries_for_organization(organization=organization)
+    )
+    if bad_request:
+        return bad_request
     return render(
         request,
         "issues/dashboard_webhooks.html",
         {
+            **deliveries,
             "form": form,
-            "filters": filters,
             "endpoints": list(selectors.webhook_endpoints_for_organization(organization=organization)),
             "notices": list(selectors.webhook_notices_for_organization(organization=organization)),
-            "deliveries": page.rows,
-            "next_url": query_with(request, cursor=page.next_cursor) if page.next_cursor else None,
-            "previous_url": query_with(request, cursor=page.previous_cursor)
-            if page.previous_cursor
-            else None,
             "new_key": new_key,
         },
         status=status,
@@ -293,26 +281,18 @@ def _render_endpoint(request, endpoint, *, form=None, new_key: str | None = None
             "enabled": endpoint.enabled,
         }
     )
-    try:
-        filters, page = _deliveries_page(
-            request, selectors.webhook_deliveries_for_endpoint(endpoint=endpoint)
-        )
-    except BadCursor:
-        return HttpResponseBadRequest("Invalid cursor.")
-    if page is None:
-        return HttpResponseBadRequest("Invalid filter.")
+    deliveries, bad_request = _deliveries_page(
+        request, selectors.webhook_deliveries_for_endpoint(endpoint=endpoint)
+    )
+    if bad_request:
+        return bad_request
     return render(
         request,
         "issues/dashboard_webhook.html",
         {
             "endpoint": endpoint,
             "form": form,
-            "filters": filters,
-            "deliveries": page.rows,
-            "next_url": query_with(request, cursor=page.next_cursor) if page.next_cursor else None,
-            "previous_url": query_with(request, cursor=page.previous_cursor)
-            if page.previous_cursor
-            else None,
+            **deliveries,
             "new_key": new_key,
             "notices": [
                 n
@@ -362,16 +342,26 @@ def webhook_rotate_key(request, endpoint_id):
     return _render_endpoint(request, endpoint, new_key=key)
 
 
+def _run_action(request, action, *, success: str) -> None:
+    """Run a button's service call: the message it refuses with (a ValidationError) is shown as
+    an error, otherwise `success`."""
+    try:
+        action()
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+    else:
+        messages.success(request, success)
+
+
 @require_POST
 @operator_required
 def webhook_send_test(request, endpoint_id):
     endpoint = _endpoint_or_404(request, endpoint_id)
-    try:
-        webhook_events.webhook_endpoint_send_test(endpoint=endpoint)
-    except ValidationError as exc:
-        messages.error(request, "; ".join(exc.messages))
-    else:
-        messages.success(request, "Test event queued; it appears below in a moment.")
+    _run_action(
+        request,
+        lambda: webhook_events.webhook_endpoint_send_test(endpoint=endpoint),
+        success="Test event queued; it appears below in a moment.",
+    )
     return redirect("dash-webhook", endpoint_id=endpoint.id)
 
 
@@ -447,10 +437,9 @@ def _pretty(body: str) -> str:
 @operator_required
 def delivery_redeliver(request, delivery_id):
     delivery = _delivery_or_404(request, delivery_id)
-    try:
-        webhook_sweeps.webhook_delivery_redeliver(delivery=delivery)
-    except ValidationError as exc:
-        messages.error(request, "; ".join(exc.messages))
-    else:
-        messages.success(request, "Redelivery queued.")
+    _run_action(
+        request,
+        lambda: webhook_sweeps.webhook_delivery_redeliver(delivery=delivery),
+        success="Redelivery queued.",
+    )
     return redirect("dash-delivery", delivery_id=delivery.id)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import LinkToken, OAuthConsent, PublicToken, RelinkEmail
+from .models import LinkAttempt, LinkToken, OAuthConsent, PublicToken, RelinkEmail
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -64,3 +64,11 @@ class OAuthConsentAdmin(ReadOnlyAdmin):
         "used_at",
     )
     readonly_fields = fields
+
+
+@admin.register(LinkAttempt)
+class LinkAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("linked_account", "integration", "succeeded", "error_description", "created_at")
+    list_filter = ("succeeded", "error_description")
+    list_select_related = ("linked_account",)
+    raw_id_fields = ("linked_account",)

@@ -32,6 +32,7 @@ from issues.webhooks.events import webhook_event_emit
 from syncs.credentials import credentials_validate
 from syncs.dispatch import sync_queue_now
 
+from .attempts import link_attempt_record_failure, link_attempt_record_success
 from .models import LinkToken, PublicToken
 from .selectors import RELINK_REASON, integration_allowed_for, integration_exists, link_token_problem
 
@@ -67,8 +68,9 @@ class PublicTokenProblem(Exception):
 
 @dataclass
 class LinkFinished:
-    """`ok` False: the provider rejected the credentials (nothing was changed, the end user may
-    retry); `message` says why in plain words, `support_text` is set when a relink failed."""
+    """`ok` False: the provider rejected the credentials (the attempt is recorded, a new link
+    leaves an INCOMPLETE account, the end user may retry with the same token); `message` says why
+    in plain words, `support_text` is set when a relink failed."""
 
     ok: bool
     account: LinkedAccount | None = None
@@ -207,11 +209,19 @@ def link_finish(
     if not check.ok:
         token = target.token
         support = token.organization.relink_support_text if token.is_relink else ""
+        account = link_attempt_record_failure(
+            token=token,
+            category=target.category,
+            integration=target.integration,
+            error_description=check.error_description or "",
+            message=check.message,
+        )
         logger.info(
-            "link credentials rejected: link_token=%s integration=%s error=%s",
+            "link credentials rejected: link_token=%s integration=%s error=%s account=%s",
             token.id,
             target.integration,
             check.error_description,
+            account.id,
         )
         return LinkFinished(
             ok=False,
@@ -272,6 +282,7 @@ def _complete(*, target: LinkTarget, credentials: dict[str, Any]) -> LinkFinishe
         token.linked_account = account
         token.is_relink = is_relink
         token.save(update_fields=["used_at", "linked_account", "is_relink"])
+        link_attempt_record_success(account=account, integration=integration)
         raw_public = new_token("pt_")
         PublicToken.objects.create(
             organization=token.organization,

@@ -96,4 +96,25 @@ class RelinkEmail(models.Model):
         return f"relink e-mail to {self.to_address} at {self.sent_at:%Y-%m-%d %H:%M}"
 
 
+class LinkAttempt(models.Model):
+    """One submission of credentials on a link or relink (page, sandbox endpoint): what the
+    dashboard shows beside an account that is not linked yet, and why a relink keeps failing.
+    Never the credentials themselves."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    linked_account = models.ForeignKey(LinkedAccount, on_delete=models.CASCADE, related_name="link_attempts")
+    integration = models.CharField(max_length=64)
+    succeeded = models.BooleanField()
+    error_description = models.CharField(max_length=64, blank=True, default="")
+    message = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["linked_account", "-created_at"], name="linkattempt_account_created")]
+
+    def __str__(self) -> str:
+        outcome = "linked" if self.succeeded else self.error_description or "failed"
+        return f"{self.integration} attempt {self.created_at:%Y-%m-%d %H:%M} ({outcome})"
+
+
 from .models_oauth import OAuthConsent  # noqa: E402, F401  (its own module: one concern)

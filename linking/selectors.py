@@ -8,7 +8,7 @@ from accounts import catalog
 from accounts.crypto import token_hash
 from accounts.models import AccountType, LinkedAccount, LinkedAccountStatus, LinkedAccountStatusChange
 
-from .models import LinkToken, RelinkEmail
+from .models import LinkAttempt, LinkToken, RelinkEmail
 
 RELINK_REASON = "Relinked by the end user"
 
@@ -123,3 +123,7 @@ def relink_emails_for_account(*, account: LinkedAccount) -> QuerySet[RelinkEmail
 
 def relink_email_last_sent(*, account: LinkedAccount) -> RelinkEmail | None:
     return relink_emails_for_account(account=account).first()
+
+
+def link_attempts_for_account(*, account: LinkedAccount, limit: int = 20) -> list[LinkAttempt]:
+    return list(LinkAttempt.objects.filter(linked_account=account).order_by("-created_at")[:limit])

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from accounts.models import Category
+from accounts.serializers import AccountIntegrationSerializer
 
 
 class LinkTokenRequestSerializer(serializers.Serializer):
@@ -23,18 +24,12 @@ class LinkTokenRequestSerializer(serializers.Serializer):
 
 class LinkTokenSerializer(serializers.Serializer):
     link_token = serializers.CharField()
-    integration_name = serializers.CharField(allow_null=True)
-    magic_link_url = serializers.CharField(allow_null=True)
-
-
-class AccountIntegrationSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    slug = serializers.CharField()
-    categories = serializers.ListField(child=serializers.CharField())
-    image = serializers.CharField(allow_null=True)
-    square_image = serializers.CharField(allow_null=True)
-    auth_type = serializers.ChoiceField(choices=["API_KEY", "BASIC", "OAUTH2"], required=False)
-    color = serializers.CharField()
+    integration_name = serializers.CharField(
+        required=False, help_text="Absent when no integration was chosen."
+    )
+    magic_link_url = serializers.URLField(
+        required=False, help_text="Absent without should_create_magic_link_url."
+    )
 
 
 class AccountTokenSerializer(serializers.Serializer):

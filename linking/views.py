@@ -35,7 +35,7 @@ class LinkTokenView(OrganizationView):
     @extend_schema(
         operation_id="link_token_create",
         request=LinkTokenRequestSerializer,
-        responses={201: LinkTokenSerializer, 400: OpenApiResponse(description="Invalid field")},
+        responses={200: LinkTokenSerializer, 400: OpenApiResponse(description="Invalid field")},
     )
     def post(self, request, category):
         serializer = LinkTokenRequestSerializer(data=request.data)
@@ -58,14 +58,14 @@ class LinkTokenView(OrganizationView):
             )
         except ValidationError as exc:
             return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
-        return Response(
-            {
-                "link_token": created.raw_token,
-                "integration_name": created.integration_name,
-                "magic_link_url": created.magic_link_url,
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        # 200, as Merge answers; integration_name and magic_link_url are strings when there is
+        # one (an integration chosen up front, a magic link asked for) and absent otherwise.
+        body = {"link_token": created.raw_token}
+        if created.integration_name:
+            body["integration_name"] = created.integration_name
+        if created.magic_link_url:
+            body["magic_link_url"] = created.magic_link_url
+        return Response(body, status=status.HTTP_200_OK)
 
 
 class AccountTokenView(OrganizationView):

@@ -12,7 +12,7 @@ from accounts.dashboard import linked_account_or_404, operator_required
 
 from .link_tokens import magic_link_create
 from .relink_emails import relink_email_send
-from .selectors import relink_emails_for_account
+from .selectors import link_attempts_for_account, relink_emails_for_account
 
 logger = logging.getLogger(__name__)
 TEMPLATE = "linking/account_relink.html"
@@ -25,6 +25,7 @@ def _render_relink(request, account, *, partial: str | None, magic_link: str | N
         {
             "account": account,
             "emails": list(relink_emails_for_account(account=account)[:20]),
+            "attempts": link_attempts_for_account(account=account),
             "magic_link": magic_link,
         },
     )

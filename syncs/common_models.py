@@ -10,7 +10,7 @@ of the registry (`syncs/serializers.py`). Adding a model: docs/common-models.md.
 `normalise` makes a mapped record safe to store whatever the provider sent: `None` for a
 non-nullable text column becomes "", NUL characters (PostgreSQL text cannot hold them) are
 dropped, strings are cut to their column's length, and a list column holds a list of at most
-`MAX_LIST_ITEMS` entries. NULs inside list columns (jsonb cannot hold them either) are rare
+`MAX_LIST_ITEMS` entries (an object column, e.g. custom_fields, an object of at most `MAX_OBJECT_KEYS` keys, or null). NULs inside list columns (jsonb cannot hold them either) are rare
 and cost a deep walk: `strip_nul` runs only for a record whose canonical JSON shows one
 (`syncs/storage.py`).
 """
@@ -31,7 +31,8 @@ _PG_TYPES: dict[type[models.Field], str] = {
     models.BooleanField: "boolean",
     models.JSONField: "jsonb",
 }
-_TEXT, _JSON, _OTHER = 0, 1, 2
+_TEXT, _JSON, _OTHER, _OBJECT = 0, 1, 2, 3
+MAX_OBJECT_KEYS = 100  # an object column (custom_fields) keeps at most this many keys
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class CommonModel:
         for name in self.fields:
             column = self.table._meta.get_field(name)
             kind = _JSON if isinstance(column, models.JSONField) else _OTHER
+            if kind == _JSON and column.null:  # a nullable JSON column holds an object, not a list
+                kind = _OBJECT
             if isinstance(column, models.CharField):
                 kind = _TEXT
             not_null = kind == _TEXT and not column.null
@@ -80,6 +83,11 @@ class CommonModel:
                     value = value.replace("\x00", "")
                 if max_length and len(value) > max_length:
                     value = value[:max_length]
+            elif kind == _OBJECT:
+                if not isinstance(value, dict):
+                    value = None
+                elif len(value) > MAX_OBJECT_KEYS:
+                    value = dict(list(value.items())[:MAX_OBJECT_KEYS])
             elif kind == _JSON:
                 if not isinstance(value, list):
                     value = list(value) if isinstance(value, tuple) else []
@@ -117,6 +125,17 @@ EMPLOYEE = CommonModel(
         "start_date",
         "termination_date",
         "remote_created_at",
+        "preferred_name",
+        "username",
+        "gender",
+        "ethnicity",
+        "marital_status",
+        "hire_date",
+        "avatar",
+        "employee_url",
+        "custom_fields",
+        "ssn",
+        "date_of_birth",
     ),
     path="employees",
 )

@@ -5,6 +5,7 @@ account, and the recovery of runs whose worker vanished."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -13,7 +14,9 @@ from django.utils import timezone
 
 from accounts.models import LinkedAccount, LinkedAccountStatus, SyncFrequency
 
+from .heartbeat import sync_dispatch_heartbeat_record
 from .integrations.base import ErrorClass
+from .metrics import dispatch_tick_observe, sync_run_observe
 from .models import SyncDispatch, SyncRun, SyncRunStatus, SyncTrigger
 
 logger = logging.getLogger(__name__)
@@ -63,11 +66,30 @@ def sync_queue_now(*, account: LinkedAccount, reason: str) -> None:
 def sync_dispatch_due(*, now: datetime | None = None, limit: int | None = None) -> int:
     """One beat tick: claim every due account with one query (a SyncDispatch row per account,
     held until its run finishes or the lease passes, so no dispatcher hands it out twice) and
-    hand them out, one message per batch."""
-    from .tasks import sync_accounts_batch
-
+    hand them out, one message per batch. A finished tick is recorded (its duration, what it
+    handed out and left waiting, and the heartbeat /readyz reads)."""
+    started = time.monotonic()
     now = now or timezone.now()
     limit = limit or settings.SYNC_DISPATCH_MAX_PER_TICK
+    handed_out = _dispatch_due(now=now, limit=limit)
+    # Only a tick that hit its cap can have left due accounts behind: count them then.
+    backlog = _due_count(now=now) if handed_out >= limit else 0
+    dispatch_tick_observe(seconds=time.monotonic() - started, claimed=handed_out, backlog=backlog)
+    sync_dispatch_heartbeat_record()
+    return handed_out
+
+
+def _due_count(*, now: datetime) -> int:
+    return (
+        LinkedAccount.objects.filter(status__in=SCHEDULABLE, next_sync_at__lte=now)
+        .exclude(pk__in=SyncDispatch.objects.filter(leased_until__gt=now).values("linked_account_id"))
+        .count()
+    )
+
+
+def _dispatch_due(*, now: datetime, limit: int) -> int:
+    from .tasks import sync_accounts_batch
+
     lease_until = now + timedelta(seconds=settings.SYNC_DISPATCH_LEASE_SECONDS)
     ids = _claim_due(now=now, lease_until=lease_until, limit=limit)
     if not ids:
@@ -148,11 +170,11 @@ def sync_runs_recover_expired(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     expired = list(
         SyncRun.objects.filter(status=SyncRunStatus.RUNNING, lease_expires_at__lt=now).values_list(
-            "id", "linked_account_id"
+            "id", "linked_account_id", "integration", "started_at"
         )[:1000]
     )
     recovered = 0
-    for run_id, account_id in expired:
+    for run_id, account_id, integration, started_at in expired:
         with transaction.atomic():
             updated = SyncRun.objects.filter(pk=run_id, status=SyncRunStatus.RUNNING).update(
                 status=SyncRunStatus.FAILED,
@@ -167,4 +189,10 @@ def sync_runs_recover_expired(*, now: datetime | None = None) -> int:
                 # end sets the real next time.
                 LinkedAccount.objects.filter(pk=account_id).update(next_sync_at=now)
                 sync_dispatch_release(account_ids=[account_id])
+        if updated:
+            sync_run_observe(
+                integration=integration,
+                result=SyncRunStatus.FAILED,
+                seconds=(now - started_at).total_seconds(),
+            )
     return recovered

@@ -158,6 +158,19 @@ class Employee(CommonModelRow):
     start_date = models.DateTimeField(null=True, blank=True)
     termination_date = models.DateTimeField(null=True, blank=True)
     remote_created_at = models.DateTimeField(null=True, blank=True)
+    # The rest of Merge's Employee: null when the provider does not give it.
+    preferred_name = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    username = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    gender = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
+    ethnicity = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    marital_status = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    hire_date = models.DateTimeField(null=True, blank=True)
+    avatar = models.CharField(max_length=2000, null=True, blank=True)  # noqa: DJ001
+    employee_url = models.CharField(max_length=2000, null=True, blank=True)  # noqa: DJ001
+    custom_fields = models.JSONField(null=True, blank=True)
+    # Sensitive: answered only with include_sensitive_fields=true.
+    ssn = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    date_of_birth = models.DateTimeField(null=True, blank=True)
 
     class Meta(CommonModelRow.Meta):
         pass

@@ -17,12 +17,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.log_context import log_context_bind
 from accounts.models import LinkedAccount, LinkedAccountStatus
 from accounts.selectors import linked_account_credentials
 
 from . import integrations
 from .dispatch import SCHEDULABLE, sync_dispatch_release, sync_next_time
 from .integrations.base import ErrorClass, LoggedRequest, ProviderError, RecordError
+from .metrics import provider_requests_observe, sync_run_observe
 from .models import SyncRun, SyncRunStatus, SyncTrigger
 from .request_logs import request_log_blame_last, request_logs_write
 from .status_rule import linked_account_apply_status_rule
@@ -53,6 +55,7 @@ def sync_run_account(*, account_id: str, trigger: str, reason: str = "") -> Sync
     account = LinkedAccount.objects.filter(pk=account_id).first()
     if account is None or account.status == LinkedAccountStatus.INCOMPLETE:
         return None
+    log_context_bind(organization_id=account.organization_id, linked_account_id=account.pk)
     if trigger == SyncTrigger.SCHEDULE and account.status not in SCHEDULABLE:
         return None  # paused (RELINK_NEEDED) since it was dispatched
     integration = integrations.find(account.integration)
@@ -196,4 +199,8 @@ def _finish(
         next_at = sync_next_time(account=locked, after=run.started_at)
         LinkedAccount.objects.filter(pk=locked.pk).update(next_sync_at=next_at)
         sync_dispatch_release(account_ids=[locked.pk])
+    sync_run_observe(
+        integration=run.integration, result=run.status, seconds=(now - run.started_at).total_seconds()
+    )
+    provider_requests_observe(integration=run.integration, error_classes=[e.error_class for e in log])
     return run

@@ -4,16 +4,16 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import LinkedAccount, LinkedAccountStatus, SyncFrequency
+from accounts.timefmt import api_datetime
 
 from . import common_models
 from .common_models import CommonModel
 from .models import CommonModelRow, SyncRun, SyncRunStatus
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+_iso = api_datetime
 
 
 _SUCCEEDED = (SyncRunStatus.DONE, SyncRunStatus.PARTIALLY_SYNCED)
@@ -52,7 +52,12 @@ def sync_status_rows(*, account: LinkedAccount) -> list[dict[str, Any]]:
         status = last_finished.status
     else:
         status = "DISABLED" if account.next_sync_at is None else "SYNCING"
-    next_start = account.next_sync_at if account.status != LinkedAccountStatus.RELINK_NEEDED else None
+    # Merge types next_sync_start as a date-time, never null. With no sync scheduled (paused
+    # until a relink, not linked yet, manual frequency) the earliest one can start is now: a
+    # relink, a finished link or a resync queues it at once.
+    next_start = account.next_sync_at
+    if next_start is None or account.status == LinkedAccountStatus.RELINK_NEEDED:
+        next_start = timezone.now()
     return [
         {
             "model_name": model.name,
@@ -73,17 +78,13 @@ def common_model_rows(
     account: LinkedAccount,
     model: CommonModel,
     include_deleted: bool = False,
-    modified_after: datetime | None = None,
-    remote_id: str | None = None,
+    filters: dict[str, Any] | None = None,
 ) -> QuerySet[CommonModelRow]:
-    """The account's synced records of one common model (what its last successful sync wrote)."""
-    qs = model.table.objects.filter(linked_account=account)
+    """The account's synced records of one common model (what its last successful sync wrote);
+    `filters` are ORM lookups from the endpoint's declared query parameters (`syncs.filters`)."""
+    qs = model.table.objects.filter(linked_account=account, **(filters or {}))
     if not include_deleted:
         qs = qs.filter(remote_was_deleted=False)
-    if modified_after is not None:
-        qs = qs.filter(modified_at__gt=modified_after)
-    if remote_id is not None:
-        qs = qs.filter(remote_id=remote_id)
     return qs
 
 

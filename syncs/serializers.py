@@ -15,22 +15,18 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api import CursorParams
-
 from . import common_models
 from .common_models import CommonModel
+from .filters import (
+    CandidateListParams,
+    CommonModelListParams,
+    CommonModelRetrieveParams,
+    ContactListParams,
+    ContactRetrieveParams,
+    EmployeeListParams,
+    EmployeeRetrieveParams,
+)
 from .models import Candidate, Contact, Employee
-
-
-# --- filters (declared once per model; the views validate with them) ---------------------------
-class CommonModelListParams(CursorParams):
-    modified_after = serializers.DateTimeField(required=False)
-    remote_id = serializers.CharField(required=False, max_length=255)
-    include_deleted_data = serializers.BooleanField(required=False, default=False)
-
-
-class CommonModelRetrieveParams(serializers.Serializer):
-    include_deleted_data = serializers.BooleanField(required=False, default=False)
 
 
 # --- shared pieces -----------------------------------------------------------------------------------
@@ -61,8 +57,51 @@ def _items(values: list, keys: tuple[str, ...]) -> list[dict]:
 
 
 # --- hris.Employee -------------------------------------------------------------------------------------
+FIELD_ORDER = (
+    "employee_url",
+    "id",
+    "remote_id",
+    "created_at",
+    "modified_at",
+    "employee_number",
+    "company",
+    "first_name",
+    "last_name",
+    "preferred_name",
+    "display_full_name",
+    "username",
+    "groups",
+    "work_email",
+    "personal_email",
+    "mobile_phone_number",
+    "employments",
+    "home_location",
+    "work_location",
+    "manager",
+    "team",
+    "pay_group",
+    "ssn",
+    "gender",
+    "ethnicity",
+    "marital_status",
+    "date_of_birth",
+    "hire_date",
+    "start_date",
+    "remote_created_at",
+    "employment_status",
+    "termination_date",
+    "avatar",
+    "custom_fields",
+    "remote_was_deleted",
+    "field_mappings",
+    "remote_data",
+)
+
+
 class EmployeeSerializer(_NullsMixin, serializers.ModelSerializer):
-    """Merge's Employee (the fields Relink syncs; the relational ones are null)."""
+    """Merge's Employee, every field in Merge's order: what the provider gave, null otherwise;
+    the relational ones (objects Relink does not sync) null or empty. `ssn` and `date_of_birth`
+    only with the context's include_sensitive_fields, as Merge answers them."""
 
     id = serializers.UUIDField()
     company = serializers.SerializerMethodField()
@@ -75,37 +114,22 @@ class EmployeeSerializer(_NullsMixin, serializers.ModelSerializer):
     groups = serializers.SerializerMethodField()
     field_mappings = serializers.SerializerMethodField()
     remote_data = serializers.SerializerMethodField()
+    ssn = serializers.SerializerMethodField()
+    date_of_birth = serializers.SerializerMethodField()
 
     class Meta:
         model = Employee
-        fields = [
-            "id",
-            "remote_id",
-            "created_at",
-            "modified_at",
-            "employee_number",
-            "company",
-            "first_name",
-            "last_name",
-            "display_full_name",
-            "groups",
-            "work_email",
-            "personal_email",
-            "mobile_phone_number",
-            "employments",
-            "home_location",
-            "work_location",
-            "manager",
-            "team",
-            "pay_group",
-            "employment_status",
-            "start_date",
-            "remote_created_at",
-            "termination_date",
-            "remote_was_deleted",
-            "field_mappings",
-            "remote_data",
-        ]
+        fields = list(FIELD_ORDER)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_ssn(self, obj) -> str | None:
+        return obj.ssn if self.context.get("include_sensitive_fields") else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_date_of_birth(self, obj) -> str | None:
+        if not self.context.get("include_sensitive_fields"):
+            return None
+        return serializers.DateTimeField().to_representation(obj.date_of_birth) if obj.date_of_birth else None
 
     get_company = get_manager = get_team = get_pay_group = get_home_location = get_work_location = (
         _NullsMixin._null
@@ -114,10 +138,14 @@ class EmployeeSerializer(_NullsMixin, serializers.ModelSerializer):
     get_employments = get_groups = _NullsMixin._empty
 
 
-def employees_as_api(employees: list[Employee]) -> list[dict]:
+def employees_as_api(employees: list[Employee], params: dict | None = None) -> list[dict]:
+    """What EmployeeSerializer(employees, many=True, context=params).data holds (`params`: the
+    endpoint's validated query; include_sensitive_fields adds ssn and date_of_birth)."""
     tz = timezone.get_current_timezone()
+    sensitive = bool(params and params.get("include_sensitive_fields"))
     return [
         {
+            "employee_url": e.employee_url,
             "id": str(e.id),
             "remote_id": e.remote_id,
             "created_at": _drf_datetime(e.created_at, tz),
@@ -126,7 +154,9 @@ def employees_as_api(employees: list[Employee]) -> list[dict]:
             "company": None,
             "first_name": e.first_name,
             "last_name": e.last_name,
+            "preferred_name": e.preferred_name,
             "display_full_name": e.display_full_name,
+            "username": e.username,
             "groups": [],
             "work_email": e.work_email,
             "personal_email": e.personal_email,
@@ -137,10 +167,18 @@ def employees_as_api(employees: list[Employee]) -> list[dict]:
             "manager": None,
             "team": None,
             "pay_group": None,
-            "employment_status": e.employment_status,
+            "ssn": e.ssn if sensitive else None,
+            "gender": e.gender,
+            "ethnicity": e.ethnicity,
+            "marital_status": e.marital_status,
+            "date_of_birth": _drf_datetime(e.date_of_birth, tz) if sensitive else None,
+            "hire_date": _drf_datetime(e.hire_date, tz),
             "start_date": _drf_datetime(e.start_date, tz),
             "remote_created_at": _drf_datetime(e.remote_created_at, tz),
+            "employment_status": e.employment_status,
             "termination_date": _drf_datetime(e.termination_date, tz),
+            "avatar": e.avatar,
+            "custom_fields": e.custom_fields,
             "remote_was_deleted": e.remote_was_deleted,
             "field_mappings": None,
             "remote_data": None,
@@ -221,7 +259,7 @@ class CandidateSerializer(_NullsMixin, serializers.ModelSerializer):
     get_field_mappings = get_remote_data = _NullsMixin._null
 
 
-def candidates_as_api(candidates: list[Candidate]) -> list[dict]:
+def candidates_as_api(candidates: list[Candidate], params: dict | None = None) -> list[dict]:
     tz = timezone.get_current_timezone()
     return [
         {
@@ -317,7 +355,7 @@ class ContactSerializer(_NullsMixin, serializers.ModelSerializer):
     get_account = get_owner = get_field_mappings = get_remote_data = get_remote_fields = _NullsMixin._null
 
 
-def contacts_as_api(contacts: list[Contact]) -> list[dict]:
+def contacts_as_api(contacts: list[Contact], params: dict | None = None) -> list[dict]:
     tz = timezone.get_current_timezone()
     return [
         {
@@ -348,7 +386,8 @@ def contacts_as_api(contacts: list[Contact]) -> list[dict]:
 class ApiModel:
     model: CommonModel
     serializer: type[serializers.Serializer]
-    write: Callable[[list], list[dict]]  # rows -> what `serializer(rows, many=True).data` holds
+    # (rows, validated query) -> what `serializer(rows, many=True, context=query).data` holds
+    write: Callable[[list, dict | None], list[dict]]
     list_params: type[serializers.Serializer] = CommonModelListParams
     retrieve_params: type[serializers.Serializer] = CommonModelRetrieveParams
 
@@ -356,8 +395,20 @@ class ApiModel:
 API_MODELS: dict[str, ApiModel] = {
     entry.model.model_id: entry
     for entry in (
-        ApiModel(common_models.EMPLOYEE, EmployeeSerializer, employees_as_api),
-        ApiModel(common_models.CANDIDATE, CandidateSerializer, candidates_as_api),
-        ApiModel(common_models.CONTACT, ContactSerializer, contacts_as_api),
+        ApiModel(
+            common_models.EMPLOYEE,
+            EmployeeSerializer,
+            employees_as_api,
+            EmployeeListParams,
+            EmployeeRetrieveParams,
+        ),
+        ApiModel(common_models.CANDIDATE, CandidateSerializer, candidates_as_api, CandidateListParams),
+        ApiModel(
+            common_models.CONTACT,
+            ContactSerializer,
+            contacts_as_api,
+            ContactListParams,
+            ContactRetrieveParams,
+        ),
     )
 }

@@ -9,6 +9,7 @@ from typing import Any
 from accounts.models import LinkedAccount, LinkedAccountStatus
 from accounts.selectors import linked_account_details
 from accounts.services import linked_account_mark_complete, linked_account_mark_relink_needed
+from accounts.timefmt import api_datetime
 from issues.models import ErrorDescription, WebhookEvent
 from issues.services import issue_record_failure, issues_resolve_for_account
 from issues.webhooks.events import webhook_event_emit
@@ -81,8 +82,8 @@ def _sync_completed_data(*, account: LinkedAccount, run: SyncRun) -> dict[str, A
         "integration_name": account.integration,
         "sync_run_id": str(run.pk),
         "result": run.status,
-        "last_sync_start": run.started_at.isoformat(),
-        "last_sync_finished": run.finished_at.isoformat() if run.finished_at else None,
+        "last_sync_start": api_datetime(run.started_at),
+        "last_sync_finished": api_datetime(run.finished_at),
         "models": [
             {
                 "model_name": model.name,

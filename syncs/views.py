@@ -17,6 +17,7 @@ from accounts.api import (
 )
 from accounts.authentication import HasApiKey
 from accounts.models import AccountType
+from accounts.query_params import query_filters
 from accounts.selectors import linked_account_credentials
 
 from . import dispatch, sandbox_controls, selectors
@@ -64,12 +65,11 @@ class CommonModelListView(CommonModelView):
             account=self.linked_account,
             model=api.model,
             include_deleted=params["include_deleted_data"],
-            modified_after=params.get("modified_after"),
-            remote_id=params.get("remote_id"),
+            filters=query_filters(api.list_params, params),
         )
         rows, next_cursor, previous_cursor = paginate(queryset=qs, params=params)
         return paginated_response(
-            next_cursor=next_cursor, previous_cursor=previous_cursor, data=api.write(rows)
+            next_cursor=next_cursor, previous_cursor=previous_cursor, data=api.write(rows, params)
         )
 
 
@@ -80,7 +80,7 @@ class CommonModelRetrieveView(CommonModelView):
         row = selectors.common_model_row(account=self.linked_account, model=api.model, row_id=object_id)
         if row is None or (row.remote_was_deleted and not params["include_deleted_data"]):
             raise Http404
-        return Response(api.write([row])[0])
+        return Response(api.write([row], params)[0])
 
 
 def common_model_views(api: ApiModel) -> tuple[type[CommonModelListView], type[CommonModelRetrieveView]]:
@@ -130,7 +130,10 @@ class SyncStatusView(AccountView):
         responses=paginated_serializer("PaginatedSyncStatusList", SyncStatusSerializer),
     )
     def get(self, request, category):
-        validate_query(CursorParams, request)
+        params = validate_query(CursorParams, request)
+        if params.get("cursor"):
+            # One page always: no cursor was ever handed out, so any cursor is a bad one.
+            raise serializers.ValidationError({"cursor": ["Invalid cursor."]})
         rows = selectors.sync_status_rows(account=self.linked_account)
         return paginated_response(next_cursor=None, previous_cursor=None, data=rows)
 

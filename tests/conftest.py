@@ -4,7 +4,6 @@ and a real Celery worker process against the test database."""
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import AccountType
 from accounts.services import linked_account_create, linked_account_mark_complete, organization_create
+from config.worker_process import worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,6 +85,19 @@ def database_url_for_tests() -> str:
     return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
+def stop_process_group(proc: subprocess.Popen, *, timeout: float = 20) -> None:
+    """Stop a subprocess started in its own session, and its children: SIGTERM, then SIGKILL
+    after `timeout` seconds."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 class WorkerProcess:
     """`celery -A config worker` in a subprocess, with the test database and Redis."""
 
@@ -104,20 +117,12 @@ class WorkerProcess:
 
     def start(self) -> "WorkerProcess":
         self.log_path.parent.mkdir(exist_ok=True)
-        cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel=INFO",
-            f"--concurrency={self.concurrency}",
-            "--without-gossip",
-            "--without-mingle",
+        cmd = worker_command(
             "--without-heartbeat",
             f"--hostname=test-{time.time_ns()}@%h",
-        ]
+            concurrency=self.concurrency,
+            loglevel="INFO",
+        )
         if self.queues:
             cmd.append(f"--queues={self.queues}")
         if self.beat:
@@ -141,13 +146,8 @@ class WorkerProcess:
             self.proc.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        if self.proc:
+            stop_process_group(self.proc)
         if getattr(self, "log", None):
             self.log.close()
 
@@ -171,6 +171,16 @@ def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1, message
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on 127.0.0.1 (tests/issues/receiver.py) that records what it is sent."""
+    from tests.issues.receiver import Receiver
+
+    r = Receiver().start()
+    yield r
+    r.stop()
 
 
 @pytest.fixture
@@ -201,3 +211,12 @@ def _fresh_credential_check_caps():
             client.delete(*keys)
     except redis_lib.RedisError:
         pass  # no Redis: the caps fail open anyway
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The Prometheus multi-process directory config/settings.py made for this run goes with it."""
+    import shutil
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if Path(path).name == f"prometheus-test-{os.getpid()}":
+        shutil.rmtree(path, ignore_errors=True)

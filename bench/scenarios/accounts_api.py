@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 from django.test import Client
 
 from accounts.crypto import encrypt_str, token_hash
-from accounts.ids import uuid7
 from accounts.models import LinkedAccount
 from accounts.paging import encode_cursor as _encode_cursor
 from accounts.services import organization_create
-from bench.harness import copy_linked_accounts
+from bench.harness import copy_linked_accounts, linked_account_row
 
 TOTAL = 100_000
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -36,27 +35,14 @@ def _seed():
             created = (START + timedelta(seconds=n)).isoformat()
             if n in (0, TOTAL - 1):
                 tokens[n] = raw
-            yield (
-                str(uuid7()),
-                str(org.id),
-                "hris",
-                "sandbox",
-                f"origin-{n}",
-                f"Customer {n}",
-                f"c{n}@example.com",
-                "PRODUCTION",
-                status,
-                "",
-                None,
-                created,
-                created,
-                created,
-                token_hash(raw),
-                encrypted,
-                "",
-                "",
-                None,
-                None,
+            yield linked_account_row(
+                n=n,
+                organization_id=org.id,
+                origin_id=f"origin-{n}",
+                status=status,
+                created=created,
+                token_hash=token_hash(raw),
+                token_encrypted=encrypted,
             )
 
     copy_linked_accounts(

@@ -5,10 +5,9 @@ through Django's test client, and one month's billing computed from the history.
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.test import Client, override_settings
+from django.test import Client
 
 from accounts.billing import billing_summary, billing_usage
 from accounts.billing_months import billing_month_close
@@ -16,7 +15,7 @@ from accounts.crypto import encrypt_str, token_hash
 from accounts.ids import uuid7
 from accounts.models import LinkedAccount
 from accounts.services import api_key_create, membership_add, organization_create
-from bench.harness import bulk_copy, copy_linked_accounts, cpu_note
+from bench.harness import bulk_copy, copy_linked_accounts, cpu_note, linked_account_row, plain_static_files
 
 ACCOUNTS = 100_000
 ROWS_PER_ACCOUNT = 10
@@ -39,27 +38,16 @@ def _seed():
             # The status it ends in, as the last history row says.
             status = "INCOMPLETE" if n % 50 == 7 else CYCLE[(ROWS_PER_ACCOUNT - 2 + n) % len(CYCLE)]
             accounts.append((account_id, created, account_type, n))
-            yield (
-                str(account_id),
-                str(organization.id),
-                "hris",
-                "sandbox",
-                f"origin-{n}",
-                f"Customer {n}",
-                f"c{n}@example.com",
-                account_type,
-                status,
-                "",
-                None,
-                created.isoformat(),
-                created.isoformat(),
-                created.isoformat(),
-                token_hash(f"dash-bench-{n}"),
-                encrypted,
-                "",
-                "",
-                None,
-                None,
+            yield linked_account_row(
+                n=n,
+                account_id=account_id,
+                organization_id=organization.id,
+                account_type=account_type,
+                origin_id=f"origin-{n}",
+                status=status,
+                created=created.isoformat(),
+                token_hash=token_hash(f"dash-bench-{n}"),
+                token_encrypted=encrypted,
             )
 
     copy_linked_accounts(
@@ -127,13 +115,7 @@ def _seed():
 
 
 def run(report):
-    # Production serves hashed static names from `collectstatic`'s manifest; the bench has no
-    # collected files, and the {% static %} lookup cost is the same either way.
-    storages = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    with override_settings(STORAGES=storages):
+    with plain_static_files():
         _run(report)
 
 

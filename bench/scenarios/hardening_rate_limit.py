@@ -6,18 +6,15 @@ from django.test import Client
 
 from accounts import ratelimit
 from accounts.models import AccountType
-from accounts.services import linked_account_create, linked_account_mark_complete, organization_create
+from accounts.services import linked_account_mark_complete, organization_create
+from bench.harness import sandbox_linked_account
 
 
 def run(report):
     organization, _, test_key = organization_create(name="Rate limit bench")
-    account, token = linked_account_create(
-        organization=organization,
-        category="hris",
-        integration="sandbox",
-        end_user_origin_id="rl-bench",
-        end_user_organization_name="RL Bench",
-        end_user_email_address="rl@example.com",
+    account, token = sandbox_linked_account(
+        organization,
+        origin_id="rl-bench",
         account_type=AccountType.TEST,
         credentials={"api_key": "sk_sandbox_rl"},
     )

@@ -12,7 +12,7 @@ from accounts.crypto import encrypt_str, token_hash
 from accounts.ids import uuid7
 from accounts.paging import encode_cursor as _encode_cursor
 from accounts.services import organization_create
-from bench.harness import bulk_copy, copy_linked_accounts
+from bench.harness import bulk_copy, copy_linked_accounts, linked_account_row
 from issues.models import ErrorDescription, Issue
 
 ACCOUNTS = 50_000
@@ -34,27 +34,16 @@ def _seed():
             account_id = str(uuid7())
             accounts.append((account_id, str(org.id)))
             created = (START + timedelta(seconds=n)).isoformat()
-            yield (
-                account_id,
-                str(org.id),
-                "hris",
-                "sandbox",
-                f"issues-origin-{n}",
-                f"Customer {n % 5000}",
-                f"c{n}@example.com",
-                "PRODUCTION",
-                "RELINK_NEEDED",
-                "",
-                None,
-                created,
-                created,
-                created,
-                token_hash(f"bench-issues-token-{n}"),
-                encrypted,
-                "",
-                "",
-                None,
-                None,
+            yield linked_account_row(
+                n=n,
+                account_id=account_id,
+                organization_id=org.id,
+                origin_id=f"issues-origin-{n}",
+                name=f"Customer {n % 5000}",
+                status="RELINK_NEEDED",
+                created=created,
+                token_hash=token_hash(f"bench-issues-token-{n}"),
+                token_encrypted=encrypted,
             )
 
     copy_linked_accounts(

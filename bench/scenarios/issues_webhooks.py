@@ -5,7 +5,6 @@ delivery is recorded as delivered. BENCH_WEBHOOKS_POOL / _CONCURRENCY / _TOTAL o
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,8 +13,9 @@ from django.test import override_settings
 
 from accounts.models import AccountType
 from accounts.selectors import linked_account_details
-from accounts.services import linked_account_create, organization_create
-from bench.harness import peak_rss_mb
+from accounts.services import organization_create
+from bench.harness import peak_rss_mb, sandbox_linked_account
+from config.worker_process import worker_command
 from issues.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from issues.webhooks.endpoints import webhook_endpoint_create
 from issues.webhooks.events import webhook_event_emit
@@ -33,22 +33,13 @@ def _start_worker(log_path: Path) -> subprocess.Popen:
     env["OUTBOUND_ALLOW_LOOPBACK"] = "1"  # the receiver is on 127.0.0.1
     log = open(log_path, "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel=WARNING",  # no log line per task
+        worker_command(  # loglevel WARNING: no log line per task
             f"--pool={POOL}",
-            f"--concurrency={CONCURRENCY}",
-            "--without-gossip",
-            "--without-mingle",
             "--without-heartbeat",
             "--queues=webhooks",
             f"--hostname=bench-webhooks-{time.time_ns()}@%h",
-        ],
+            concurrency=CONCURRENCY,
+        ),
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -85,14 +76,8 @@ def _run(report):
         organization=organization, url=receiver.url, events=[WebhookEvent.SYNC_COMPLETED]
     )
     receiver.signature_key = key
-    account, _ = linked_account_create(
-        organization=organization,
-        category="hris",
-        integration="sandbox",
-        end_user_origin_id="bench-webhooks",
-        end_user_organization_name="Bench Webhooks Inc",
-        end_user_email_address="bench@example.com",
-        account_type=AccountType.PRODUCTION,
+    account, _ = sandbox_linked_account(
+        organization, origin_id="bench-webhooks", account_type=AccountType.PRODUCTION
     )
     details = linked_account_details(account=account)
     # Queue everything first (workers stopped), so the timing is the sending alone.

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connections
-from django.test import Client, override_settings
+from django.test import Client
 
 from accounts.crypto import encrypt_json, encrypt_str, token_hash
 from accounts.ids import uuid7
 from accounts.models import LinkedAccount
 from accounts.services import organization_create
-from bench.harness import copy_linked_accounts, percentile
+from bench.harness import copy_linked_accounts, percentile, plain_static_files
 from syncs.sandbox_provider import serve_in_thread
 
 EXISTING = 20_000
@@ -69,13 +69,7 @@ def _body(origin_id: str) -> dict:
 
 
 def run(report):
-    # Production serves hashed static names from collectstatic's manifest; the bench has no
-    # collected files, and the {% static %} lookup costs the same either way.
-    storages = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    with override_settings(STORAGES=storages):
+    with plain_static_files():
         _run(report)
 
 

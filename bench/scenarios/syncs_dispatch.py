@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.crypto import encrypt_str
 from accounts.ids import uuid7
 from accounts.services import organization_create
-from bench.harness import copy_linked_accounts
+from bench.harness import copy_linked_accounts, linked_account_row
 from syncs import dispatch
 from syncs.models import SyncDispatch
 
@@ -46,27 +46,16 @@ def _seed(org_id: str, start: int, count: int, *, due_ids: list[str] | None, far
                 status = statuses[n % len(statuses)]
                 # Not due: scheduled later (the partial index holds them), or manual (NULL).
                 next_at = None if n % 7 == 0 else (far + timedelta(seconds=n)).isoformat()
-            yield (
-                account_id,
-                org_id,
-                "hris",
-                "sandbox",
-                f"dispatch-{n}",
-                f"Customer {n}",
-                f"c{n}@example.com",
-                "PRODUCTION",
-                status,
-                "",
-                None,
-                created,
-                created,
-                created,
-                f"dispatch-token-{n}",
-                encrypted,
-                "",
-                "",
-                next_at,
-                None,
+            yield linked_account_row(
+                n=n,
+                account_id=account_id,
+                organization_id=org_id,
+                origin_id=f"dispatch-{n}",
+                status=status,
+                created=created,
+                token_hash=f"dispatch-token-{n}",
+                token_encrypted=encrypted,
+                next_sync_at=next_at,
             )
 
     copy_linked_accounts(rows())

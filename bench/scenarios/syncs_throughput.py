@@ -32,6 +32,7 @@ from accounts.crypto import encrypt_json
 from accounts.ids import uuid7
 from accounts.services import organization_create
 from bench.harness import copy_linked_accounts, own_cpu_seconds, peak_rss_mb
+from config.worker_process import worker_command
 from syncs import dispatch, integrations, request_logs
 from syncs.integrations.base import LoggedRequest
 from syncs.models import RequestLog, SyncRun
@@ -244,20 +245,9 @@ def _sync_throughput(report) -> None:
     )
     worker_log = run_dir / "bench-syncs-worker.log"
     worker = _start(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel=WARNING",
-            f"--concurrency={CONCURRENCY}",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            f"--hostname=bench-syncs-{os.getpid()}@%h",
-        ],
+        worker_command(
+            "--without-heartbeat", f"--hostname=bench-syncs-{os.getpid()}@%h", concurrency=CONCURRENCY
+        ),
         env,
         worker_log,
     )

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ..metrics import webhook_attempt_observe
 from ..models import (
     AttemptOutcome,
     DeliveryStatus,
@@ -67,7 +68,7 @@ UPDATE issues_webhookdelivery AS d
 RETURNING d.id, d.body, d.attempt_count, d.window_attempts, d.window_started_at, d.organization_id,
           e.id, e.url, e.enabled, e.signature_key_encrypted, e.failing_since, e.last_success_at,
           d.created_at, d.linked_account_uuid, e.url_changed_at, e.previous_signature_key_encrypted,
-          e.key_rotated_at
+          e.key_rotated_at, d.next_attempt_at
 """
 
 
@@ -109,6 +110,7 @@ def _claim_and_load(
                 claimed_until=lease,
                 created_at=row[12],
                 linked_account_uuid=row[13],
+                next_attempt_at=row[17],
             )
         return [claimed[i] for i in delivery_ids if i in claimed]
     deliveries = []
@@ -201,7 +203,9 @@ def webhook_deliveries_send(*, delivery_ids: Iterable[uuid.UUID]) -> dict[uuid.U
         headers = sender.signed_headers(
             keys=keys[endpoint.pk], message_id=str(delivery.id), body=body, at=signed_at
         )
+        sent_at = timezone.now()
         result = sender.send(url=endpoint.url, body=body, headers=headers)
+        webhook_attempt_observe(outcome=result.outcome, due_at=delivery.next_attempt_at, started_at=sent_at)
         outcomes[delivery.pk] = result.outcome
         if result.outcome == AttemptOutcome.SUCCESS and connection.vendor == "postgresql":
             successes.append((delivery, attempt, result))

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organization
+from accounts.timefmt import api_datetime
 
 from ..models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from . import account_tokens
@@ -106,10 +107,9 @@ def _test_account(now: datetime) -> dict:
         "end_user_organization_name": "Test end user",
         "end_user_email_address": "test@example.com",
         "status": "COMPLETE",
-        "webhook_listener_url": "",
         "is_duplicate": None,
         "account_type": "TEST",
-        "completed_at": now.isoformat(),
+        "completed_at": api_datetime(now),
     }
 
 

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import HistoryStatus, LinkedAccountStatusChange
+from accounts.timefmt import api_datetime
 
 from ..models import WebhookEvent
 from .events import webhook_event_emit
@@ -47,7 +48,7 @@ def _emit_status_change(*, change: LinkedAccountStatusChange) -> None:
             organization=change.organization,
             event=WebhookEvent.DELETED,
             account_details=details,
-            data={"reason": change.reason, "deleted_at": change.at.isoformat()},
+            data={"reason": change.reason, "deleted_at": api_datetime(change.at)},
         )
         return
     details["status"] = change.to_status

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from .base import CredentialField, ErrorClass, Integration, ProviderError, ProviderSession, RecordError
+from .enums import ETHNICITY, GENDER, MARITAL_STATUS, enum_value
 
 API_ROOT = "https://api.bamboohr.com/api/gateway.php"
 PAGE_SIZE = 100
@@ -41,6 +42,12 @@ EXTRA_FIELDS = (
     "mobilePhone",
     "hireDate",
     "terminationDate",
+    "gender",
+    "maritalStatus",
+    "ethnicity",
+    "dateOfBirth",
+    "ssn",
+    "photoUrl",
 )
 _SUBDOMAIN = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 
@@ -195,6 +202,15 @@ class BambooHRIntegration(Integration):
             "start_date": start,
             "termination_date": termination,
             "remote_created_at": None,  # the employee list does not say when a record was made
+            "preferred_name": preferred,
+            # BambooHR's one hire date is both: the most recent hire, and when work began.
+            "hire_date": start,
+            "gender": enum_value(GENDER, raw.get("gender")),
+            "marital_status": enum_value(MARITAL_STATUS, raw.get("maritalStatus")),
+            "ethnicity": enum_value(ETHNICITY, raw.get("ethnicity")),
+            "date_of_birth": parse_date(raw.get("dateOfBirth")),
+            "ssn": _text(raw.get("ssn")),  # null when the key's user may not read it
+            "avatar": _text(raw.get("photoUrl")),
         }
 
     @staticmethod

@@ -39,6 +39,7 @@ from .base import (
     RecordError,
     parse_json,
 )
+from .enums import GENDER, enum_value
 
 API_ROOT = "https://api.hibob.com/v1"
 BATCH_SIZE = 500  # employees per filtered search
@@ -56,6 +57,8 @@ SEARCH_FIELDS = (
     "internal.status",
     "internal.lifecycleStatus",
     "internal.terminationDate",
+    "root.avatarUrl",
+    "personal.gender",
 )
 _MISSING = object()
 
@@ -230,6 +233,8 @@ class HiBobIntegration(Integration):
             "start_date": start,
             "termination_date": parse_date(field_value(raw, "internal.terminationDate")),
             "remote_created_at": parse_date(field_value(raw, "root.creationDate")),
+            "avatar": _text(field_value(raw, "root.avatarUrl")),
+            "gender": enum_value(GENDER, label_value(raw, "personal.gender")),
         }
 
     @staticmethod

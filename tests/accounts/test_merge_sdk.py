@@ -3,6 +3,8 @@
 import pytest
 from merge import Merge
 
+from tests.merge_sdk import every_page
+
 
 @pytest.mark.django_db(transaction=True)
 def test_merge_sdk_reads_account_details_and_pages_linked_accounts(live_server, owner):
@@ -16,13 +18,7 @@ def test_merge_sdk_reads_account_details_and_pages_linked_accounts(live_server, 
     assert details.status == "COMPLETE"
     assert details.integration_slug == "sandbox"
 
-    seen, cursor = [], None
-    while True:
-        page = merge.hris.linked_accounts.list(cursor=cursor, page_size=50)
-        seen += [a.id for a in page.results]
-        if not page.next:
-            break
-        cursor = page.next
+    seen = [a.id for a in every_page(merge.hris.linked_accounts.list, page_size=50)]
     assert len(seen) == 131 and len(set(seen)) == 131
     relink = merge.hris.linked_accounts.list(status="INCOMPLETE")
     assert len(relink.results) == 65

@@ -1,10 +1,13 @@
 import shutil
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
 from accounts.services import membership_add
+from syncs.models import SyncRun, SyncRunStatus, SyncTrigger
 
 PASSWORD = "operator-password-1"
 
@@ -65,3 +68,21 @@ def login(browser, live_server, username, *, viewport=None):
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/accounts")
     return page
+
+
+def running_sync_run(tenant, *, origin_id: str, records_fetched: int, requests_total: int):
+    """A linked account with a sync run in progress (lease held for 5 minutes), for the pages
+    that show a running sync."""
+    account, _ = tenant.linked_account(origin_id=origin_id)
+    run = SyncRun.objects.create(
+        linked_account=account,
+        organization=tenant.organization,
+        integration="sandbox",
+        trigger=SyncTrigger.FORCED,
+        status=SyncRunStatus.RUNNING,
+        started_at=timezone.now(),
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+        requests_total=requests_total,
+        records_fetched=records_fetched,
+    )
+    return account, run

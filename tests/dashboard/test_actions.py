@@ -1,7 +1,6 @@
 """Dashboard actions: each calls its service, and secrets are shown once and never again."""
 
 import json
-from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -14,7 +13,7 @@ from issues.webhooks.events import webhook_event_emit
 from linking.models import RelinkEmail
 from syncs.models import SyncRun, SyncRunStatus, SyncTrigger
 
-from .conftest import operator_client
+from .conftest import operator_client, running_sync_run
 from .seed import seed
 
 
@@ -126,18 +125,7 @@ def test_delete_needs_confirmation(owner, operator):
 
 
 def test_sync_badge_polls_while_running_and_stops_after(owner, outsider, operator):
-    account, _ = owner.linked_account(origin_id="busy")
-    run = SyncRun.objects.create(
-        linked_account=account,
-        organization=owner.organization,
-        integration="sandbox",
-        trigger=SyncTrigger.FORCED,
-        status=SyncRunStatus.RUNNING,
-        started_at=timezone.now(),
-        lease_expires_at=timezone.now() + timedelta(minutes=5),
-        requests_total=3,
-        records_fetched=250,
-    )
+    account, run = running_sync_run(owner, origin_id="busy", requests_total=3, records_fetched=250)
     listing = operator.get("/accounts").content.decode()
     badges_url = f"/accounts/sync-badges?account={account.id}"
     assert f'hx-get="{badges_url}" hx-trigger="load"' in listing

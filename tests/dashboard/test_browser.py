@@ -2,7 +2,6 @@
 walk every page on seeded data, on a laptop and a phone; screenshots in test-output/dashboard/."""
 
 import shutil
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,9 +9,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from issues.models import Issue, WebhookDelivery
-from syncs.models import SyncRun, SyncRunStatus, SyncTrigger
+from syncs.models import SyncRun, SyncRunStatus
 
-from .conftest import CHROMIUM, login, operator_client
+from .conftest import CHROMIUM, login, operator_client, running_sync_run
 from .seed import seed
 
 pytestmark = pytest.mark.browser
@@ -142,18 +141,7 @@ def test_phone_layout(browser, live_server, owner, transactional_db):
 
 
 def test_sync_badge_updates_by_polling(browser, live_server, owner, transactional_db):
-    account, _ = owner.linked_account(origin_id="busy")
-    run = SyncRun.objects.create(
-        linked_account=account,
-        organization=owner.organization,
-        integration="sandbox",
-        trigger=SyncTrigger.FORCED,
-        status=SyncRunStatus.RUNNING,
-        started_at=timezone.now(),
-        lease_expires_at=timezone.now() + timedelta(minutes=5),
-        requests_total=1,
-        records_fetched=100,
-    )
+    account, run = running_sync_run(owner, origin_id="busy", requests_total=1, records_fetched=100)
     operator_client(username="poller", organizations=[owner.organization])
     page = login(browser, live_server, "poller")
     # The syncs app fills the row's Sync cell once the list has loaded.

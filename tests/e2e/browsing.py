@@ -2,6 +2,7 @@
 Playwright), axe-core runs that keep the serious and critical violations, screenshots, and a
 logged-in operator page."""
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,22 @@ def launch(playwright):
         executable_path=CHROMIUM,
         args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
     )
+
+
+@contextlib.contextmanager
+def chromium(monkeypatch, shots: Path):
+    """Debian's Chromium through Playwright for one test (skipped where it is missing), with the
+    screenshots directory made. Playwright's sync API keeps an event loop in this thread; the
+    test's ORM calls are still plain synchronous ones."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
 
 
 def axe_violations(page, name: str) -> list[str]:

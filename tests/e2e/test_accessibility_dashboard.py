@@ -6,7 +6,6 @@ Screenshots in test-output/a11y/."""
 import uuid
 
 import pytest
-from django.db import connections
 
 from issues.models import Issue, WebhookDelivery
 from issues.services import issue_record_failure
@@ -18,10 +17,8 @@ from .browsing import (
     VIEWPORTS,
     axe_violations,
     control_borders,
-    launch,
     login,
     overflow,
-    require_chromium,
     shot,
     text_contrast,
 )
@@ -29,21 +26,6 @@ from .browsing import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LONG_DETAIL = "GET https://api.provider.example/v1/employees?cursor=" + "c2VjcmV0LWN1cnNvcg" * 8
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread, and Django then refuses ORM
-    # calls from it; the tests' own ORM calls are plain synchronous ones.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = launch(playwright)
-        yield browser
-        browser.close()
-    connections.close_all()
 
 
 def hands_on(page, name: str, width: int) -> list[str]:

@@ -6,7 +6,6 @@ Screenshots in test-output/a11y/."""
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from accounts import catalog
@@ -16,16 +15,14 @@ from accounts.services import linked_account_mark_relink_needed
 from issues.services import issue_record_failure
 from linking.link_tokens import magic_link_create
 from linking.models import LinkToken
-from tests.linking.helpers import create_link_token
+from tests.linking.helpers import create_link_token, new_end_user_magic_link
 
 from .browsing import (
     VIEWPORTS,
     axe_violations,
     control_borders,
     focus_ring_contrast,
-    launch,
     overflow,
-    require_chromium,
     shot,
 )
 
@@ -38,21 +35,6 @@ OAUTH = "sandbox_oauth"
 needs_oauth = pytest.mark.skipif(
     OAUTH not in {i.slug for i in catalog.all_integrations()}, reason="no OAuth integration on the link page"
 )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread, and Django then refuses ORM
-    # calls from it; the tests' own ORM calls are plain synchronous ones.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = launch(playwright)
-        yield browser
-        browser.close()
-    connections.close_all()
 
 
 def expect(locator):
@@ -281,17 +263,9 @@ def test_oauth_states_of_the_link_page_pass_axe(browser, live_server, owner, san
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
     problems: list[str] = []
-    magic = magic_link_create(
-        organization=owner.organization,
-        account_type="TEST",
-        category="hris",
-        end_user_origin_id="axe-oauth",
-        end_user_organization_name="Axe OAuth Ltd",
-        end_user_email_address="it@axe-oauth.example",
-        integration=OAUTH,
-        base_url=live_server.url,
+    page.goto(
+        new_end_user_magic_link(owner, origin_id="axe-oauth", integration=OAUTH, base_url=live_server.url)
     )
-    page.goto(magic.magic_link_url)
     continue_button = page.get_by_role("link", name="Continue with Sandbox HRIS (OAuth)")
     continue_button.wait_for()
     problems += audit(page, f"{size}-link-oauth-continue", width)

@@ -15,30 +15,17 @@ from issues.models import Issue
 from syncs.models import SyncRun
 from tests.conftest import WorkerProcess, wait_until
 
+from .browsing import chromium
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "e2e"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
 def browser(monkeypatch):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test are
-    # still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
+    with chromium(monkeypatch, SHOTS) as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -71,7 +58,7 @@ def link_token_for(tenant, origin_id: str) -> str:
         },
         format="json",
     )
-    assert response.status_code == 201, response.content
+    assert response.status_code == 200, response.content
     return response.json()["link_token"]
 
 
@@ -214,18 +201,9 @@ def test_magic_link_on_a_phone_ends_on_close_this_page(
 
 
 def magic_link_on_a_phone(live_server, owner, browser):
-    from linking.link_tokens import magic_link_create
+    from tests.linking.helpers import new_end_user_magic_link
 
-    url = magic_link_create(
-        organization=owner.organization,
-        account_type="TEST",
-        category="hris",
-        end_user_origin_id="phone-1",
-        end_user_organization_name="Phone Co",
-        end_user_email_address="it@phone.example",
-        integration="sandbox",
-        base_url=live_server.url,
-    ).magic_link_url
+    url = new_end_user_magic_link(owner, origin_id="phone-1", integration="sandbox", base_url=live_server.url)
     context = browser.new_context(viewport={"width": 375, "height": 700}, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(url)

@@ -7,15 +7,6 @@ from issues.models import WebhookDelivery
 from issues.webhooks.endpoints import webhook_endpoint_create
 from issues.webhooks.events import webhook_event_emit
 
-from .receiver import Receiver
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver().start()
-    yield r
-    r.stop()
-
 
 @pytest.fixture
 def hooked(owner, receiver):

@@ -7,6 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import AccountType
+from accounts.timefmt import api_datetime
 from issues import services
 from issues.models import Issue
 
@@ -42,12 +43,12 @@ def test_issue_object_has_the_contract_fields(owner):
             "end_user_organization_name": "acme Inc",
             "end_user_email_address": "acme@example.com",
         },
-        "first_incident_time": issue.first_incident_time.isoformat(),
-        "last_incident_time": issue.last_incident_time.isoformat(),
+        "first_incident_time": api_datetime(issue.first_incident_time),
+        "last_incident_time": api_datetime(issue.last_incident_time),
         "is_muted": False,
         "error_details": ["401 Unauthorized"],
     }
-    assert item["first_incident_time"].endswith("+00:00")
+    assert item["first_incident_time"].endswith("Z")  # UTC, one format in every answer
     detail = owner.client().get(f"{URL}/{issue.id}")
     assert detail.status_code == 200 and detail.json() == item
 

@@ -4,6 +4,7 @@ import pytest
 from merge import Merge
 
 from issues import services
+from tests.merge_sdk import every_page
 
 
 @pytest.mark.django_db(transaction=True)
@@ -17,13 +18,7 @@ def test_merge_sdk_lists_and_retrieves_issues(live_server, owner):
         services.issue_record_failure(account=other, error_description="Third-party offline", detail="503")
     merge = Merge(base_url=f"{live_server.url}/api", api_key=owner.production_key, account_token=token)
 
-    seen, cursor = [], None
-    while True:
-        page = merge.hris.issues.list(cursor=cursor, page_size=3)
-        seen += [i.id for i in page.results]
-        if not page.next:
-            break
-        cursor = page.next
+    seen = [i.id for i in every_page(merge.hris.issues.list, page_size=3)]
     assert len(seen) == 8 and len(set(seen)) == 8
 
     mine = merge.hris.issues.list(linked_account_id=str(account.id))

@@ -4,6 +4,7 @@ endpoint, and a webhook endpoint that records what the organization would receiv
 import json
 
 from issues.models import WebhookDelivery
+from linking.link_tokens import magic_link_create
 
 
 def create_link_token(
@@ -17,8 +18,23 @@ def create_link_token(
         **fields,
     }
     response = tenant.client(test=test).post(f"/api/{category}/v1/link-token", body, format="json")
-    assert response.status_code == 201, response.content
+    assert response.status_code == 200, response.content
     return response.json()
+
+
+def new_end_user_magic_link(tenant, *, origin_id: str, **options) -> str:
+    """The URL of a TEST HRIS magic link for an end user with no account yet (named and addressed
+    after `origin_id`), made by the service; `options` go to magic_link_create (integration,
+    base_url, expiry_mins)."""
+    return magic_link_create(
+        organization=tenant.organization,
+        account_type="TEST",
+        category="hris",
+        end_user_origin_id=origin_id,
+        end_user_organization_name=f"{origin_id} Ltd",
+        end_user_email_address=f"{origin_id}@example.com",
+        **options,
+    ).magic_link_url
 
 
 def sandbox_finish(tenant, link_token: str, api_key: str, *, integration: str = "sandbox"):

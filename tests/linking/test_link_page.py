@@ -17,7 +17,7 @@ from linking.finish import link_finish
 from linking.link_tokens import magic_link_create
 from linking.models import LinkToken, PublicToken
 
-from .helpers import create_link_token
+from .helpers import create_link_token, new_end_user_magic_link
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +91,8 @@ def test_wrong_key_shows_a_plain_error_and_retry_works(owner, sandbox_provider):
     assert 'role="alert"' in html and "That didn't work." in html
     assert 'aria-invalid="true"' in html
     assert "wrong_key_value_123" not in html
-    assert not LinkedAccount.objects.exists()
+    # Nothing linked: the attempt leaves an INCOMPLETE account without credentials.
+    assert list(LinkedAccount.objects.values_list("status", "credentials_encrypted")) == [("INCOMPLETE", "")]
     # Over htmx the fragment comes back with 200 so that it is swapped in.
     wrong_htmx = submit(client, link_token, "wrong_key_value_123", htmx=True)
     assert wrong_htmx.status_code == 200 and "<html" not in wrong_htmx.content.decode()
@@ -215,15 +216,7 @@ def test_magic_link_ends_on_close_this_page_and_cannot_be_reused(owner, sandbox_
 
 
 def test_magic_link_for_a_new_end_user(owner, sandbox_provider):
-    url = magic_link_create(
-        organization=owner.organization,
-        account_type="TEST",
-        category="hris",
-        end_user_origin_id="fresh-9",
-        end_user_organization_name="Fresh",
-        end_user_email_address="it@fresh.example",
-        expiry_mins=60,
-    ).magic_link_url
+    url = new_end_user_magic_link(owner, origin_id="fresh-9", expiry_mins=60)
     path = url.removeprefix("http://127.0.0.1:8000")
     page = Client().get(path)
     html = page.content.decode()

@@ -95,7 +95,9 @@ def test_procfile_runs_web_worker_beat_and_migrations():
     processes = dict(
         line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()
     )
-    assert processes["web"].strip().startswith("gunicorn config.wsgi")
-    assert processes["worker"].strip().startswith("celery -A config worker")
+    # web and worker share a Prometheus multi-process directory (config/metrics.py).
+    multiproc = "PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-/tmp/relink-prometheus} "
+    assert processes["web"].strip().startswith(multiproc + "gunicorn config.wsgi")
+    assert processes["worker"].strip().startswith(multiproc + "celery -A config worker")
     assert processes["beat"].strip().startswith("celery -A config beat")
     assert "migrate" in processes["release"]

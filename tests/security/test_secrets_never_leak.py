@@ -76,16 +76,20 @@ def test_secrets_never_appear_in_logs_rows_or_webhooks(stack, owner, sandbox_pro
             "integration": "sandbox",
         }
 
+        def finish(link_token: str, api_key: str) -> httpx.Response:
+            """The sandbox's public-token endpoint, as the link page calls it on a submit."""
+            return api.post(
+                "/api/sandbox/v1/public-token",
+                json={
+                    "link_token": link_token,
+                    "integration": "sandbox",
+                    "credentials": {"api_key": api_key},
+                },
+            )
+
         # Link.
         link_token = api.post("/api/hris/v1/link-token", json=link_body).json()["link_token"]
-        response = api.post(
-            "/api/sandbox/v1/public-token",
-            json={
-                "link_token": link_token,
-                "integration": "sandbox",
-                "credentials": {"api_key": FIRST_CREDENTIAL},
-            },
-        )
+        response = finish(link_token, FIRST_CREDENTIAL)
         assert response.status_code == 201, response.text
         public_token = response.json()["public_token"]
         account_token = api.get(f"/api/hris/v1/account-token/{public_token}").json()["account_token"]
@@ -113,24 +117,10 @@ def test_secrets_never_appear_in_logs_rows_or_webhooks(stack, owner, sandbox_pro
 
         # Relink with new credentials: first a wrong one (rejected without being echoed back).
         relink_token = api.post("/api/hris/v1/link-token", json=link_body).json()["link_token"]
-        response = api.post(
-            "/api/sandbox/v1/public-token",
-            json={
-                "link_token": relink_token,
-                "integration": "sandbox",
-                "credentials": {"api_key": WRONG_CREDENTIAL},
-            },
-        )
+        response = finish(relink_token, WRONG_CREDENTIAL)
         assert response.status_code == 400, response.text
         assert WRONG_CREDENTIAL not in response.text
-        response = api.post(
-            "/api/sandbox/v1/public-token",
-            json={
-                "link_token": relink_token,
-                "integration": "sandbox",
-                "credentials": {"api_key": SECOND_CREDENTIAL},
-            },
-        )
+        response = finish(relink_token, SECOND_CREDENTIAL)
         assert response.status_code == 201, response.text
         wait_until(
             lambda: LinkedAccount.objects.get(pk=account.pk).status == LinkedAccountStatus.COMPLETE,

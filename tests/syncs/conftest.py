@@ -1,16 +1,29 @@
 import secrets
+import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from accounts.models import LinkedAccount
+from syncs.integrations import base
 
 
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+def no_sleep(monkeypatch) -> list[float]:
+    """The waits the integrations' HTTP client asks for (Retry-After, rate-limit resets, backoff),
+    recorded instead of slept; the clock itself runs on."""
+    waits = []
+    monkeypatch.setattr(
+        base, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic, time=time.time)
+    )
+    return waits
 
 
 def bulk_accounts(organization, n: int, *, status="COMPLETE", due: bool = True, prefix="bulk") -> list:

@@ -30,14 +30,6 @@ def _events(receiver: Receiver, account) -> list[str]:
 
 
 @pytest.fixture
-def receiver():
-    r = Receiver()
-    r.start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def worker(transactional_db, sandbox_provider, monkeypatch):
     monkeypatch.setenv("SYNC_DISPATCH_INTERVAL_SECONDS", "0.5")
     monkeypatch.setenv("SYNC_HTTP_TIMEOUT_SECONDS", "2")

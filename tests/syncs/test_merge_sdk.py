@@ -4,6 +4,7 @@ import pytest
 from merge import Merge
 
 from syncs import runs, tasks
+from tests.merge_sdk import every_page
 
 from .categories import link_sandbox_account
 
@@ -16,13 +17,7 @@ def test_merge_sdk_employees_sync_status_and_resync(live_server, owner, sandbox_
     assert runs.sync_run_account(account_id=str(account.pk), trigger="schedule").status == "DONE"
     merge = Merge(base_url=f"{live_server.url}/api", api_key=owner.production_key, account_token=token)
 
-    seen, cursor = [], None
-    while True:
-        page = merge.hris.employees.list(cursor=cursor, page_size=60)
-        seen += page.results
-        if not page.next:
-            break
-        cursor = page.next
+    seen = every_page(merge.hris.employees.list, page_size=60)
     assert len(seen) == 200 and len({e.id for e in seen}) == 200
     ada = next(e for e in seen if e.remote_id == "emp_0010")
     assert ada.first_name == "Ada" and ada.employment_status == "ACTIVE" and ada.remote_was_deleted is False
@@ -48,13 +43,7 @@ def test_merge_sdk_ats_candidates_and_crm_contacts(live_server, owner, sandbox_p
     base = f"{live_server.url}/api"
 
     merge = Merge(base_url=base, api_key=owner.test_key, account_token=ats_token)
-    seen, cursor = [], None
-    while True:
-        page = merge.ats.candidates.list(cursor=cursor, page_size=80)
-        seen += page.results
-        if not page.next:
-            break
-        cursor = page.next
+    seen = every_page(merge.ats.candidates.list, page_size=80)
     assert len(seen) == 200 and len({c.id for c in seen}) == 200
     ken = next(c for c in seen if c.remote_id == "cand_0007")
     assert (ken.first_name, ken.company, ken.can_email) == ("Ken", "Globex", True)

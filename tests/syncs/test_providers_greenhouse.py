@@ -3,8 +3,6 @@ reference: GET /v1/candidates, Basic auth with the key as user name and a blank 
 paging through the Link header, {"message": ...} errors, 429 with Retry-After."""
 
 import base64
-import time
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -13,9 +11,9 @@ import respx
 from accounts.models import LinkedAccount
 from issues.models import Issue
 from syncs import integrations, runs
-from syncs.integrations import base
 from syncs.integrations.base import ErrorClass, ProviderError
 from syncs.models import Candidate, RequestLog
+from tests.syncs.conftest import no_sleep
 
 API_KEY = "a7183e1b7e9ab09b8a5cfa87d1934c3c"
 CREDS = {"api_key": API_KEY}
@@ -65,14 +63,6 @@ def link(page):
 
 PAGE_1 = [candidate(53883394, "Ada", "Lovelace"), candidate(53883395, "Grace", "Hopper", is_private=True)]
 PAGE_2 = [candidate(53883396, "Alan", "Turing", tags=[], can_email=False, website_addresses=[])]
-
-
-def _no_sleep(monkeypatch):
-    waits = []
-    monkeypatch.setattr(
-        base, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic, time=time.time)
-    )
-    return waits
 
 
 def _basic(request) -> str:
@@ -162,7 +152,7 @@ def test_harvest_error_answers_classify_as_for_hris(status, body, error_class):
 
 def test_429_is_retried_after_retry_after_then_rate_limited(monkeypatch, settings):
     settings.SYNC_RATE_LIMIT_RETRIES = 2
-    waits = _no_sleep(monkeypatch)
+    waits = no_sleep(monkeypatch)
     integration = integrations.get("greenhouse")
     limited = httpx.Response(
         429,

@@ -7,7 +7,6 @@ import base64
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -16,9 +15,9 @@ import respx
 from accounts.models import LinkedAccount
 from issues.models import Issue
 from syncs import credentials, integrations, runs
-from syncs.integrations import base
 from syncs.integrations.base import ErrorClass, ProviderError, RecordError
 from syncs.models import Employee, RequestLog
+from tests.syncs.conftest import no_sleep
 
 SERVICE_USER = "SERVICE-4412"
 TOKEN = "hb_tok_9c1e0d7a5b3f4e2a8d6c0b1a9f8e7d6c"
@@ -73,14 +72,6 @@ SAM = {
     "internal": {"status": "Active"},
 }
 SEARCH_RESULT = {"employees": [JANE, OMAR, LI, SAM]}
-
-
-def _no_sleep(monkeypatch):
-    waits = []
-    monkeypatch.setattr(
-        base, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic, time=time.time)
-    )
-    return waits
 
 
 def _search_route(mock, *responses):
@@ -207,6 +198,8 @@ def test_fetch_lists_ids_then_reads_fields_and_maps_both_shapes():
         "start_date": datetime(2021, 3, 1, tzinfo=UTC),  # the machine date, not the display one
         "termination_date": None,
         "remote_created_at": datetime(2021, 2, 1, tzinfo=UTC),
+        "avatar": None,
+        "gender": None,
     }
     omar = mapped["3332883884017713239"]
     assert (omar["first_name"], omar["last_name"], omar["display_full_name"]) == (
@@ -263,7 +256,7 @@ def test_unmappable_records_raise_record_error():
 
 
 def test_429_waits_until_x_ratelimit_reset(monkeypatch):
-    waits = _no_sleep(monkeypatch)
+    waits = no_sleep(monkeypatch)
     integration = integrations.get("hibob")
     reset = str(int(time.time()) + 5)
     with respx.mock() as mock:
@@ -286,7 +279,7 @@ def test_429_waits_until_x_ratelimit_reset(monkeypatch):
 def test_429_wait_prefers_retry_after_and_is_capped(monkeypatch, settings):
     settings.SYNC_RATE_LIMIT_RETRIES = 2
     settings.SYNC_RATE_LIMIT_MAX_WAIT_SECONDS = 10
-    waits = _no_sleep(monkeypatch)
+    waits = no_sleep(monkeypatch)
     integration = integrations.get("hibob")
     far = str(int(time.time()) + 3600)
     with respx.mock() as mock:

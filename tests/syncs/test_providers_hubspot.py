@@ -3,9 +3,6 @@ reference: GET /crm/v3/objects/contacts paged by paging.next.after, Bearer token
 {"status": "error", "category": ...} errors (401 INVALID_AUTHENTICATION, 403 MISSING_SCOPES,
 429 RATE_LIMIT with a policyName)."""
 
-import time
-from types import SimpleNamespace
-
 import httpx
 import pytest
 import respx
@@ -13,9 +10,9 @@ import respx
 from accounts.models import LinkedAccount
 from issues.models import Issue
 from syncs import integrations, runs
-from syncs.integrations import base
 from syncs.integrations.base import ErrorClass, ProviderError
 from syncs.models import Contact
+from tests.syncs.conftest import no_sleep
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 CREDS = {"access_token": TOKEN}
@@ -78,14 +75,6 @@ def error(category, message, **extra):
         "category": category,
         **extra,
     }
-
-
-def _no_sleep(monkeypatch):
-    waits = []
-    monkeypatch.setattr(
-        base, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic, time=time.time)
-    )
-    return waits
 
 
 def test_registered_as_a_crm_declaring_its_oauth_facts():
@@ -172,7 +161,7 @@ def test_hubspot_error_answers_classify_as_for_hris(status, body, error_class):
 
 def test_429s_are_retried_then_rate_limited(monkeypatch, settings):
     settings.SYNC_RATE_LIMIT_RETRIES = 2
-    waits = _no_sleep(monkeypatch)
+    waits = no_sleep(monkeypatch)
     integration = integrations.get("hubspot")
     rolling = httpx.Response(
         429,

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.timefmt import api_datetime
 from syncs.models import SyncRun, SyncRunStatus
 from syncs.selectors import sync_status_rows
 
@@ -49,7 +50,7 @@ def test_a_success_older_than_the_latest_runs_still_counts(owner):
     row = _row(account)
     assert row["is_initial_sync"] is False
     assert row["last_sync_result"] == "FAILED" and row["status"] == "FAILED"
-    assert row["last_sync_start"] == (start + timedelta(minutes=4)).isoformat()
+    assert row["last_sync_start"] == api_datetime(start + timedelta(minutes=4))
 
 
 def test_while_a_run_is_going_the_last_result_is_the_run_before(owner):
@@ -57,8 +58,8 @@ def test_while_a_run_is_going_the_last_result_is_the_run_before(owner):
     start = _runs(account, "FAILED", "DONE", "RUNNING")
     row = _row(account)
     assert row["status"] == "SYNCING" and row["last_sync_result"] == "DONE"
-    assert row["last_sync_start"] == (start + timedelta(minutes=2)).isoformat()
-    assert row["last_sync_finished"] == (start + timedelta(minutes=1, seconds=5)).isoformat()
+    assert row["last_sync_start"] == api_datetime(start + timedelta(minutes=2))
+    assert row["last_sync_finished"] == api_datetime(start + timedelta(minutes=1, seconds=5))
     assert row["is_initial_sync"] is False
 
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('linking', '0001_initial'),
+        ('linking', '0002_linkattempt'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_la_due_with_id'),
-        ('syncs', '0005_requestlog_partitioned'),
+        ('syncs', '0006_employee_merge_fields'),
     ]
 
     operations = [

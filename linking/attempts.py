@@ -1,0 +1,69 @@
+"""Link attempts: every submission of credentials is recorded against the account it is for, and a
+new link whose credentials fail still leaves the account, INCOMPLETE, as Merge means it: the end
+user started linking and has not finished (its status_detail says why; it is never billed, never
+synced). A later successful link with the same origin id completes that same account (same id,
+same account token: `linking.finish` finds it by origin id)."""
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import LinkedAccount, LinkedAccountStatus
+from accounts.services import linked_account_create, linked_account_set_status_detail
+
+from .models import LinkAttempt, LinkToken
+
+
+def link_attempt_record_failure(
+    *, token: LinkToken, category: str, integration: str, error_description: str, message: str
+) -> LinkedAccount:
+    """The credentials typed in for `token` failed: the account it is for (a relink's, or the
+    origin id's, or a new INCOMPLETE one without credentials) gets the attempt, and an INCOMPLETE
+    one says why in its status_detail. The link token stays usable for a retry."""
+    with transaction.atomic():
+        account = _account_for(token=token, category=category)
+        if account is None:
+            try:
+                account, _ = linked_account_create(
+                    organization=token.organization,
+                    category=category,
+                    integration=integration,
+                    end_user_origin_id=token.end_user_origin_id,
+                    end_user_organization_name=token.end_user_organization_name,
+                    end_user_email_address=token.end_user_email_address,
+                    account_type=token.account_type,
+                    credentials=None,
+                )
+            except IntegrityError:  # a concurrent attempt for the same origin id created it
+                account = _account_for(token=token, category=category)
+        if account.status == LinkedAccountStatus.INCOMPLETE:
+            linked_account_set_status_detail(
+                account=account, detail=f"The end user's credentials failed ({error_description}): {message}"
+            )
+        LinkAttempt.objects.create(
+            linked_account=account,
+            integration=integration,
+            succeeded=False,
+            error_description=error_description or "",
+            message=message[:300],
+        )
+    return account
+
+
+def link_attempt_record_success(*, account: LinkedAccount, integration: str) -> None:
+    LinkAttempt.objects.create(linked_account=account, integration=integration, succeeded=True)
+
+
+def _account_for(*, token: LinkToken, category: str) -> LinkedAccount | None:
+    if token.linked_account_id is not None:
+        bound = LinkedAccount.objects.select_for_update().filter(pk=token.linked_account_id).first()
+        if bound is not None:
+            return bound
+    return (
+        LinkedAccount.objects.select_for_update()
+        .filter(
+            organization=token.organization,
+            account_type=token.account_type,
+            category=category,
+            end_user_origin_id=token.end_user_origin_id,
+        )
+        .first()
+    )
