@@ -166,8 +166,8 @@ class Command(BaseCommand):
                 if target == LinkedAccountStatus.RELINK_NEEDED and account_type == AccountType.TEST:
                     url = magic_link_create(account=account, base_url=base_url).magic_link_url
                     self.stdout.write(f"  relink page for Globex (test account): {url}")
-        if needs_oauth:
-            self._seed_oauth_account(organization)
+            if needs_oauth:
+                self._seed_oauth_account(organization)
         return production
 
     def _seed_oauth_account(self, organization):
