@@ -34,19 +34,15 @@ from accounts.selectors import linked_account_credentials
 
 from .integrations.base import ErrorClass, LoggedRequest, ProviderError
 from .integrations.oauth import OAuth2Integration, TokenSet, epoch_to_datetime
+from .metrics import oauth_refresh_observe
 from .models_oauth import OAuthToken
 
 logger = logging.getLogger(__name__)
 
 
 def _count(outcome: str) -> None:
-    """relink_oauth_refreshes_total{outcome} (defined by the metrics module when present)."""
-    try:
-        from . import metrics  # type: ignore[attr-defined]
-
-        metrics.OAUTH_REFRESHES.labels(outcome=outcome).inc()
-    except (ImportError, AttributeError):
-        pass
+    """relink_oauth_refreshes_total{outcome}."""
+    oauth_refresh_observe(outcome=outcome)
 
 
 def source_hash(linked: dict[str, Any]) -> str:
