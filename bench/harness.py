@@ -252,8 +252,13 @@ LINKED_ACCOUNT_COLUMNS = [
 
 
 def copy_linked_accounts(rows: Iterable[tuple]) -> int:
-    """COPY linked-account rows (tuples in LINKED_ACCOUNT_COLUMNS order)."""
-    return bulk_copy("accounts_linkedaccount", LINKED_ACCOUNT_COLUMNS, rows)
+    """COPY linked-account rows (tuples in LINKED_ACCOUNT_COLUMNS order). Columns added since, whose
+    model default is not a database default, are filled in here (`status_detail`: empty)."""
+    return bulk_copy(
+        "accounts_linkedaccount",
+        [*LINKED_ACCOUNT_COLUMNS, "status_detail"],
+        (tuple(row) + ("",) for row in rows),
+    )
 
 
 def own_cpu_seconds() -> tuple[float, float]:
