@@ -153,7 +153,9 @@ def test_link_and_relink_with_javascript_off(browser, live_server, owner, sandbo
     assert field.get_attribute("aria-invalid") == "true"
     assert "form-error" in field.get_attribute("aria-describedby")
     assert "wrong_key_value" not in page.content()
-    assert not LinkedAccount.objects.filter(end_user_origin_id="nojs-1").exists()
+    # The failed attempt leaves an INCOMPLETE account with no credentials (as Merge means it).
+    [attempted] = LinkedAccount.objects.filter(end_user_origin_id="nojs-1")
+    assert attempted.status == "INCOMPLETE" and not attempted.credentials_encrypted
     shot(page, "nojs-wrong-key")
 
     # The right key: connected; the page says to close it (its Close button needs a script).
@@ -168,6 +170,7 @@ def test_link_and_relink_with_javascript_off(browser, live_server, owner, sandbo
     account = LinkedAccount.objects.get(end_user_origin_id="nojs-1")
     token = linked_account_token(account=account)
     assert account.status == "COMPLETE"
+    assert account.pk == attempted.pk  # the same account, completed
 
     # Same-origin POSTs carried their Origin (the CSRF check needs it, "null" fails it).
     assert {p.header_value("origin") for p in posts} == {live_server.url}
