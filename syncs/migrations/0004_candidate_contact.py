@@ -5,6 +5,28 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def common_model_row(name, label, fields):
+    """CreateModel of a common-model row (syncs.models.CommonModelRow): its shared columns around the model's own."""
+    return migrations.CreateModel(
+        name=name,
+        fields=[
+            ('id', models.UUIDField(default=accounts.ids.uuid7, editable=False, primary_key=True, serialize=False)),
+            ('remote_id', models.CharField(max_length=255)),
+            ('remote_was_deleted', models.BooleanField(default=False)),
+            ('created_at', models.DateTimeField(auto_now_add=True)),
+            ('modified_at', models.DateTimeField()),
+            ('content_hash', models.CharField(blank=True, default='', max_length=40)),
+            *fields,
+            ('linked_account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='%(class)ss', to='accounts.linkedaccount')),
+        ],
+        options={
+            'abstract': False,
+            'indexes': [models.Index(fields=['linked_account', 'id'], name=f'{label}_account_id'), models.Index(fields=['linked_account', 'modified_at'], name=f'{label}_account_modified')],
+            'constraints': [models.UniqueConstraint(fields=('linked_account', 'remote_id'), name=f'uniq_{label}_remote_id')],
+        },
+    )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -23,59 +45,29 @@ class Migration(migrations.Migration):
             name='linked_account',
             field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='%(class)ss', to='accounts.linkedaccount'),
         ),
-        migrations.CreateModel(
-            name='Candidate',
-            fields=[
-                ('id', models.UUIDField(default=accounts.ids.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('remote_id', models.CharField(max_length=255)),
-                ('remote_was_deleted', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('modified_at', models.DateTimeField()),
-                ('content_hash', models.CharField(blank=True, default='', max_length=40)),
-                ('first_name', models.CharField(blank=True, max_length=255, null=True)),
-                ('last_name', models.CharField(blank=True, max_length=255, null=True)),
-                ('company', models.CharField(blank=True, max_length=255, null=True)),
-                ('title', models.CharField(blank=True, max_length=255, null=True)),
-                ('remote_created_at', models.DateTimeField(blank=True, null=True)),
-                ('remote_updated_at', models.DateTimeField(blank=True, null=True)),
-                ('last_interaction_at', models.DateTimeField(blank=True, null=True)),
-                ('is_private', models.BooleanField(blank=True, null=True)),
-                ('can_email', models.BooleanField(blank=True, null=True)),
-                ('locations', models.JSONField(blank=True, default=list)),
-                ('phone_numbers', models.JSONField(blank=True, default=list)),
-                ('email_addresses', models.JSONField(blank=True, default=list)),
-                ('urls', models.JSONField(blank=True, default=list)),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('linked_account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='%(class)ss', to='accounts.linkedaccount')),
-            ],
-            options={
-                'abstract': False,
-                'indexes': [models.Index(fields=['linked_account', 'id'], name='candidate_account_id'), models.Index(fields=['linked_account', 'modified_at'], name='candidate_account_modified')],
-                'constraints': [models.UniqueConstraint(fields=('linked_account', 'remote_id'), name='uniq_candidate_remote_id')],
-            },
-        ),
-        migrations.CreateModel(
-            name='Contact',
-            fields=[
-                ('id', models.UUIDField(default=accounts.ids.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('remote_id', models.CharField(max_length=255)),
-                ('remote_was_deleted', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('modified_at', models.DateTimeField()),
-                ('content_hash', models.CharField(blank=True, default='', max_length=40)),
-                ('first_name', models.CharField(blank=True, max_length=255, null=True)),
-                ('last_name', models.CharField(blank=True, max_length=255, null=True)),
-                ('addresses', models.JSONField(blank=True, default=list)),
-                ('email_addresses', models.JSONField(blank=True, default=list)),
-                ('phone_numbers', models.JSONField(blank=True, default=list)),
-                ('last_activity_at', models.DateTimeField(blank=True, null=True)),
-                ('remote_created_at', models.DateTimeField(blank=True, null=True)),
-                ('linked_account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='%(class)ss', to='accounts.linkedaccount')),
-            ],
-            options={
-                'abstract': False,
-                'indexes': [models.Index(fields=['linked_account', 'id'], name='contact_account_id'), models.Index(fields=['linked_account', 'modified_at'], name='contact_account_modified')],
-                'constraints': [models.UniqueConstraint(fields=('linked_account', 'remote_id'), name='uniq_contact_remote_id')],
-            },
-        ),
+        common_model_row('Candidate', 'candidate', [
+            ('first_name', models.CharField(blank=True, max_length=255, null=True)),
+            ('last_name', models.CharField(blank=True, max_length=255, null=True)),
+            ('company', models.CharField(blank=True, max_length=255, null=True)),
+            ('title', models.CharField(blank=True, max_length=255, null=True)),
+            ('remote_created_at', models.DateTimeField(blank=True, null=True)),
+            ('remote_updated_at', models.DateTimeField(blank=True, null=True)),
+            ('last_interaction_at', models.DateTimeField(blank=True, null=True)),
+            ('is_private', models.BooleanField(blank=True, null=True)),
+            ('can_email', models.BooleanField(blank=True, null=True)),
+            ('locations', models.JSONField(blank=True, default=list)),
+            ('phone_numbers', models.JSONField(blank=True, default=list)),
+            ('email_addresses', models.JSONField(blank=True, default=list)),
+            ('urls', models.JSONField(blank=True, default=list)),
+            ('tags', models.JSONField(blank=True, default=list)),
+        ]),
+        common_model_row('Contact', 'contact', [
+            ('first_name', models.CharField(blank=True, max_length=255, null=True)),
+            ('last_name', models.CharField(blank=True, max_length=255, null=True)),
+            ('addresses', models.JSONField(blank=True, default=list)),
+            ('email_addresses', models.JSONField(blank=True, default=list)),
+            ('phone_numbers', models.JSONField(blank=True, default=list)),
+            ('last_activity_at', models.DateTimeField(blank=True, null=True)),
+            ('remote_created_at', models.DateTimeField(blank=True, null=True)),
+        ]),
     ]
