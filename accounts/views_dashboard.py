@@ -143,14 +143,22 @@ def _next_month(value: date) -> date:
     return (value.replace(day=28) + timezone.timedelta(days=4)).replace(day=1)
 
 
+def _month_usage(request) -> tuple[date | None, dict | None]:
+    """The month the request asks for and its totals (a closed month is stored on its first
+    read); (None, None) for a month that is malformed or in the future."""
+    month = _parse_month(request.GET.get("month"))
+    if month is None:
+        return None, None
+    billing_month_close(organization=request.organization, month=month)  # once per closed month
+    return month, billing_month_summary(organization=request.organization, month=month)
+
+
 @require_GET
 @operator_required
 def billing(request):
-    month = _parse_month(request.GET.get("month"))
+    month, usage = _month_usage(request)
     if month is None:
         return HttpResponseBadRequest("Invalid month: use YYYY-MM, not in the future.")
-    billing_month_close(organization=request.organization, month=month)  # once per closed month
-    usage = billing_month_summary(organization=request.organization, month=month)
     this_month = timezone.now().date().replace(day=1)
     rows = billing_month_top_accounts(organization=request.organization, month=month, top=BILLING_PAGE_ROWS)
     return render(
@@ -171,11 +179,9 @@ def billing(request):
 @require_GET
 @operator_required
 def billing_csv(request):
-    month = _parse_month(request.GET.get("month"))
+    month, usage = _month_usage(request)
     if month is None:
         return HttpResponseBadRequest("Invalid month: use YYYY-MM, not in the future.")
-    billing_month_close(organization=request.organization, month=month)  # once per closed month
-    usage = billing_month_summary(organization=request.organization, month=month)
     accounts = billing_month_accounts_iter(organization=request.organization, month=month)
     response = StreamingHttpResponse(
         _billing_csv_lines(usage, accounts), content_type="text/csv; charset=utf-8"

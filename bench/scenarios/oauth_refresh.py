@@ -24,7 +24,7 @@ from django.conf import settings
 from accounts.crypto import encrypt_json
 from accounts.ids import uuid7
 from accounts.services import organization_create
-from bench.harness import copy_linked_accounts, peak_rss_mb
+from bench.harness import LINKED_ACCOUNT_COLUMNS, copy_linked_accounts, linked_account_row, peak_rss_mb
 from bench.scenarios.syncs_throughput import (
     ROOT,
     _cpu_seconds,
@@ -36,6 +36,7 @@ from bench.scenarios.syncs_throughput import (
     _stop,
     _wait_for,
 )
+from config.worker_process import worker_command
 from syncs.models import OAuthToken
 from syncs.tasks import validate_account_credentials
 
@@ -82,32 +83,27 @@ def _seed(org_id: str, base: str) -> list[str]:
     created = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
     with httpx.Client(timeout=10) as client:
         grants = [_grant(client, base) for _ in ids]
-    rows = (
-        (
-            account_id,
-            org_id,
-            "hris",
-            "sandbox_oauth",
-            f"oauth-{n}",
-            f"Customer {n}",
-            f"o{n}@example.com",
-            "PRODUCTION",
-            "COMPLETE",
-            "",
-            None,
-            created,
-            created,
-            created,
-            f"oauth-bench-token-{n}",
-            "x",
-            encrypt_json(grant),
-            "manual",
-            None,
-            None,
+
+    def row(n: int, account_id: str, grant: dict) -> tuple:
+        seed = linked_account_row(
+            n=n,
+            organization_id=org_id,
+            origin_id=f"oauth-{n}",
+            status="COMPLETE",
+            created=created,
+            token_hash=f"oauth-bench-token-{n}",
+            token_encrypted="x",
+            account_id=account_id,
         )
-        for n, (account_id, grant) in enumerate(zip(ids, grants, strict=True))
-    )
-    copy_linked_accounts(rows)
+        columns = dict(zip(LINKED_ACCOUNT_COLUMNS, seed, strict=True)) | {
+            "integration": "sandbox_oauth",
+            "end_user_email_address": f"o{n}@example.com",
+            "credentials_encrypted": encrypt_json(grant),
+            "sync_frequency": "manual",
+        }
+        return tuple(columns.values())
+
+    copy_linked_accounts(row(n, *pair) for n, pair in enumerate(zip(ids, grants, strict=True)))
     return ids
 
 
@@ -128,21 +124,12 @@ def run(report) -> None:
         [sys.executable, "manage.py", "sandbox_provider"], env, run_dir / "bench-oauth-provider.log"
     )
     worker = _start(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel=WARNING",
-            f"--concurrency={CONCURRENCY}",
+        worker_command(
             "--queues=syncs",
-            "--without-gossip",
-            "--without-mingle",
             "--without-heartbeat",
             f"--hostname=bench-oauth-{os.getpid()}@%h",
-        ],
+            concurrency=CONCURRENCY,
+        ),
         env,
         run_dir / "bench-oauth-worker.log",
     )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,6 +30,7 @@ import httpx
 
 from .base import CredentialField, ErrorClass, Integration, ProviderError, ProviderSession, RecordError
 from .enums import ETHNICITY, GENDER, MARITAL_STATUS, enum_value
+from .values import parse_day, text_or_none
 
 API_ROOT = "https://api.bamboohr.com/api/gateway.php"
 PAGE_SIZE = 100
@@ -70,21 +71,9 @@ def company_subdomain(raw: Any) -> str:
 
 def parse_date(value: Any) -> datetime | None:
     """A BambooHR date (YYYY-MM-DD) as midnight UTC; empty and 0000-00-00 mean unknown."""
-    text = str(value or "").strip()
-    if not text or text.startswith("0000-00-00"):
+    if str(value or "").strip().startswith("0000-00-00"):
         return None
-    try:
-        day = date.fromisoformat(text[:10])
-    except ValueError:
-        raise RecordError(f"bad date {text[:40]!r}")
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+    return parse_day(value)
 
 
 class BambooHRIntegration(Integration):
@@ -180,24 +169,24 @@ class BambooHRIntegration(Integration):
 
     # --- mapping ----------------------------------------------------------------------------
     def map_record(self, model: str, raw: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(raw, dict) or _text(raw.get("employeeId") or raw.get("id")) is None:
+        if not isinstance(raw, dict) or text_or_none(raw.get("employeeId") or raw.get("id")) is None:
             raise RecordError("employee without an employeeId")
-        remote_id = _text(raw.get("employeeId") or raw.get("id"))
-        first = _text(raw.get("firstName")) or ""
-        last = _text(raw.get("lastName")) or ""
-        preferred = _text(raw.get("preferredName"))
-        display = _text(raw.get("displayName")) or f"{preferred or first} {last}".strip()
+        remote_id = text_or_none(raw.get("employeeId") or raw.get("id"))
+        first = text_or_none(raw.get("firstName")) or ""
+        last = text_or_none(raw.get("lastName")) or ""
+        preferred = text_or_none(raw.get("preferredName"))
+        display = text_or_none(raw.get("displayName")) or f"{preferred or first} {last}".strip()
         start = parse_date(raw.get("hireDate"))
         termination = parse_date(raw.get("terminationDate"))
         return {
             "remote_id": remote_id,
-            "employee_number": _text(raw.get("employeeNumber")),
+            "employee_number": text_or_none(raw.get("employeeNumber")),
             "first_name": first,
             "last_name": last,
             "display_full_name": display,
-            "work_email": _text(raw.get("workEmail")),
-            "personal_email": _text(raw.get("homeEmail")),
-            "mobile_phone_number": _text(raw.get("mobilePhone")),
+            "work_email": text_or_none(raw.get("workEmail")),
+            "personal_email": text_or_none(raw.get("homeEmail")),
+            "mobile_phone_number": text_or_none(raw.get("mobilePhone")),
             "employment_status": self._employment_status(raw.get("status"), start),
             "start_date": start,
             "termination_date": termination,
@@ -209,8 +198,8 @@ class BambooHRIntegration(Integration):
             "marital_status": enum_value(MARITAL_STATUS, raw.get("maritalStatus")),
             "ethnicity": enum_value(ETHNICITY, raw.get("ethnicity")),
             "date_of_birth": parse_date(raw.get("dateOfBirth")),
-            "ssn": _text(raw.get("ssn")),  # null when the key's user may not read it
-            "avatar": _text(raw.get("photoUrl")),
+            "ssn": text_or_none(raw.get("ssn")),  # null when the key's user may not read it
+            "avatar": text_or_none(raw.get("photoUrl")),
         }
 
     @staticmethod

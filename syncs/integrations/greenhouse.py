@@ -35,6 +35,7 @@ from .base import (
     parse_datetime,
     parse_json,
 )
+from .values import text_or_none
 
 API_ROOT = "https://harvest.greenhouse.io/v1"
 PAGE_SIZE = 500
@@ -45,24 +46,17 @@ _PHONE_TYPES = {"home": "HOME", "work": "WORK", "mobile": "MOBILE", "skype": "SK
 _URL_TYPES = {"personal": "PERSONAL", "company": "COMPANY", "portfolio": "PORTFOLIO", "blog": "BLOG"}
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _typed(items: Any, type_name: str, types: dict[str, str], default: str | None = "OTHER") -> list[dict]:
     """Harvest's ``[{value, type}]`` as Merge's ``[{value, <type_name>}]``."""
     if not isinstance(items, list):
         return []
     return [
         {
-            "value": _text(item.get("value")),
+            "value": text_or_none(item.get("value")),
             type_name: types.get(str(item.get("type") or "").lower(), default),
         }
         for item in items
-        if isinstance(item, dict) and _text(item.get("value"))
+        if isinstance(item, dict) and text_or_none(item.get("value"))
     ]
 
 
@@ -130,7 +124,7 @@ class GreenhouseIntegration(Integration):
         return url
 
     def map_record(self, model: str, raw: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(raw, dict) or _text(raw.get("id")) is None:
+        if not isinstance(raw, dict) or text_or_none(raw.get("id")) is None:
             raise RecordError("candidate without an id")
         urls = _typed(raw.get("website_addresses"), "url_type", _URL_TYPES)
         urls += _typed(
@@ -145,17 +139,19 @@ class GreenhouseIntegration(Integration):
         addresses = raw.get("addresses") if isinstance(raw.get("addresses"), list) else []
         tags = raw.get("tags") if isinstance(raw.get("tags"), list) else []
         return {
-            "remote_id": _text(raw["id"]),
-            "first_name": _text(raw.get("first_name")),
-            "last_name": _text(raw.get("last_name")),
-            "company": _text(raw.get("company")),
-            "title": _text(raw.get("title")),
+            "remote_id": text_or_none(raw["id"]),
+            "first_name": text_or_none(raw.get("first_name")),
+            "last_name": text_or_none(raw.get("last_name")),
+            "company": text_or_none(raw.get("company")),
+            "title": text_or_none(raw.get("title")),
             "remote_created_at": parse_datetime(raw.get("created_at")),
             "remote_updated_at": parse_datetime(raw.get("updated_at")),
             "last_interaction_at": parse_datetime(raw.get("last_activity")),
             "is_private": raw.get("is_private") if isinstance(raw.get("is_private"), bool) else None,
             "can_email": raw.get("can_email") if isinstance(raw.get("can_email"), bool) else None,
-            "locations": [a["value"] for a in addresses if isinstance(a, dict) and _text(a.get("value"))],
+            "locations": [
+                a["value"] for a in addresses if isinstance(a, dict) and text_or_none(a.get("value"))
+            ],
             "email_addresses": _typed(raw.get("email_addresses"), "email_address_type", _EMAIL_TYPES),
             "phone_numbers": _typed(raw.get("phone_numbers"), "phone_number_type", _PHONE_TYPES),
             "urls": urls,

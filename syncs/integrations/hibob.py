@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -40,6 +40,7 @@ from .base import (
     parse_json,
 )
 from .enums import GENDER, enum_value
+from .values import parse_day, text_or_none
 
 API_ROOT = "https://api.hibob.com/v1"
 BATCH_SIZE = 500  # employees per filtered search
@@ -98,23 +99,9 @@ def label_value(raw: dict[str, Any], field_id: str) -> Any:
     return field_value(raw, field_id)
 
 
-def parse_date(value: Any) -> datetime | None:
-    """A Bob date (machine format, YYYY-MM-DD) as midnight UTC."""
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        day = date.fromisoformat(text[:10])
-    except ValueError:
-        raise RecordError(f"bad date {text[:40]!r}")
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
 def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, dict | list):
-        return None
-    text = str(value).strip()
-    return text or None
+    """Trimmed text; a nested object or list is not a text value."""
+    return None if isinstance(value, dict | list) else text_or_none(value)
 
 
 class HiBobIntegration(Integration):
@@ -219,7 +206,7 @@ class HiBobIntegration(Integration):
         first = _text(field_value(raw, "root.firstName")) or ""
         last = _text(field_value(raw, "root.surname")) or ""
         display = _text(field_value(raw, "root.displayName")) or f"{first} {last}".strip()
-        start = parse_date(field_value(raw, "work.startDate"))
+        start = parse_day(field_value(raw, "work.startDate"))
         return {
             "remote_id": remote_id,
             "employee_number": _text(field_value(raw, "work.employeeIdInCompany")),
@@ -231,8 +218,8 @@ class HiBobIntegration(Integration):
             "mobile_phone_number": _text(field_value(raw, "home.mobilePhone")),
             "employment_status": self._employment_status(raw, start),
             "start_date": start,
-            "termination_date": parse_date(field_value(raw, "internal.terminationDate")),
-            "remote_created_at": parse_date(field_value(raw, "root.creationDate")),
+            "termination_date": parse_day(field_value(raw, "internal.terminationDate")),
+            "remote_created_at": parse_day(field_value(raw, "root.creationDate")),
             "avatar": _text(field_value(raw, "root.avatarUrl")),
             "gender": enum_value(GENDER, label_value(raw, "personal.gender")),
         }

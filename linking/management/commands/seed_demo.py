@@ -45,7 +45,7 @@ from syncs.models import SyncRun, SyncTrigger
 from syncs.runs import sync_run_account
 from syncs.sandbox_controls import sandbox_revoke_key
 from syncs.sandbox_provider import serve_in_thread
-from syncs.services_oauth import oauth_authorization_url, oauth_exchange_code, oauth_headless_consent
+from syncs.services_oauth import oauth_sandbox_grant
 
 DEMO_ORG = "Demo Co"
 DEMO_USER = "demo"
@@ -193,14 +193,7 @@ class Command(BaseCommand):
         """Tokens of a new grant of the sandbox authorization server: consent ("Allow",
         answered by the sandbox) and a real code exchange with PKCE."""
         redirect_uri = f"{settings.PUBLIC_BASE_URL}/link/oauth/callback"
-        verifier = "demo-" + "v" * 60
-        url = oauth_authorization_url(
-            integration=integration, redirect_uri=redirect_uri, state="demo", code_verifier=verifier
-        )
-        answer = oauth_headless_consent(integration=integration, authorization_url=url)
-        return oauth_exchange_code(
-            integration=integration, code=answer["code"], code_verifier=verifier, redirect_uri=redirect_uri
-        )
+        return oauth_sandbox_grant(integration=integration, redirect_uri=redirect_uri, label="demo")
 
     def _seed_account(
         self, organization, origin_id, org_name, email, target, account_type, timeline, category, integration
