@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
 from . import services
+from .admin_base import ServiceWrittenAdmin
 from .models import (
     ApiKey,
     BillingMonth,
@@ -12,12 +13,8 @@ from .models import (
 )
 
 
-class ReadMostlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadMostlyAdmin(ServiceWrittenAdmin):
+    editable = True
 
 
 @admin.register(Organization)
@@ -99,7 +96,7 @@ class LinkedAccountAdmin(ReadMostlyAdmin):
 
 
 @admin.register(LinkedAccountStatusChange)
-class LinkedAccountStatusChangeAdmin(ReadMostlyAdmin):
+class LinkedAccountStatusChangeAdmin(ServiceWrittenAdmin):
     list_display = ("at", "linked_account_uuid", "from_status", "to_status", "reason", "processed_at")
     list_filter = ("to_status", "account_type")
     readonly_fields = [
@@ -115,15 +112,9 @@ class LinkedAccountStatusChangeAdmin(ReadMostlyAdmin):
         "processed_at",
     ]
 
-    def has_change_permission(self, request, obj=None):
-        return False
 
-
-class _StoredBillingAdmin(ReadMostlyAdmin):
+class _StoredBillingAdmin(ServiceWrittenAdmin):
     """A closed month's stored billing (accounts.billing_months): read-only, as the month is."""
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(BillingMonth)

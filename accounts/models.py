@@ -27,14 +27,12 @@ class LinkedAccountStatus(models.TextChoices):
     IDLE = "IDLE", "Idle"
 
 
-class HistoryStatus(models.TextChoices):
-    """What a status-history row can name: the account statuses, plus DELETED."""
-
-    COMPLETE = "COMPLETE", "Complete"
-    INCOMPLETE = "INCOMPLETE", "Incomplete"
-    RELINK_NEEDED = "RELINK_NEEDED", "Relink needed"
-    IDLE = "IDLE", "Idle"
-    DELETED = "DELETED", "Deleted"
+# What a status-history row can name: the account statuses, plus DELETED.
+HistoryStatus = models.TextChoices(
+    "HistoryStatus",
+    [(status.name, (status.value, status.label)) for status in LinkedAccountStatus]
+    + [("DELETED", ("DELETED", "Deleted"))],
+)
 
 
 class SyncFrequency(models.TextChoices):

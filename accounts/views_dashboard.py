@@ -1,6 +1,7 @@
 """Operator dashboard pages of the ground floor: home, organization switcher, billing, settings."""
 
 import csv
+import functools
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -143,22 +144,26 @@ def _next_month(value: date) -> date:
     return (value.replace(day=28) + timezone.timedelta(days=4)).replace(day=1)
 
 
-def _month_usage(request) -> tuple[date | None, dict | None]:
-    """The month the request asks for and its totals (a closed month is stored on its first
-    read); (None, None) for a month that is malformed or in the future."""
-    month = _parse_month(request.GET.get("month"))
-    if month is None:
-        return None, None
-    billing_month_close(organization=request.organization, month=month)  # once per closed month
-    return month, billing_month_summary(organization=request.organization, month=month)
+def _of_billing_month(view):
+    """A billing view of the month the request asks for, called as view(request, month, usage)
+    with the month's totals (a closed month is stored on its first read); a month that is
+    malformed or in the future is a 400."""
+
+    @functools.wraps(view)
+    def wrapper(request):
+        month = _parse_month(request.GET.get("month"))
+        if month is None:
+            return HttpResponseBadRequest("Invalid month: use YYYY-MM, not in the future.")
+        billing_month_close(organization=request.organization, month=month)  # once per closed month
+        return view(request, month, billing_month_summary(organization=request.organization, month=month))
+
+    return wrapper
 
 
 @require_GET
 @operator_required
-def billing(request):
-    month, usage = _month_usage(request)
-    if month is None:
-        return HttpResponseBadRequest("Invalid month: use YYYY-MM, not in the future.")
+@_of_billing_month
+def billing(request, month, usage):
     this_month = timezone.now().date().replace(day=1)
     rows = billing_month_top_accounts(organization=request.organization, month=month, top=BILLING_PAGE_ROWS)
     return render(
@@ -178,10 +183,8 @@ def billing(request):
 
 @require_GET
 @operator_required
-def billing_csv(request):
-    month, usage = _month_usage(request)
-    if month is None:
-        return HttpResponseBadRequest("Invalid month: use YYYY-MM, not in the future.")
+@_of_billing_month
+def billing_csv(request, month, usage):
     accounts = billing_month_accounts_iter(organization=request.organization, month=month)
     response = StreamingHttpResponse(
         _billing_csv_lines(usage, accounts), content_type="text/csv; charset=utf-8"
@@ -276,11 +279,9 @@ class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, required=False)
 
 
-@require_http_methods(["GET", "POST"])
-@operator_required
-def settings_page(request):
-    organization = request.organization
-    form = SettingsForm(
+def _saved_settings_form(organization) -> SettingsForm:
+    """The settings form showing what the organization has saved."""
+    return SettingsForm(
         initial={
             "default_sync_frequency": organization.default_sync_frequency,
             "relink_support_text": organization.relink_support_text,
@@ -288,6 +289,13 @@ def settings_page(request):
             "embedding_origins": "\n".join(organization.embedding_origins),
         }
     )
+
+
+@require_http_methods(["GET", "POST"])
+@operator_required
+def settings_page(request):
+    organization = request.organization
+    form = _saved_settings_form(organization)
     if request.method == "POST":
         form = SettingsForm(request.POST)
         if form.is_valid():
@@ -315,17 +323,11 @@ def api_key_create(request):
         messages.error(request, "Choose an environment for the new key.")
         return redirect("dash-settings")
     key, raw = services.api_key_create(organization=request.organization, **form.cleaned_data)
-    organization = request.organization
-    form = SettingsForm(
-        initial={
-            "default_sync_frequency": organization.default_sync_frequency,
-            "relink_support_text": organization.relink_support_text,
-            "relink_reminder_days": organization.relink_reminder_days,
-        }
-    )
     # The key is in this response only: it is stored nowhere but as a keyed hash.
     return _render_settings(
-        request, form=form, new_key={"raw": raw, "environment": key.environment, "name": key.name}
+        request,
+        form=_saved_settings_form(request.organization),
+        new_key={"raw": raw, "environment": key.environment, "name": key.name},
     )
 
 

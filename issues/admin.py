@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from accounts.admin_base import ServiceWrittenAdmin
+
 from . import services
 from .models import Issue, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookNotice
 from .webhooks.endpoints import (
@@ -16,19 +18,8 @@ from .webhooks.endpoints import (
 from .webhooks.sweeps import webhook_delivery_redeliver
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Issue)
-class IssueAdmin(ReadOnlyAdmin):
+class IssueAdmin(ServiceWrittenAdmin):
     list_display = (
         "error_description",
         "status",
@@ -135,7 +126,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ServiceWrittenAdmin):
     list_display = ("id", "event", "endpoint", "status", "attempt_count", "next_attempt_at", "created_at")
     list_select_related = ("endpoint",)
     list_filter = ("status", "event")
@@ -145,12 +136,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields if f.name != "body"]
     inlines = [WebhookAttemptInline]
     actions = ["redeliver"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    editable = True
 
     @admin.action(description="Redeliver the selected deliveries")
     def redeliver(self, request, queryset):
@@ -165,7 +151,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookNotice)
-class WebhookNoticeAdmin(ReadOnlyAdmin):
+class WebhookNoticeAdmin(ServiceWrittenAdmin):
     list_display = ("created_at", "organization", "kind", "message", "acknowledged_at")
     list_filter = ("kind",)
     actions = ["acknowledge"]
@@ -177,7 +163,7 @@ class WebhookNoticeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WebhookAttempt)
-class WebhookAttemptAdmin(ReadOnlyAdmin):
+class WebhookAttemptAdmin(ServiceWrittenAdmin):
     """Every POST of every delivery (also shown inline on its delivery)."""
 
     list_display = ("delivery", "number", "started_at", "outcome", "status_code", "duration_ms")

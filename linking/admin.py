@@ -1,16 +1,15 @@
 from django.contrib import admin
 
+from accounts.admin_base import ServiceWrittenAdmin
+
 from .models import LinkAttempt, LinkToken, OAuthConsent, PublicToken, RelinkEmail
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Tokens and e-mail records are written by the link flow only; the admin shows them."""
+class ReadOnlyAdmin(ServiceWrittenAdmin):
+    """Tokens and e-mail records are written by the link flow only; the admin shows them (and
+    may delete them)."""
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    deletable = True
 
 
 @admin.register(LinkToken)

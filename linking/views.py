@@ -98,6 +98,12 @@ class AccountTokenView(OrganizationView):
         )
 
 
+def _link_problem_response(exc: LinkProblem) -> Response:
+    """A 400 naming the field at fault: the link token when it is unknown, used or expired."""
+    field = "link_token" if exc.code in ("unknown", "used", "expired") else exc.code
+    return Response({field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+
+
 class SandboxPublicTokenView(OrganizationView):
     """Finish a link flow without the page (test keys only), through the same `link_finish`."""
 
@@ -135,8 +141,7 @@ class SandboxPublicTokenView(OrganizationView):
                 account_type=AccountType.TEST,
             )
         except LinkProblem as exc:
-            field = "link_token" if exc.code in ("unknown", "used", "expired") else exc.code
-            return Response({field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+            return _link_problem_response(exc)
         if not result.ok:
             return Response(
                 {"credentials": [result.message], "error_description": result.error_description},
@@ -164,8 +169,7 @@ class SandboxPublicTokenView(OrganizationView):
                 account_type=AccountType.TEST,
             )
         except LinkProblem as exc:
-            field = "link_token" if exc.code in ("unknown", "used", "expired") else exc.code
-            return Response({field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+            return _link_problem_response(exc)
         if outcome.kind != "linked":
             body = {"credentials": [outcome.message]}
             if outcome.finished is not None:

@@ -1,6 +1,8 @@
 """The end-user link and relink page: one page, its steps as template partials. With htmx each
 step swaps into the panel; without JavaScript every link and form still works as a full page."""
 
+import functools
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
@@ -107,12 +109,24 @@ def _load(raw_token: str) -> tuple[LinkToken | None, str | None]:
     return token, link_token_problem(token=token)
 
 
+def _usable_link_token(view):
+    """A view of the link page for the token in its URL, called as view(request, link_token,
+    token, ...) when the token can be used; the problem page (unknown, used, expired) if not."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, token: str, **kwargs) -> HttpResponse:
+        link_token, problem = _load(token)
+        if problem:
+            return _problem(request, problem)
+        return view(request, link_token, token, **kwargs)
+
+    return wrapper
+
+
 @xframe_options_exempt
 @require_GET
-def link_page(request: HttpRequest, token: str) -> HttpResponse:
-    link_token, problem = _load(token)
-    if problem:
-        return _problem(request, problem)
+@_usable_link_token
+def link_page(request: HttpRequest, link_token: LinkToken, token: str) -> HttpResponse:
     context = _common(request, link_token, token)
     fixed = _fixed_integration(link_token)
     if fixed and not integration_allowed_for_token(token=link_token, slug=fixed):
@@ -124,10 +138,8 @@ def link_page(request: HttpRequest, token: str) -> HttpResponse:
 
 @xframe_options_exempt
 @require_GET
-def link_form(request: HttpRequest, token: str, integration: str) -> HttpResponse:
-    link_token, problem = _load(token)
-    if problem:
-        return _problem(request, problem)
+@_usable_link_token
+def link_form(request: HttpRequest, link_token: LinkToken, token: str, integration: str) -> HttpResponse:
     fixed = _fixed_integration(link_token)
     allowed = [fixed] if fixed else [i.slug for i in integrations_for_link(token=link_token)]
     if integration not in allowed or not integration_allowed_for_token(token=link_token, slug=integration):
@@ -138,10 +150,8 @@ def link_form(request: HttpRequest, token: str, integration: str) -> HttpRespons
 
 @xframe_options_exempt
 @require_POST
-def link_submit(request: HttpRequest, token: str, integration: str) -> HttpResponse:
-    link_token, problem = _load(token)
-    if problem:
-        return _problem(request, problem)
+@_usable_link_token
+def link_submit(request: HttpRequest, link_token: LinkToken, token: str, integration: str) -> HttpResponse:
     fixed = _fixed_integration(link_token)
     if catalog.get(integration).auth_type == "OAUTH2":
         return _problem(

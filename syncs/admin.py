@@ -3,18 +3,17 @@ common model); one action: force resync."""
 
 from django.contrib import admin, messages
 
+from accounts.admin_base import ServiceWrittenAdmin
 from accounts.models import LinkedAccount
 
 from . import dispatch
 from .models import Candidate, Contact, Employee, OAuthToken, RequestLog, SyncDispatch, SyncRun
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
+class ReadOnlyAdmin(ServiceWrittenAdmin):
+    """Shown, and deletable; never added or changed here."""
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    deletable = True
 
 
 @admin.action(description="Force a resync of these runs' linked accounts")

@@ -95,31 +95,23 @@ def common_model_views(api: ApiModel) -> tuple[type[CommonModelListView], type[C
     def retrieve_get(self, request, category, object_id):
         return CommonModelRetrieveView.get(self, request, category, object_id)
 
-    list_view = type(
-        f"{name}ListView",
-        (CommonModelListView,),
-        {
-            "api_model": api,
-            "get": extend_schema(
-                operation_id=f"{path}_list",
-                parameters=[ACCOUNT_TOKEN_PARAMETER, api.list_params],
-                responses=paginated_serializer(f"Paginated{name}List", api.serializer),
-            )(list_get),
-        },
+    def view(base, kind: str, get, params, responses):
+        """`<Name><Kind>View`, its GET documented as the `<path>_<kind>` operation."""
+        operation = extend_schema(
+            operation_id=f"{path}_{kind}", parameters=[ACCOUNT_TOKEN_PARAMETER, params], responses=responses
+        )
+        return type(f"{name}{kind.title()}View", (base,), {"api_model": api, "get": operation(get)})
+
+    return (
+        view(
+            CommonModelListView,
+            "list",
+            list_get,
+            api.list_params,
+            paginated_serializer(f"Paginated{name}List", api.serializer),
+        ),
+        view(CommonModelRetrieveView, "retrieve", retrieve_get, api.retrieve_params, api.serializer),
     )
-    retrieve_view = type(
-        f"{name}RetrieveView",
-        (CommonModelRetrieveView,),
-        {
-            "api_model": api,
-            "get": extend_schema(
-                operation_id=f"{path}_retrieve",
-                parameters=[ACCOUNT_TOKEN_PARAMETER, api.retrieve_params],
-                responses=api.serializer,
-            )(retrieve_get),
-        },
-    )
-    return list_view, retrieve_view
 
 
 # --- sync status -----------------------------------------------------------------------------------

@@ -105,21 +105,19 @@ class TestApiKeyCache:
             assert client.get(f"{URL}/linked-accounts").status_code == 401
         assert _key_queries(ctx) == 1
 
-    def test_unknown_keys_are_never_cached(self, owner, settings):
-        settings.API_KEY_CACHE_SECONDS = 60
+    @pytest.mark.parametrize(
+        ("cache_seconds", "raw_key", "status"),
+        [(60, "rl_live_not-a-real-key", 401), (0, None, 200)],
+        ids=["unknown-keys-are-never-cached", "zero-turns-the-cache-off"],
+    )
+    def test_every_request_looks_the_key_up(self, owner, settings, cache_seconds, raw_key, status):
+        settings.API_KEY_CACHE_SECONDS = cache_seconds
         client = owner.client()
-        client.credentials(HTTP_AUTHORIZATION="Bearer rl_live_not-a-real-key")
+        if raw_key:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
         for _ in range(2):
             with CaptureQueriesContext(connection) as ctx:
-                assert client.get(f"{URL}/linked-accounts").status_code == 401
-            assert _key_queries(ctx) == 1
-
-    def test_zero_turns_the_cache_off(self, owner, settings):
-        settings.API_KEY_CACHE_SECONDS = 0
-        client = owner.client()
-        for _ in range(2):
-            with CaptureQueriesContext(connection) as ctx:
-                assert client.get(f"{URL}/linked-accounts").status_code == 200
+                assert client.get(f"{URL}/linked-accounts").status_code == status
             assert _key_queries(ctx) == 1
 
 

@@ -34,6 +34,16 @@ def test_api_key_is_shown_once_and_can_be_revoked(owner, operator):
     assert "Revoked" in operator.get("/settings").content.decode()
 
 
+def test_the_settings_form_beside_a_new_key_shows_the_saved_embedding_origins(owner, operator):
+    owner.organization.embedding_origins = ["https://app.example.com"]
+    owner.organization.save(update_fields=["embedding_origins"])
+    response = operator.post("/settings/api-keys", {"environment": "TEST", "name": "ci"})
+    # The same form as GET /settings: saving it from this page keeps the origins.
+    assert response.status_code == 200
+    assert response.context["form"].initial == operator.get("/settings").context["form"].initial
+    assert response.context["form"].initial["embedding_origins"] == "https://app.example.com"
+
+
 def test_settings_are_saved_and_validated(owner, operator):
     response = operator.post(
         "/settings",

@@ -1,13 +1,12 @@
 """Concurrent failures for one account open one issue (PostgreSQL: real row locks)."""
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from issues import services
 from issues.models import Issue, WebhookDelivery
 from issues.webhooks.endpoints import webhook_endpoint_create
+from tests.threads import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -19,26 +18,15 @@ def test_concurrent_failures_open_one_issue_and_one_issue_new(owner):
         organization=owner.organization, url="https://a.example.com", events=["Issue.new"]
     )
     account, _ = owner.linked_account()
-    barrier = threading.Barrier(6)
-    errors = []
-
-    def fail(i):
-        try:
-            barrier.wait()
-            services.issue_record_failure(
+    results = race(
+        [
+            lambda i=i: services.issue_record_failure(
                 account=account, error_description="Rate limited", detail=f"429 #{i}"
             )
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=fail, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+            for i in range(6)
+        ]
+    )
+    assert [r for r in results if isinstance(r, Exception)] == []
     issue = Issue.objects.get()
     assert issue.occurrences == 6 and len(issue.error_details) == 6
     assert WebhookDelivery.objects.filter(event="Issue.new").count() == 1

@@ -64,84 +64,70 @@ def emit_ids(account, n: int) -> list[str]:
         return [str(d.id) for d in emit_many(account, n)]
 
 
-def test_each_event_arrives_once_with_valid_signatures(owner, worker):
-    receiver = Receiver().start()
-    try:
-        hook(owner, receiver)
-        account, _ = owner.linked_account()
-        worker.start()
-        # Queued only when the transaction commits: a send queued earlier would find no committed
-        # row to claim, and with no beat (no sweep) in this worker those deliveries would never
-        # arrive, failing the wait below.
-        with transaction.atomic():
-            sent = emit_ids(account, 25)
-            services.issue_record_failure(account=account, error_description="Invalid API key", detail="401")
-        issue_delivery = WebhookDelivery.objects.get(event="Issue.new")
-        expected = {*sent, str(issue_delivery.id)}
-        wait_until(lambda: receiver.unique_ids() >= expected, timeout=30, message="all deliveries")
-        # Every delivery recorded as delivered: none is claimable again, so every send that will
-        # ever happen has happened; a duplicate would be in the receiver's list now.
-        wait_until(
-            lambda: WebhookDelivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == 26,
-            message="deliveries marked delivered",
-        )
-        assert sorted(receiver.ids()) == sorted(expected)
-        assert all(r.merge_signature_ok and r.standard_signature_ok for r in receiver.received)
-        assert sorted(r.json["data"]["n"] for r in receiver.received if "n" in r.json["data"]) == list(
-            range(25)
-        )
-    finally:
-        receiver.stop()
+def test_each_event_arrives_once_with_valid_signatures(owner, worker, receiver):
+    hook(owner, receiver)
+    account, _ = owner.linked_account()
+    worker.start()
+    # Queued only when the transaction commits: a send queued earlier would find no committed
+    # row to claim, and with no beat (no sweep) in this worker those deliveries would never
+    # arrive, failing the wait below.
+    with transaction.atomic():
+        sent = emit_ids(account, 25)
+        services.issue_record_failure(account=account, error_description="Invalid API key", detail="401")
+    issue_delivery = WebhookDelivery.objects.get(event="Issue.new")
+    expected = {*sent, str(issue_delivery.id)}
+    wait_until(lambda: receiver.unique_ids() >= expected, timeout=30, message="all deliveries")
+    # Every delivery recorded as delivered: none is claimable again, so every send that will
+    # ever happen has happened; a duplicate would be in the receiver's list now.
+    wait_until(
+        lambda: WebhookDelivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == 26,
+        message="deliveries marked delivered",
+    )
+    assert sorted(receiver.ids()) == sorted(expected)
+    assert all(r.merge_signature_ok and r.standard_signature_ok for r in receiver.received)
+    assert sorted(r.json["data"]["n"] for r in receiver.received if "n" in r.json["data"]) == list(range(25))
 
 
-def test_500_twice_then_200_arrives_on_the_third_attempt(owner, worker):
-    receiver = Receiver().start()
-    try:
-        hook(owner, receiver)
-        account, _ = owner.linked_account()
-        receiver.script = [Answer(500), Answer(500)]
-        worker.start()
-        [delivery_id] = emit_ids(account, 1)
-        wait_until(
-            lambda: WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SUCCEEDED).exists(),
-            timeout=30,
-            message="delivered",
-        )
-        assert receiver.ids() == [delivery_id] * 3
-        assert [r.merge_signature_ok for r in receiver.received] == [True] * 3
-        outcomes = list(
-            WebhookAttempt.objects.filter(delivery_id=delivery_id)
-            .order_by("number")
-            .values_list("status_code", "outcome")
-        )
-        assert outcomes == [(500, "TRANSIENT"), (500, "TRANSIENT"), (200, "SUCCESS")]
-    finally:
-        receiver.stop()
+def test_500_twice_then_200_arrives_on_the_third_attempt(owner, worker, receiver):
+    hook(owner, receiver)
+    account, _ = owner.linked_account()
+    receiver.script = [Answer(500), Answer(500)]
+    worker.start()
+    [delivery_id] = emit_ids(account, 1)
+    wait_until(
+        lambda: WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SUCCEEDED).exists(),
+        timeout=30,
+        message="delivered",
+    )
+    assert receiver.ids() == [delivery_id] * 3
+    assert [r.merge_signature_ok for r in receiver.received] == [True] * 3
+    outcomes = list(
+        WebhookAttempt.objects.filter(delivery_id=delivery_id)
+        .order_by("number")
+        .values_list("status_code", "outcome")
+    )
+    assert outcomes == [(500, "TRANSIENT"), (500, "TRANSIENT"), (200, "SUCCESS")]
 
 
-def test_a_400_is_not_retried(owner, worker):
-    receiver = Receiver().start()
-    try:
-        hook(owner, receiver)
-        account, _ = owner.linked_account()
-        receiver.default = Answer(400, b"no thanks")
-        worker.start()
-        [delivery_id] = emit_ids(account, 1)
-        wait_until(
-            lambda: WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.FAILED).exists(),
-            message="final failure",
-        )
-        assert WebhookDelivery.objects.get(pk=delivery_id).next_attempt_at is None  # no retry planned
-        assert webhook_deliveries_requeue_due() == 0  # and the sweep has nothing to queue
-        # A later event goes through the same worker: once it has arrived, the worker has run
-        # what was queued before it, and the 400 was still sent once.
-        receiver.default = Answer(200)
-        [later_id] = emit_ids(account, 1)
-        wait_until(lambda: later_id in receiver.ids(), message="the later delivery")
-        assert receiver.ids() == [delivery_id, later_id]
-        assert WebhookAttempt.objects.filter(delivery_id=delivery_id).count() == 1
-    finally:
-        receiver.stop()
+def test_a_400_is_not_retried(owner, worker, receiver):
+    hook(owner, receiver)
+    account, _ = owner.linked_account()
+    receiver.default = Answer(400, b"no thanks")
+    worker.start()
+    [delivery_id] = emit_ids(account, 1)
+    wait_until(
+        lambda: WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.FAILED).exists(),
+        message="final failure",
+    )
+    assert WebhookDelivery.objects.get(pk=delivery_id).next_attempt_at is None  # no retry planned
+    assert webhook_deliveries_requeue_due() == 0  # and the sweep has nothing to queue
+    # A later event goes through the same worker: once it has arrived, the worker has run
+    # what was queued before it, and the 400 was still sent once.
+    receiver.default = Answer(200)
+    [later_id] = emit_ids(account, 1)
+    wait_until(lambda: later_id in receiver.ids(), message="the later delivery")
+    assert receiver.ids() == [delivery_id, later_id]
+    assert WebhookAttempt.objects.filter(delivery_id=delivery_id).count() == 1
 
 
 def test_a_receiver_that_is_down_for_a_while_gets_the_event_when_it_is_back(owner, worker):

@@ -2,14 +2,13 @@
 many finishes race (PostgreSQL: real row locks and the unique constraint; threads, each with its
 own database connection)."""
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from accounts.models import LinkedAccount
 from linking.finish import LinkProblem, link_finish
 from linking.models import PublicToken
+from tests.threads import race
 
 from .helpers import create_link_token
 
@@ -22,28 +21,6 @@ THREADS = 20
 def _postgres_only():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (row locks and concurrent transactions)")
-
-
-def race(calls):
-    """Run the calls at the same moment, each in its own thread and connection."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:  # collected and asserted on below
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 def test_twenty_finishes_with_twenty_link_tokens_make_one_account(owner, sandbox_provider):

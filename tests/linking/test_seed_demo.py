@@ -99,23 +99,13 @@ def test_seed_demo_records_a_delivered_a_retried_and_a_failed_webhook():
 
 
 def test_seed_demo_twice_changes_nothing():
+    def counts():
+        models = [Organization, LinkedAccountStatusChange, SyncRun, WebhookDelivery, Issue, RelinkEmail]
+        return {model.__name__: model.objects.count() for model in models}
+
     call_command("seed_demo", stdout=StringIO())
-    counts = (
-        Organization.objects.count(),
-        LinkedAccountStatusChange.objects.count(),
-        SyncRun.objects.count(),
-        WebhookDelivery.objects.count(),
-        Issue.objects.count(),
-        RelinkEmail.objects.count(),
-    )
+    first = counts()
     out = StringIO()
     call_command("seed_demo", stdout=out)
-    assert counts == (
-        Organization.objects.count(),
-        LinkedAccountStatusChange.objects.count(),
-        SyncRun.objects.count(),
-        WebhookDelivery.objects.count(),
-        Issue.objects.count(),
-        RelinkEmail.objects.count(),
-    )
+    assert counts() == first
     assert "Log in at" in out.getvalue() and "API key" not in out.getvalue()

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import LinkedAccount
 from syncs.integrations import base
+from syncs.integrations.base import ErrorClass, ProviderError
 
 
 def pytest_runtest_setup(item):
@@ -24,6 +25,22 @@ def no_sleep(monkeypatch) -> list[float]:
         base, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic, time=time.time)
     )
     return waits
+
+
+def fetch_all(integration, credentials: dict, model: str) -> list[list]:
+    """Every page the integration fetches for `model`, in a session of its own."""
+    return list(integration.fetch_pages(credentials, integration.session(credentials), model))
+
+
+def validate(integration, credentials: dict) -> None:
+    integration.validate(credentials, integration.session(credentials))
+
+
+def raised_error_class(call, *args) -> ErrorClass:
+    """The error class of the ProviderError that call(*args) raises (the test fails if none)."""
+    with pytest.raises(ProviderError) as exc:
+        call(*args)
+    return exc.value.error_class
 
 
 def bulk_accounts(organization, n: int, *, status="COMPLETE", due: bool = True, prefix="bulk") -> list:

@@ -6,13 +6,14 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import LinkedAccount, SyncFrequency
 from accounts.services import linked_account_set_sync_frequency
 from syncs import dispatch, idle, request_logs, runs, tasks
 from syncs.models import RequestLog, SyncRun
+from tests.threads import race
 
 from .conftest import bulk_accounts
 
@@ -108,25 +109,16 @@ def test_dispatch_query_count_does_not_grow_with_due_accounts(owner, published):
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_never_double_enqueue(owner, published):
     accounts = bulk_accounts(owner.organization, 3000, prefix="race")
-    barrier = threading.Barrier(4)
-    results: list[list[str]] = [[] for _ in range(4)]
 
-    def dispatcher(slot: int) -> None:
-        try:
-            barrier.wait()
-            for _ in range(5):
-                now = timezone.now()
-                results[slot] += dispatch._claim_due(
-                    now=now, lease_until=now + timedelta(minutes=10), limit=400
-                )
-        finally:
-            connections.close_all()
+    def dispatcher() -> list[str]:
+        claimed = []
+        for _ in range(5):
+            now = timezone.now()
+            claimed += dispatch._claim_due(now=now, lease_until=now + timedelta(minutes=10), limit=400)
+        return claimed
 
-    threads = [threading.Thread(target=dispatcher, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race([dispatcher] * 4)
+    assert not any(isinstance(r, Exception) for r in results), results
     assert sum(1 for r in results if r) >= 2  # they really ran side by side
     # Dispatchers that pick the same due rows at once share them out (the later one waits, then
     # skips what the first took), so the racing rounds may leave some due; the next tick takes

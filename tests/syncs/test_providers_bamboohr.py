@@ -13,9 +13,9 @@ import respx
 from accounts.models import LinkedAccount
 from issues.models import Issue
 from syncs import credentials, integrations, runs
-from syncs.integrations.base import ErrorClass, ProviderError, RecordError
+from syncs.integrations.base import ErrorClass, RecordError
 from syncs.models import Employee, RequestLog
-from tests.syncs.conftest import no_sleep
+from tests.syncs.conftest import fetch_all, no_sleep, raised_error_class, validate
 
 API_KEY = "b4f1c0ffee1234567890abcdefbamboo"
 CREDS = {"company_domain": "acme", "api_key": API_KEY}
@@ -215,7 +215,7 @@ def test_next_cursor_from_links_when_meta_has_none():
             httpx.Response(200, json=page([employee(1, "A", "B")], next_cursor="c2", links_only=True)),
             httpx.Response(200, json=page([employee(2, "C", "D")])),
         )
-        pages = list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
+        pages = fetch_all(integration, CREDS, "hris.Employee")
     assert len(pages) == 2 and route.calls[1].request.url.params["page[after]"] == "c2"
 
 
@@ -224,9 +224,8 @@ def test_a_repeated_cursor_is_a_bad_response_not_an_endless_loop():
     looping = page([employee(1, "A", "B")], next_cursor="same")
     with respx.mock() as mock:
         route = _list_route(mock, *[httpx.Response(200, json=looping) for _ in range(5)])
-        with pytest.raises(ProviderError) as exc:
-            list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
-    assert exc.value.error_class == ErrorClass.BAD_RESPONSE
+        raised = raised_error_class(fetch_all, integration, CREDS, "hris.Employee")
+    assert raised == ErrorClass.BAD_RESPONSE
     assert route.call_count == 2
 
 
@@ -261,16 +260,14 @@ def test_bamboohr_throttling_503_with_retry_after_is_a_rate_limit(monkeypatch, s
     throttled = httpx.Response(503, headers={"Retry-After": "3"})
     with respx.mock() as mock:
         route = _list_route(mock, throttled, throttled, throttled)
-        with pytest.raises(ProviderError) as exc:
-            list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
-    assert exc.value.error_class == ErrorClass.RATE_LIMITED
+        raised = raised_error_class(fetch_all, integration, CREDS, "hris.Employee")
+    assert raised == ErrorClass.RATE_LIMITED
     assert route.call_count == 3 and waits == [3.0, 3.0]
     # A plain 503 (no Retry-After) is an outage, not retried.
     with respx.mock() as mock:
         route = _list_route(mock, httpx.Response(503))
-        with pytest.raises(ProviderError) as exc:
-            list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
-    assert exc.value.error_class == ErrorClass.PROVIDER_OFFLINE and route.call_count == 1
+        raised = raised_error_class(fetch_all, integration, CREDS, "hris.Employee")
+    assert raised == ErrorClass.PROVIDER_OFFLINE and route.call_count == 1
 
 
 @pytest.mark.parametrize(
@@ -290,9 +287,8 @@ def test_unusable_answers_are_bad_responses(response):
     integration = integrations.get("bamboohr")
     with respx.mock() as mock:
         _list_route(mock, response)
-        with pytest.raises(ProviderError) as exc:
-            list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
-    assert exc.value.error_class == ErrorClass.BAD_RESPONSE
+        raised = raised_error_class(fetch_all, integration, CREDS, "hris.Employee")
+    assert raised == ErrorClass.BAD_RESPONSE
 
 
 def test_timeouts_and_refused_connections_are_provider_offline():
@@ -300,9 +296,8 @@ def test_timeouts_and_refused_connections_are_provider_offline():
     for fault in (httpx.ConnectTimeout("slow"), httpx.ConnectError("refused")):
         with respx.mock() as mock:
             _list_route(mock, fault)
-            with pytest.raises(ProviderError) as exc:
-                integration.validate(CREDS, integration.session(CREDS))
-        assert exc.value.error_class == ErrorClass.PROVIDER_OFFLINE
+            raised = raised_error_class(validate, integration, CREDS)
+        assert raised == ErrorClass.PROVIDER_OFFLINE
 
 
 # --- through the sync service -------------------------------------------------------------------------

@@ -11,9 +11,9 @@ import respx
 from accounts.models import LinkedAccount
 from issues.models import Issue
 from syncs import integrations, runs
-from syncs.integrations.base import ErrorClass, ProviderError
+from syncs.integrations.base import ErrorClass
 from syncs.models import Candidate, RequestLog
-from tests.syncs.conftest import no_sleep
+from tests.syncs.conftest import fetch_all, no_sleep, raised_error_class, validate
 
 API_KEY = "a7183e1b7e9ab09b8a5cfa87d1934c3c"
 CREDS = {"api_key": API_KEY}
@@ -119,9 +119,8 @@ def test_a_next_link_to_another_host_is_not_followed_with_the_credentials():
     elsewhere = {"Link": '<https://evil.example/v1/candidates?page=2>; rel="next"'}
     with respx.mock() as mock:
         mock.get(LIST_URL).mock(return_value=httpx.Response(200, json=PAGE_1, headers=elsewhere))
-        with pytest.raises(ProviderError) as exc:
-            list(integration.fetch_pages(CREDS, integration.session(CREDS), "ats.Candidate"))
-    assert exc.value.error_class == ErrorClass.BAD_RESPONSE
+        raised = raised_error_class(fetch_all, integration, CREDS, "ats.Candidate")
+    assert raised == ErrorClass.BAD_RESPONSE
 
 
 @pytest.mark.parametrize(
@@ -145,9 +144,8 @@ def test_harvest_error_answers_classify_as_for_hris(status, body, error_class):
     )
     with respx.mock() as mock:
         mock.get(LIST_URL).mock(return_value=response)
-        with pytest.raises(ProviderError) as exc:
-            integration.validate(CREDS, integration.session(CREDS))
-    assert exc.value.error_class == error_class
+        raised = raised_error_class(validate, integration, CREDS)
+    assert raised == error_class
 
 
 def test_429_is_retried_after_retry_after_then_rate_limited(monkeypatch, settings):
@@ -165,9 +163,8 @@ def test_429_is_retried_after_retry_after_then_rate_limited(monkeypatch, setting
     assert waits == [4.0] and route.call_count == 2
     with respx.mock() as mock:
         route = mock.get(LIST_URL).mock(side_effect=[limited, limited, limited])
-        with pytest.raises(ProviderError) as exc:
-            list(integration.fetch_pages(CREDS, integration.session(CREDS), "ats.Candidate"))
-    assert exc.value.error_class == ErrorClass.RATE_LIMITED and route.call_count == 3
+        raised = raised_error_class(fetch_all, integration, CREDS, "ats.Candidate")
+    assert raised == ErrorClass.RATE_LIMITED and route.call_count == 3
 
 
 @pytest.mark.django_db

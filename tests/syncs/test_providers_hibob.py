@@ -15,9 +15,9 @@ import respx
 from accounts.models import LinkedAccount
 from issues.models import Issue
 from syncs import credentials, integrations, runs
-from syncs.integrations.base import ErrorClass, ProviderError, RecordError
+from syncs.integrations.base import ErrorClass, RecordError
 from syncs.models import Employee, RequestLog
-from tests.syncs.conftest import no_sleep
+from tests.syncs.conftest import fetch_all, no_sleep, raised_error_class
 
 SERVICE_USER = "SERVICE-4412"
 TOKEN = "hb_tok_9c1e0d7a5b3f4e2a8d6c0b1a9f8e7d6c"
@@ -159,9 +159,8 @@ def test_a_service_user_that_cannot_read_names_is_missing_permissions():
     integration = integrations.get("hibob")
     with respx.mock() as mock:
         _bob_route(mock, [{"id": "1", "email": "a@acme.example"}, {"id": "2"}])
-        with pytest.raises(ProviderError) as exc:
-            list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
-    assert exc.value.error_class == ErrorClass.MISSING_PERMISSIONS
+        raised = raised_error_class(fetch_all, integration, CREDS, "hris.Employee")
+    assert raised == ErrorClass.MISSING_PERMISSIONS
     # An empty company is not a permission problem.
     with respx.mock() as mock:
         _search_route(mock, httpx.Response(200, json={"employees": []}))
@@ -172,7 +171,7 @@ def test_fetch_lists_ids_then_reads_fields_and_maps_both_shapes():
     integration = integrations.get("hibob")
     with respx.mock() as mock:
         route = _bob_route(mock, SEARCH_RESULT["employees"])
-        pages = list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
+        pages = fetch_all(integration, CREDS, "hris.Employee")
     assert route.call_count == 2 and [len(p) for p in pages] == [4]
     listing = json.loads(route.calls[0].request.content)
     assert listing == {"fields": ["root.id"], "showInactive": True}
@@ -226,7 +225,7 @@ def test_large_companies_are_read_in_batches_of_ids():
     ]
     with respx.mock() as mock:
         route = _bob_route(mock, staff)
-        pages = list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
+        pages = fetch_all(integration, CREDS, "hris.Employee")
     assert [len(p) for p in pages] == [500, 500, 203]
     assert route.call_count == 4  # the ID listing, then three batches
     batches = [json.loads(c.request.content)["filters"][0]["values"] for c in route.calls[1:]]
@@ -240,7 +239,7 @@ def test_no_employees_means_no_field_reads():
     integration = integrations.get("hibob")
     with respx.mock() as mock:
         route = _bob_route(mock, [])
-        pages = list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
+        pages = fetch_all(integration, CREDS, "hris.Employee")
     assert pages == [] and route.call_count == 1
 
 
@@ -289,9 +288,8 @@ def test_429_wait_prefers_retry_after_and_is_capped(monkeypatch, settings):
             httpx.Response(429, headers={"X-RateLimit-Reset": far}),
             httpx.Response(429, headers={"X-RateLimit-Reset": far}),
         )
-        with pytest.raises(ProviderError) as exc:
-            list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
-    assert exc.value.error_class == ErrorClass.RATE_LIMITED
+        raised = raised_error_class(fetch_all, integration, CREDS, "hris.Employee")
+    assert raised == ErrorClass.RATE_LIMITED
     assert route.call_count == 3 and waits == [2.0, 10.0]
 
 
@@ -311,10 +309,9 @@ def test_unusable_answers(response):
     integration = integrations.get("hibob")
     with respx.mock() as mock:
         _search_route(mock, response)
-        with pytest.raises(ProviderError) as exc:
-            list(integration.fetch_pages(CREDS, integration.session(CREDS), "hris.Employee"))
+        raised = raised_error_class(fetch_all, integration, CREDS, "hris.Employee")
     expected = ErrorClass.PROVIDER_OFFLINE if response.status_code == 502 else ErrorClass.BAD_RESPONSE
-    assert exc.value.error_class == expected
+    assert raised == expected
 
 
 @pytest.mark.django_db

@@ -10,9 +10,9 @@ import respx
 from accounts.models import LinkedAccount
 from issues.models import Issue
 from syncs import integrations, runs
-from syncs.integrations.base import ErrorClass, ProviderError
+from syncs.integrations.base import ErrorClass
 from syncs.models import Contact
-from tests.syncs.conftest import no_sleep
+from tests.syncs.conftest import fetch_all, no_sleep, raised_error_class, validate
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 CREDS = {"access_token": TOKEN}
@@ -154,9 +154,8 @@ def test_hubspot_error_answers_classify_as_for_hris(status, body, error_class):
     )
     with respx.mock() as mock:
         mock.get(LIST_URL).mock(return_value=response)
-        with pytest.raises(ProviderError) as exc:
-            integration.validate(CREDS, integration.session(CREDS))
-    assert exc.value.error_class == error_class
+        raised = raised_error_class(validate, integration, CREDS)
+    assert raised == error_class
 
 
 def test_429s_are_retried_then_rate_limited(monkeypatch, settings):
@@ -186,9 +185,8 @@ def test_429s_are_retried_then_rate_limited(monkeypatch, settings):
     )
     with respx.mock() as mock:
         route = mock.get(LIST_URL).mock(return_value=daily)
-        with pytest.raises(ProviderError) as exc:
-            list(integration.fetch_pages(CREDS, integration.session(CREDS), "crm.Contact"))
-    assert exc.value.error_class == ErrorClass.RATE_LIMITED and route.call_count == 3
+        raised = raised_error_class(fetch_all, integration, CREDS, "crm.Contact")
+    assert raised == ErrorClass.RATE_LIMITED and route.call_count == 3
 
 
 @pytest.mark.django_db
