@@ -9,24 +9,60 @@ class Migration(migrations.Migration):
         ('syncs', '0005_requestlog_partitioned'),
     ]
 
-    # The eleven Employee fields of the merge, one AddField each, in the order makemigrations wrote them.
     operations = [
         migrations.AddField(
             model_name='employee',
-            name=name,
-            field=field,
-        )
-        for name, field in [
-            ('avatar', models.CharField(blank=True, max_length=2000, null=True)),
-            ('custom_fields', models.JSONField(blank=True, null=True)),
-            ('date_of_birth', models.DateTimeField(blank=True, null=True)),
-            ('employee_url', models.CharField(blank=True, max_length=2000, null=True)),
-            ('ethnicity', models.CharField(blank=True, max_length=64, null=True)),
-            ('gender', models.CharField(blank=True, max_length=32, null=True)),
-            ('hire_date', models.DateTimeField(blank=True, null=True)),
-            ('marital_status', models.CharField(blank=True, max_length=64, null=True)),
-            ('preferred_name', models.CharField(blank=True, max_length=255, null=True)),
-            ('ssn', models.CharField(blank=True, max_length=64, null=True)),
-            ('username', models.CharField(blank=True, max_length=255, null=True)),
-        ]
+            name='avatar',
+            field=models.CharField(blank=True, max_length=2000, null=True),
+        ),
+        migrations.AddField(
+            model_name='employee',
+            name='custom_fields',
+            field=models.JSONField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='employee',
+            name='date_of_birth',
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='employee',
+            name='employee_url',
+            field=models.CharField(blank=True, max_length=2000, null=True),
+        ),
+        migrations.AddField(
+            model_name='employee',
+            name='ethnicity',
+            field=models.CharField(blank=True, max_length=64, null=True),
+        ),
+        migrations.AddField(
+            model_name='employee',
+            name='gender',
+            field=models.CharField(blank=True, max_length=32, null=True),
+        ),
+        migrations.AddField(
+            model_name='employee',
+            name='hire_date',
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name='employee',
+            name='marital_status',
+            field=models.CharField(blank=True, max_length=64, null=True),
+        ),
+        migrations.AddField(
+            model_name='employee',
+            name='preferred_name',
+            field=models.CharField(blank=True, max_length=255, null=True),
+        ),
+        migrations.AddField(
+            model_name='employee',
+            name='ssn',
+            field=models.CharField(blank=True, max_length=64, null=True),
+        ),
+        migrations.AddField(
+            model_name='employee',
+            name='username',
+            field=models.CharField(blank=True, max_length=255, null=True),
+        ),
     ]
