@@ -99,18 +99,8 @@ class LinkedAccountAdmin(ReadMostlyAdmin):
 class LinkedAccountStatusChangeAdmin(ServiceWrittenAdmin):
     list_display = ("at", "linked_account_uuid", "from_status", "to_status", "reason", "processed_at")
     list_filter = ("to_status", "account_type")
-    readonly_fields = [
-        "organization",
-        "linked_account",
-        "linked_account_uuid",
-        "account_type",
-        "from_status",
-        "to_status",
-        "reason",
-        "at",
-        "account_snapshot",
-        "processed_at",
-    ]
+    # Every column (history is never edited), in the model's order.
+    readonly_fields = [f.name for f in LinkedAccountStatusChange._meta.fields if f.name != "id"]
 
 
 class _StoredBillingAdmin(ServiceWrittenAdmin):

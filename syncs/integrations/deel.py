@@ -21,6 +21,7 @@ from django.conf import settings
 
 from .base import ErrorClass, ProviderError, ProviderSession, RecordError, parse_datetime
 from .oauth import OAuth2Integration
+from .values import pages_until_short
 
 LIMIT = 100
 MAX_PAGES = 2000
@@ -74,12 +75,12 @@ class DeelIntegration(OAuth2Integration):
     def fetch_pages(
         self, credentials: dict[str, Any], session: ProviderSession, model: str
     ) -> Iterator[list[dict[str, Any]]]:
-        for page in range(MAX_PAGES):
-            rows = self._page(session, page * LIMIT, LIMIT)
-            yield rows
-            if len(rows) < LIMIT:
-                return
-        raise ProviderError(ErrorClass.BAD_RESPONSE, "Deel kept sending people pages (a paging loop?).")
+        yield from pages_until_short(
+            lambda number: self._page(session, number * LIMIT, LIMIT),
+            size=LIMIT,
+            max_pages=MAX_PAGES,
+            loop_message="Deel kept sending people pages (a paging loop?).",
+        )
 
     def map_record(self, model: str, raw: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(raw, dict) or not raw.get("id"):

@@ -22,6 +22,7 @@ from django.conf import settings
 
 from .base import ErrorClass, ProviderError, ProviderSession, RecordError, parse_datetime
 from .oauth import OAuth2Integration
+from .values import pages_until_short
 
 PER_PAGE = 100
 MAX_PAGES = 2000
@@ -62,18 +63,23 @@ class GustoIntegration(OAuth2Integration):
         self, credentials: dict[str, Any], session: ProviderSession, model: str
     ) -> Iterator[list[dict[str, Any]]]:
         company = self._company(session)
-        for page in range(1, MAX_PAGES + 1):
+
+        def employees(number: int) -> list[dict[str, Any]]:
             rows = session.get_json(
                 f"{api_base()}/v1/companies/{company}/employees",
-                params={"page": page, "per": PER_PAGE},
+                params={"page": number + 1, "per": PER_PAGE},  # Gusto's pages count from 1
                 headers={"Accept": "application/json"},
             )
             if not isinstance(rows, list):
                 raise ProviderError(ErrorClass.BAD_RESPONSE, "Gusto's employee page was not a list.")
-            yield rows
-            if len(rows) < PER_PAGE:
-                return
-        raise ProviderError(ErrorClass.BAD_RESPONSE, "Gusto kept sending employee pages (a paging loop?).")
+            return rows
+
+        yield from pages_until_short(
+            employees,
+            size=PER_PAGE,
+            max_pages=MAX_PAGES,
+            loop_message="Gusto kept sending employee pages (a paging loop?).",
+        )
 
     def map_record(self, model: str, raw: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(raw, dict) or not raw.get("uuid"):

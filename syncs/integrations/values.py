@@ -1,12 +1,13 @@
-"""Small readers of provider values shared by the integrations: a trimmed text or null, and a
-provider's calendar day (YYYY-MM-DD) as midnight UTC."""
+"""Small readers shared by the integrations: a trimmed text or null, a provider's calendar day
+(YYYY-MM-DD) as midnight UTC, and numbered pages read until a short one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from .base import RecordError
+from .base import ErrorClass, ProviderError, RecordError
 
 
 def text_or_none(value: Any) -> str | None:
@@ -28,3 +29,17 @@ def parse_day(value: Any) -> datetime | None:
     except ValueError:
         raise RecordError(f"bad date {text[:40]!r}")
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def pages_until_short(
+    fetch_page: Callable[[int], list], *, size: int, max_pages: int, loop_message: str
+) -> Iterator[list]:
+    """Numbered pages (fetch_page(0), fetch_page(1), ...) until one holds fewer than `size`
+    rows, which is yielded too; a provider still sending full pages after `max_pages` is in a
+    paging loop: a bad response with `loop_message`."""
+    for number in range(max_pages):
+        rows = fetch_page(number)
+        yield rows
+        if len(rows) < size:
+            return
+    raise ProviderError(ErrorClass.BAD_RESPONSE, loop_message)
