@@ -110,16 +110,21 @@ def world(owner, outsider, sandbox_provider):
     notice = WebhookNotice.objects.create(
         organization=owner.organization, endpoint=endpoint, kind="ENDPOINT_DISABLED", message="owner notice"
     )
-    link = link_token_create(
-        organization=owner.organization,
-        account_type=AccountType.TEST,
-        category="hris",
-        categories=["hris"],
-        end_user_origin_id=f"owner-new-{suffix}",
-        end_user_organization_name=f"Owner Newco {suffix}",
-        end_user_email_address=f"owner-new-{suffix}@example.com",
-        integration="sandbox",
-    )
+
+    def owner_link_token(origin: str, organization_name: str, **options):
+        """A TEST HRIS link token of the owner's for a new end user."""
+        return link_token_create(
+            organization=owner.organization,
+            account_type=AccountType.TEST,
+            category="hris",
+            categories=["hris"],
+            end_user_origin_id=f"owner-{origin}-{suffix}",
+            end_user_organization_name=f"Owner {organization_name} {suffix}",
+            end_user_email_address=f"owner-{origin}-{suffix}@example.com",
+            **options,
+        )
+
+    link = owner_link_token("new", "Newco", integration="sandbox")
     response = owner.client(test=True).post(
         "/api/sandbox/v1/public-token",
         {
@@ -131,15 +136,7 @@ def world(owner, outsider, sandbox_provider):
     )
     assert response.status_code == 201, response.content
     public_token = response.json()["public_token"]
-    second_link = link_token_create(
-        organization=owner.organization,
-        account_type=AccountType.TEST,
-        category="hris",
-        categories=["hris"],
-        end_user_origin_id=f"owner-pending-{suffix}",
-        end_user_organization_name=f"Owner Pending {suffix}",
-        end_user_email_address=f"owner-pending-{suffix}@example.com",
-    )
+    second_link = owner_link_token("pending", "Pending")
     key = ApiKey.objects.filter(organization=owner.organization).first()
 
     operator = get_user_model().objects.create_user(username=f"outsider-op-{suffix}", password="x" * 20)
