@@ -10,4 +10,6 @@ fi
 # round trip is part of every request's cost) but raise the limits so it never answers 429.
 export RATE_LIMIT_ACCOUNT_REQUESTS="${RATE_LIMIT_ACCOUNT_REQUESTS:-100000000}"
 export RATE_LIMIT_KEY_REQUESTS="${RATE_LIMIT_KEY_REQUESTS:-100000000}"
+# Likewise the link page's credential checks per address (linking_flow finishes hundreds of links).
+export LINK_ATTEMPTS_PER_IP="${LINK_ATTEMPTS_PER_IP:-100000000}"
 exec .venv/bin/python -m bench "$@"
