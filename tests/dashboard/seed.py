@@ -99,3 +99,23 @@ def seed(tenant, n: int, *, prefix: str = "acct") -> dict:
             response_body="gone",
         )
     return {"accounts": accounts, "endpoint": endpoint, "signature_key": signature_key}
+
+
+def page_urls(*, account, issue, endpoint, delivery) -> dict[str, str]:
+    """The dashboard's pages (by name): its fixed ones and those of one account, issue, webhook
+    endpoint and delivery. Tests add the variants they also visit."""
+    return {
+        "home": "/",
+        "account": f"/accounts/{account.id}",
+        # The account page's panels, each also a page of its own.
+        "account-sync-runs": f"/accounts/{account.id}/sync-runs",
+        "account-issues": f"/accounts/{account.id}/issues",
+        "account-relink": f"/accounts/{account.id}/relink",
+        "issues": "/issues",
+        "issue": f"/issues/{issue.id}",
+        "webhooks": "/webhooks",
+        "webhook": f"/webhooks/{endpoint.id}",
+        "delivery": f"/webhooks/deliveries/{delivery.id}",
+        "billing": "/billing",
+        "settings": "/settings",
+    }

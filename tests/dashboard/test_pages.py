@@ -12,32 +12,25 @@ from accounts.models import LinkedAccount
 from issues.models import Issue, WebhookDelivery
 
 from .conftest import PASSWORD, operator_client
+from .seed import page_urls as seed_page_urls
 from .seed import seed
 
 
 def page_urls(data) -> dict[str, str]:
     account, _ = data["accounts"][1]
-    issue = Issue.objects.filter(linked_account=account).first()
-    delivery = WebhookDelivery.objects.filter(endpoint=data["endpoint"]).order_by("id").first()
     return {
-        "home": "/",
+        **seed_page_urls(
+            account=account,
+            issue=Issue.objects.filter(linked_account=account).first(),
+            endpoint=data["endpoint"],
+            delivery=WebhookDelivery.objects.filter(endpoint=data["endpoint"]).order_by("id").first(),
+        ),
         "home-test": "/?environment=test",
         "accounts": "/accounts",
         "accounts-filtered": "/accounts?status=COMPLETE&environment=production&q=acct&sort=name",
-        "account": f"/accounts/{account.id}",
-        "account-sync-runs": f"/accounts/{account.id}/sync-runs",
-        "account-issues": f"/accounts/{account.id}/issues",
-        "account-relink": f"/accounts/{account.id}/relink",
         "sync-badges": "/accounts/sync-badges?"
         + "&".join(f"account={a.id}" for a, _ in data["accounts"][:4]),
-        "issues": "/issues",
         "issues-resolved": "/issues?status=RESOLVED",
-        "issue": f"/issues/{issue.id}",
-        "webhooks": "/webhooks",
-        "webhook": f"/webhooks/{data['endpoint'].id}",
-        "delivery": f"/webhooks/deliveries/{delivery.id}",
-        "billing": "/billing",
-        "settings": "/settings",
     }
 
 

@@ -11,7 +11,7 @@ from issues.models import Issue, WebhookDelivery
 from issues.services import issue_record_failure
 from tests.conftest import wait_until
 from tests.dashboard.conftest import operator_client
-from tests.dashboard.seed import seed
+from tests.dashboard.seed import page_urls, seed
 
 from .browsing import (
     VIEWPORTS,
@@ -38,24 +38,17 @@ def hands_on(page, name: str, width: int) -> list[str]:
 
 def dashboard_urls(data: dict, organization) -> dict[str, str]:
     account, _ = data["accounts"][1]  # relink needed, with a credential issue
-    issue = Issue.objects.filter(organization=organization, error_description="Invalid API key").first()
-    delivery = WebhookDelivery.objects.filter(endpoint=data["endpoint"]).first()
     return {
-        "home": "/",
+        **page_urls(
+            account=account,
+            issue=Issue.objects.filter(
+                organization=organization, error_description="Invalid API key"
+            ).first(),
+            endpoint=data["endpoint"],
+            delivery=WebhookDelivery.objects.filter(endpoint=data["endpoint"]).first(),
+        ),
         "accounts": "/accounts?environment=all",
-        "account": f"/accounts/{account.id}",
         "account-delete": f"/accounts/{account.id}/delete",
-        # The account page's panels, each also a page of its own.
-        "account-sync-runs": f"/accounts/{account.id}/sync-runs",
-        "account-issues": f"/accounts/{account.id}/issues",
-        "account-relink": f"/accounts/{account.id}/relink",
-        "issues": "/issues",
-        "issue": f"/issues/{issue.id}",
-        "webhooks": "/webhooks",
-        "webhook": f"/webhooks/{data['endpoint'].id}",
-        "delivery": f"/webhooks/deliveries/{delivery.id}",
-        "billing": "/billing",
-        "settings": "/settings",
     }
 
 

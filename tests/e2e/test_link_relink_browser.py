@@ -2,6 +2,7 @@
 live server, the sandbox provider on a socket, and a real Celery worker running the syncs.
 Screenshots of every step go to test-output/e2e/."""
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -28,12 +29,19 @@ def browser(monkeypatch):
         yield browser
 
 
-@pytest.fixture
-def close_connections_after():
+def closing_connections(test):
     """The ORM calls a test makes while Playwright's event loop runs get their own connections
-    (Django keeps connections per async context); close them in that context, or PostgreSQL
-    refuses to drop the test database at the end."""
-    return connections.close_all
+    (Django keeps connections per async context); the test closes them in that context when it
+    ends, or PostgreSQL refuses to drop the test database at the end."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        try:
+            return test(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return run
 
 
 @pytest.fixture
@@ -90,16 +98,8 @@ def sync_runs(account) -> list[SyncRun]:
     return list(SyncRun.objects.filter(linked_account=account).order_by("started_at"))
 
 
-def test_link_then_relink_in_the_browser(
-    live_server, owner, sandbox_provider, worker, browser, close_connections_after
-):
-    try:
-        link_then_relink(live_server, owner, browser)
-    finally:
-        close_connections_after()
-
-
-def link_then_relink(live_server, owner, browser):
+@closing_connections
+def test_link_then_relink_in_the_browser(live_server, owner, sandbox_provider, worker, browser):
     # The customer's app (here: a page of the live server's origin) may embed the link page.
     Organization.objects.filter(pk=owner.organization.pk).update(embedding_origins=[live_server.url])
     context = browser.new_context(viewport={"width": 480, "height": 800})
@@ -191,16 +191,8 @@ def link_then_relink(live_server, owner, browser):
     context.close()
 
 
-def test_magic_link_on_a_phone_ends_on_close_this_page(
-    live_server, owner, sandbox_provider, browser, close_connections_after
-):
-    try:
-        magic_link_on_a_phone(live_server, owner, browser)
-    finally:
-        close_connections_after()
-
-
-def magic_link_on_a_phone(live_server, owner, browser):
+@closing_connections
+def test_magic_link_on_a_phone_ends_on_close_this_page(live_server, owner, sandbox_provider, browser):
     from tests.linking.helpers import new_end_user_magic_link
 
     url = new_end_user_magic_link(owner, origin_id="phone-1", integration="sandbox", base_url=live_server.url)
@@ -227,16 +219,8 @@ def magic_link_on_a_phone(live_server, owner, browser):
         assert (SHOTS / f"{name}.png").stat().st_size > 1000, name  # each step's screenshot was taken
 
 
-def test_only_an_allowed_origin_hears_the_result(
-    live_server, owner, sandbox_provider, browser, close_connections_after
-):
-    try:
-        only_allowed_origin_hears(live_server, owner, browser)
-    finally:
-        close_connections_after()
-
-
-def only_allowed_origin_hears(live_server, owner, browser):
+@closing_connections
+def test_only_an_allowed_origin_hears_the_result(live_server, owner, sandbox_provider, browser):
     """The organization allows another origin than the opener's: the link still completes, but
     the opener never receives the public token (the page posts to the allowed origins only)."""
     Organization.objects.filter(pk=owner.organization.pk).update(
