@@ -37,8 +37,8 @@ def new_end_user_magic_link(tenant, *, origin_id: str, **options) -> str:
     ).magic_link_url
 
 
-def sandbox_finish(tenant, link_token: str, api_key: str, *, integration: str = "sandbox"):
-    return tenant.client(test=True).post(
+def sandbox_finish(tenant, link_token: str, api_key: str, *, integration: str = "sandbox", test: bool = True):
+    return tenant.client(test=test).post(
         "/api/sandbox/v1/public-token",
         {"link_token": link_token, "integration": integration, "credentials": {"api_key": api_key}},
         format="json",

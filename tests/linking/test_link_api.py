@@ -133,15 +133,7 @@ def test_link_token_binds_to_the_existing_account_of_the_same_environment_only(o
 
 def test_sandbox_public_token_needs_a_test_key(owner, sandbox_provider):
     data = create_link_token(owner, test=False)
-    response = owner.client(test=False).post(
-        "/api/sandbox/v1/public-token",
-        {
-            "link_token": data["link_token"],
-            "integration": "sandbox",
-            "credentials": {"api_key": "sk_sandbox_x"},
-        },
-        format="json",
-    )
+    response = sandbox_finish(owner, data["link_token"], "sk_sandbox_x", test=False)
     assert response.status_code == 403
     assert not LinkedAccount.objects.exists()
 

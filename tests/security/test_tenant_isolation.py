@@ -36,6 +36,7 @@ from issues.webhooks.events import webhook_endpoint_send_test
 from linking.link_tokens import link_token_create
 from syncs.models import Employee
 from syncs.runs import sync_run_account
+from tests.linking.helpers import sandbox_finish
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,15 +126,7 @@ def world(owner, outsider, sandbox_provider):
         )
 
     link = owner_link_token("new", "Newco", integration="sandbox")
-    response = owner.client(test=True).post(
-        "/api/sandbox/v1/public-token",
-        {
-            "link_token": link.raw_token,
-            "integration": "sandbox",
-            "credentials": {"api_key": f"sk_sandbox_{suffix}"},
-        },
-        format="json",
-    )
+    response = sandbox_finish(owner, link.raw_token, f"sk_sandbox_{suffix}")
     assert response.status_code == 201, response.content
     public_token = response.json()["public_token"]
     second_link = owner_link_token("pending", "Pending")
@@ -306,15 +299,7 @@ def test_every_api_endpoint_keeps_tenants_apart(world, owner, outsider):
     )
     exchanged = owner.client(test=True).get(f"/api/hris/v1/account-token/{world['public_token']}")
     assert exchanged.status_code == 200, "the outsider used up the owner's public token"
-    pending = owner.client(test=True).post(
-        "/api/sandbox/v1/public-token",
-        {
-            "link_token": world["link_token"],
-            "integration": "sandbox",
-            "credentials": {"api_key": "sk_sandbox_owner2"},
-        },
-        format="json",
-    )
+    pending = sandbox_finish(owner, world["link_token"], "sk_sandbox_owner2")
     assert pending.status_code == 201, "the outsider used up the owner's link token"
 
 
