@@ -11,7 +11,8 @@ Adding an OAuth provider: subclass :class:`OAuth2Integration` instead of ``Integ
 - ``grant_expiry_fields``: token-response fields that state the refresh token's (absolute)
   lifetime in seconds (``refresh_token_expires_in``, QuickBooks' ``x_refresh_token_expires_in``);
 - ``idle_expiry_days``: a grant that dies when unused this long is refreshed by the keep-alive
-  job before then (``None``: the provider's grants do not die idle).
+  job before then (``None``: the provider's grants do not die idle);
+- ``oauth_compliance_hooks()``: Authlib's hooks for a token endpoint that strays from RFC 6749.
 
 ``validate``/``fetch_pages`` call ``session.get_json(...)`` WITHOUT an Authorization header: the
 :class:`OAuthSession` signs every request with a valid access token, refreshed ahead of expiry
@@ -218,6 +219,11 @@ class OAuth2Integration(Integration):
     def missing_credentials(self, credentials: dict[str, Any]) -> list[str]:
         return [] if credentials.get("access_token") else ["access_token"]
 
+    def oauth_compliance_hooks(self) -> dict[str, Any]:
+        """Authlib compliance hooks (hook type -> function) for a provider whose token endpoint
+        strays from RFC 6749, e.g. an error answer without ``error`` (see hubspot.py)."""
+        return {}
+
     # --- the protocol (Authlib) ---------------------------------------------------------------------
     def _client(self, redirect_uri: str = "") -> OAuth2Client:
         """One Authlib client per thread and integration (it is an httpx.Client: its connection
@@ -246,6 +252,8 @@ class OAuth2Integration(Integration):
                 timeout=profile.timeout(),
                 headers={"User-Agent": "Relink-Sync/1.0", "Accept": "application/json"},
             )
+            for hook_type, hook in self.oauth_compliance_hooks().items():
+                client.register_compliance_hook(hook_type, hook)
             clients[key] = client
         client.redirect_uri = redirect_uri or None
         return client
@@ -311,7 +319,7 @@ class OAuth2Integration(Integration):
             if seconds is not None:
                 grant_end = now + seconds
                 break
-        scope = raw.get("scope")
+        scope = raw["scope"] if "scope" in raw else raw.get("scopes")  # HubSpot: "scopes", a list
         if isinstance(scope, list):
             scopes = tuple(str(s) for s in scope)
         elif isinstance(scope, str):  # present, even empty: what was granted
