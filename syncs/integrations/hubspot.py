@@ -44,6 +44,7 @@ import httpx
 
 from .base import ErrorClass, ProviderError, ProviderSession, RecordError, parse_datetime
 from .oauth import OAuth2Integration
+from .paging import cursor_pages
 
 API_ROOT = "https://api.hubapi.com"
 CONTACTS_URL = f"{API_ROOT}/crm/v3/objects/contacts"
@@ -130,22 +131,15 @@ class HubSpotIntegration(OAuth2Integration):
     def fetch_pages(
         self, credentials: dict[str, Any], session: ProviderSession, model: str
     ) -> Iterator[list[dict[str, Any]]]:
-        params: dict[str, Any] = {"limit": PAGE_SIZE, "properties": ",".join(PROPERTIES), "archived": "false"}
-        seen: set[str] = set()
-        while True:
-            data = self._page(session, params)
-            yield data["results"]
+        base = {"limit": PAGE_SIZE, "properties": ",".join(PROPERTIES), "archived": "false"}
+
+        def page(after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            data = self._page(session, base if after is None else {**base, "after": after})
             paging = data.get("paging")
             nxt = paging.get("next") if isinstance(paging, dict) else None
-            after = _text(nxt.get("after")) if isinstance(nxt, dict) else None
-            if after is None:
-                return
-            if after in seen:
-                raise ProviderError(
-                    ErrorClass.BAD_RESPONSE, "HubSpot repeated a page cursor (a paging loop)."
-                )
-            seen.add(after)
-            params = {**params, "after": after}
+            return data["results"], _text(nxt.get("after")) if isinstance(nxt, dict) else None
+
+        return cursor_pages(page, provider="HubSpot")
 
     def classify(self, response: httpx.Response) -> ProviderError | None:
         error = super().classify(response)
