@@ -366,3 +366,22 @@ def test_a_contact_without_an_id_is_skipped_and_the_run_is_partially_synced(owne
     run = _sync(account)
     assert run.status == "PARTIALLY_SYNCED" and run.records_skipped == 1
     assert list(Contact.objects.filter(linked_account=account).values_list("remote_id", flat=True)) == ["53"]
+
+
+@pytest.mark.django_db
+@respx.mock
+def test_an_account_linked_with_a_private_app_token_still_syncs_until_rejected(owner):
+    """Accounts linked before HubSpot went OAuth hold a private app's token (no refresh token,
+    no stated end): it signs the calls as it is; once HubSpot rejects it there is nothing to
+    refresh with, so it is Invalid API key and the end user relinks (by consent)."""
+    account, _ = owner.linked_account(
+        origin_id="hs-pat", category="crm", integration="hubspot", credentials={"access_token": "pat-na1-1"}
+    )
+    refresh = respx.post(TOKEN_URL).respond(200, json=tokens("hs-at-1", "hs-rt-1"))
+    contacts = respx.get(LIST_URL).respond(200, json=PAGE_2)
+    assert _sync(account).status == "DONE"
+    assert contacts.calls.last.request.headers["Authorization"] == "Bearer pat-na1-1"
+    contacts.respond(401, json=UNAUTHORIZED)
+    run = _sync(account)
+    assert run.error_class == ErrorClass.CREDENTIALS_REJECTED and refresh.call_count == 0
+    assert LinkedAccount.objects.get(pk=account.pk).status == "RELINK_NEEDED"
