@@ -226,8 +226,8 @@ class OAuthState:
         return None
 
     def outage_for(self, token: str) -> str:
-        """The outage mode of the grant an access token belongs to ("" when none): it outlives
-        refreshes, as the API-key sandbox's outage outlives nothing but its key."""
+        """The outage mode of the grant an access token belongs to ("" when none). It is the
+        grant's, so it outlives refreshes (an API-key account's outage is its key's)."""
         with self.lock:
             grant = self.grant_for(token)
             return grant.outage if grant is not None else ""
