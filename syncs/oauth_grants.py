@@ -31,9 +31,13 @@ logger = logging.getLogger(__name__)
 LIVE = (LinkedAccountStatus.COMPLETE, LinkedAccountStatus.IDLE)
 
 
-def _oauth_integration(account: LinkedAccount) -> OAuth2Integration | None:
-    found = integrations.find(account.integration)
-    return found if isinstance(found, OAuth2Integration) else None
+def _live_oauth_account(account_id: Any) -> tuple[LinkedAccount, OAuth2Integration] | None:
+    """The account and its OAuth integration, when it is COMPLETE or IDLE and uses one."""
+    account = LinkedAccount.objects.filter(pk=account_id).first()
+    if account is None or account.status not in LIVE:
+        return None
+    integration = integrations.find(account.integration)
+    return (account, integration) if isinstance(integration, OAuth2Integration) else None
 
 
 @dataclass
@@ -48,12 +52,10 @@ def oauth_account_validate(*, account_id: Any) -> CheckResult | None:
     from .dispatch import sync_queue_now
     from .request_logs import request_logs_write
 
-    account = LinkedAccount.objects.filter(pk=account_id).first()
-    if account is None or account.status not in LIVE:
+    found = _live_oauth_account(account_id)
+    if found is None:
         return None
-    integration = _oauth_integration(account)
-    if integration is None:
-        return None
+    account, integration = found
     credentials = linked_account_credentials(account=account)
     session = integration.session(credentials, account=account, tenant=str(account.organization_id))
     try:
@@ -71,12 +73,10 @@ def oauth_account_keep_alive(*, account_id: Any) -> RefreshResult | None:
     """Refresh the account's grant now (it would die unused). A dead grant queues a forced sync."""
     from .dispatch import sync_queue_now
 
-    account = LinkedAccount.objects.filter(pk=account_id).first()
-    if account is None or account.status not in LIVE:
+    found = _live_oauth_account(account_id)
+    if found is None:
         return None
-    integration = _oauth_integration(account)
-    if integration is None:
-        return None
+    account, integration = found
     try:
         result = oauth_token_refresh(account_id=account.pk, integration=integration, force=True)
     except ProviderError as exc:

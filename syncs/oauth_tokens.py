@@ -117,13 +117,27 @@ class RefreshResult:
 def oauth_token_current(
     *, account_id: Any, integration: OAuth2Integration, linked: dict[str, Any], log: list | None = None
 ) -> tuple[TokenSet, int]:
-    """The account's access token, refreshed first when it ends within the margin."""
-    row = OAuthToken.objects.filter(pk=account_id).first()
+    """The account's access token, refreshed first when it ends within the margin.
+
+    A grant's first use (no row yet: an account's first sync) costs one read and writes
+    nothing: every refresh writes the row under its lock, so without a row nothing has rotated
+    the linked tokens and they are the current ones, at generation 0 (the row's first). The row
+    is written by the first refresh, or now when the linked tokens state a grant end (the expiry
+    warning reads it from the row)."""
     margin = settings.OAUTH_REFRESH_MARGIN_SECONDS
-    if row is not None and row.source_hash == source_hash(linked):
-        tokens = _tokens(row)
+    row = (
+        OAuthToken.objects.filter(pk=account_id)
+        .values_list("source_hash", "tokens_encrypted", "generation")
+        .first()
+    )
+    if row is None:
+        tokens = TokenSet.from_credentials(linked)
+        if tokens.grant_expires_at is None and not tokens.expires_within(margin):
+            return tokens, 0
+    elif row[0] == source_hash(linked):
+        tokens = TokenSet.from_credentials(decrypt_json(row[1]))
         if not tokens.expires_within(margin):
-            return tokens, row.generation
+            return tokens, row[2]
     result = oauth_token_refresh(account_id=account_id, integration=integration, linked=linked, log=log)
     return result.tokens, result.generation
 

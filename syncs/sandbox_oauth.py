@@ -18,7 +18,9 @@ Access tokens (``at_…``) sign data calls; ``data_call_check`` says 401/403 for
 
 Controls (X-Sandbox-Control), body {"token": <an access or refresh token of the grant>}:
   POST /control/oauth/revoke-grant | expire-access-token | remove-permission {scope}
-       | grant-expiry {days} | stats | config {access_token_seconds} | reset
+       | grant-expiry {days} | outage {mode} | stats | config {access_token_seconds} | reset
+An outage is the grant's: its data calls act it out (as a key's do) whatever access token the
+grant has by then.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Grant:
     revoked: bool = False
     expires_at: float | None = None  # absolute end (grant-expiry helper)
     refresh_token: str = ""
+    outage: str = ""  # an outage mode of the data API for this grant (provider-outage helper)
 
 
 @dataclass
@@ -222,6 +225,13 @@ class OAuthState:
                 )
         return None
 
+    def outage_for(self, token: str) -> str:
+        """The outage mode of the grant an access token belongs to ("" when none). It is the
+        grant's, so it outlives refreshes (an API-key account's outage is its key's)."""
+        with self.lock:
+            grant = self.grant_for(token)
+            return grant.outage if grant is not None else ""
+
     # --- the helpers ----------------------------------------------------------------------------------
     def control(self, action: str, body: dict) -> tuple[int, dict]:
         if action == "stats":
@@ -249,6 +259,10 @@ class OAuthState:
                 for entry in self.access_tokens.values():
                     if entry["grant"] == grant.id:
                         entry["expires_at"] = 0
+            elif action == "outage":  # the mode is checked by the provider (its OUTAGE_MODES)
+                mode = str(body.get("mode") or "none")
+                grant.outage = "" if mode == "none" else mode
+                return 200, {"mode": mode}
             elif action == "remove-permission":
                 grant.scopes.discard(str(body.get("scope") or ""))
             elif action == "grant-expiry":

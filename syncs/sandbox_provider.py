@@ -21,7 +21,8 @@ and for fault drills: http_429, http_403, malformed_json, html_login, redirect_l
 
 It is also the OAuth 2.0 authorization server of ``sandbox_oauth`` and ``sandbox_crm`` (see
 syncs/sandbox_oauth.py): data calls signed with one of its access tokens (``at_…``) are checked
-against the grant (401 invalid_token, 403 insufficient_scope) instead of the key rules.
+against the grant (401 invalid_token, 403 insufficient_scope) instead of the key rules, and act
+out the grant's outage (``POST /control/oauth/outage {"token", "mode"}``, the same modes).
 
 Run it with ``manage.py sandbox_provider`` (``make run`` does) or ``serve_in_thread()`` in tests.
 """
@@ -186,14 +187,16 @@ class Handler(BaseHTTPRequestHandler):
         state = self.state
         with state.lock:
             state.request_count += 1
+        mode = ""
         if key.startswith("at_"):
             refused = state.oauth.data_call_check(key, parts.path)
             if refused:
                 status, body, headers = refused
                 return self._send(status, json.dumps(body).encode(), headers=headers)
+            mode = state.oauth.outage_for(key)
         elif not state.key_ok(key, tenant):
             return self._json(401, {"error": "invalid_api_key", "message": "Unknown or revoked API key."})
-        mode = state.outage_for(key, tenant)
+        mode = mode or state.outage_for(key, tenant)
         if state.latency_ms:
             time.sleep(state.latency_ms / 1000)
         if self._outage(mode):
@@ -304,6 +307,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(400, {"error": "bad_request", "message": str(exc)})
         action = parts.path.removeprefix("/control/")
         state = self.state
+        if action in ("outage", "oauth/outage") and body.get("mode") not in OUTAGE_MODES:
+            return self._json(400, {"error": "bad_request", "message": f"mode must be one of {OUTAGE_MODES}"})
         if action.startswith("oauth/"):
             status, answer = state.oauth.control(action.removeprefix("oauth/"), body)
             return self._json(status, answer)
@@ -320,10 +325,6 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, {"revoked": True})
         if action == "outage":
             mode = body.get("mode")
-            if mode not in OUTAGE_MODES:
-                return self._json(
-                    400, {"error": "bad_request", "message": f"mode must be one of {OUTAGE_MODES}"}
-                )
             with state.lock:
                 if key:
                     if mode == "none":

@@ -211,6 +211,10 @@ class ProviderOutageView(SandboxAccountView):
         serializer = OutageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         mode = serializer.validated_data["mode"]
+        if catalog.get(self.linked_account.integration).auth_type == "OAUTH2":
+            from .views_sandbox_oauth import provider_outage_oauth
+
+            return provider_outage_oauth(self.linked_account, mode)
         try:
             sandbox_controls.sandbox_set_outage(
                 api_key=self.sandbox_api_key(), mode=mode, tenant=str(self.linked_account.organization_id)

@@ -30,6 +30,7 @@ import httpx
 
 from .base import CredentialField, ErrorClass, Integration, ProviderError, ProviderSession, RecordError
 from .enums import ETHNICITY, GENDER, MARITAL_STATUS, enum_value
+from .paging import cursor_pages
 from .values import parse_day, text_or_none
 
 API_ROOT = "https://api.bamboohr.com/api/gateway.php"
@@ -121,24 +122,16 @@ class BambooHRIntegration(Integration):
     def fetch_pages(
         self, credentials: dict[str, Any], session: ProviderSession, model: str
     ) -> Iterator[list[dict[str, Any]]]:
-        cursor: str | None = None
-        seen: set[str] = set()
-        while True:
+        def page(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
             params: dict[str, Any] = {"page[limit]": PAGE_SIZE, "fields": ",".join(EXTRA_FIELDS)}
             if cursor is not None:
                 params["page[after]"] = cursor
             data = self._get(credentials, session, params)
             if not isinstance(data, dict) or not isinstance(data.get("data"), list):
                 raise ProviderError(ErrorClass.BAD_RESPONSE, "A BambooHR page had no 'data' list.")
-            yield data["data"]
-            cursor = self._next_cursor(data)
-            if cursor is None:
-                return
-            if cursor in seen:
-                raise ProviderError(
-                    ErrorClass.BAD_RESPONSE, "BambooHR repeated a page cursor (a paging loop)."
-                )
-            seen.add(cursor)
+            return data["data"], self._next_cursor(data)
+
+        return cursor_pages(page, provider="BambooHR")
 
     @staticmethod
     def _next_cursor(data: dict[str, Any]) -> str | None:

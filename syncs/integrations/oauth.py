@@ -11,7 +11,8 @@ Adding an OAuth provider: subclass :class:`OAuth2Integration` instead of ``Integ
 - ``grant_expiry_fields``: token-response fields that state the refresh token's (absolute)
   lifetime in seconds (``refresh_token_expires_in``, QuickBooks' ``x_refresh_token_expires_in``);
 - ``idle_expiry_days``: a grant that dies when unused this long is refreshed by the keep-alive
-  job before then (``None``: the provider's grants do not die idle).
+  job before then (``None``: the provider's grants do not die idle);
+- ``oauth_compliance_hooks()``: Authlib's hooks for a token endpoint that strays from RFC 6749.
 
 ``validate``/``fetch_pages`` call ``session.get_json(...)`` WITHOUT an Authorization header: the
 :class:`OAuthSession` signs every request with a valid access token, refreshed ahead of expiry
@@ -30,7 +31,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import authlib.deprecate  # noqa: E402, F401  (installs Authlib's own warning filter first)
 import httpx
@@ -55,122 +56,20 @@ from .base import (
     provider_profile,
     redact_url,
 )
+from .oauth_session import (  # noqa: F401  (TokenSet, epoch_to_datetime: the OAuth API of syncs)
+    OAuthSession,
+    StaticTokenSource,
+    TokenSet,
+    TokenSource,
+    epoch_to_datetime,
+    float_or_none,
+)
 
 # OAuth error codes (RFC 6749 5.2, RFC 6750 3.1, and what providers send in practice) by what
 # they mean for the linked account.
 _REJECTED = {"invalid_grant", "invalid_token", "unauthorized_client", "invalid_client", "access_denied"}
 _PERMISSION = {"insufficient_scope", "invalid_scope"}
 _OFFLINE = {"server_error", "temporarily_unavailable"}
-
-
-@dataclass
-class TokenSet:
-    """One grant's tokens as Relink stores them (encrypted, as the account's credentials)."""
-
-    access_token: str
-    refresh_token: str = ""
-    expires_at: float | None = None  # epoch seconds; None: the provider did not say
-    scope: tuple[str, ...] = ()
-    grant_expires_at: float | None = None  # the refresh token's absolute end, if stated
-    token_type: str = "Bearer"
-
-    def as_credentials(self) -> dict[str, Any]:
-        return {
-            "access_token": self.access_token,
-            "refresh_token": self.refresh_token,
-            "expires_at": self.expires_at,
-            "scope": " ".join(self.scope),
-            "grant_expires_at": self.grant_expires_at,
-            "token_type": self.token_type,
-        }
-
-    @classmethod
-    def from_credentials(cls, data: dict[str, Any]) -> TokenSet:
-        return cls(
-            access_token=str(data.get("access_token") or ""),
-            refresh_token=str(data.get("refresh_token") or ""),
-            expires_at=_float(data.get("expires_at")),
-            scope=tuple(str(data.get("scope") or "").split()),
-            grant_expires_at=_float(data.get("grant_expires_at")),
-            token_type=str(data.get("token_type") or "Bearer"),
-        )
-
-    def secrets(self) -> list[str]:
-        return [t for t in (self.access_token, self.refresh_token) if t]
-
-    def expires_within(self, seconds: float, *, now: float | None = None) -> bool:
-        if self.expires_at is None:
-            return False
-        return self.expires_at - (now if now is not None else time.time()) <= seconds
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def epoch_to_datetime(value: float | None) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if value is not None else None
-
-
-class TokenSource(Protocol):
-    """Where an OAuthSession gets its access token: the account's token store, or (while
-    linking) the tokens just obtained."""
-
-    def current(self) -> tuple[TokenSet, int]: ...
-
-    def after_rejection(self, *, generation: int) -> tuple[TokenSet, int]: ...
-
-
-@dataclass
-class StaticTokenSource:
-    """Fresh tokens from a code exchange: nothing to refresh yet; a 401 is a real rejection."""
-
-    tokens: TokenSet
-
-    def current(self) -> tuple[TokenSet, int]:
-        return self.tokens, 0
-
-    def after_rejection(self, *, generation: int) -> tuple[TokenSet, int]:
-        raise ProviderError(
-            ErrorClass.CREDENTIALS_REJECTED, "The provider rejected the new access token.", 401
-        )
-
-
-class OAuthSession(ProviderSession):
-    """A ProviderSession that signs each request with a valid access token."""
-
-    def __init__(
-        self,
-        *,
-        integration: Integration,
-        credentials: dict[str, Any],
-        token_source: TokenSource,
-        tenant: str = "",
-    ):
-        super().__init__(integration=integration, credentials=credentials, tenant=tenant)
-        self.token_source = token_source
-        self.secrets += TokenSet.from_credentials(credentials).secrets()
-
-    def request(self, method: str, url: str, *, headers: dict[str, str] | None = None, **kwargs: Any):
-        tokens, generation = self.token_source.current()
-        try:
-            return super().request(method, url, headers=self._signed(headers, tokens), **kwargs)
-        except ProviderError as exc:
-            if exc.error_class != ErrorClass.CREDENTIALS_REJECTED:
-                raise
-        # 401: the access token stopped working before its stated end (revoked, rotated by the
-        # provider, clock skew). Refresh once (unless another process already did) and retry.
-        tokens, generation = self.token_source.after_rejection(generation=generation)
-        return super().request(method, url, headers=self._signed(headers, tokens), **kwargs)
-
-    def _signed(self, headers: dict[str, str] | None, tokens: TokenSet) -> dict[str, str]:
-        for secret in tokens.secrets():
-            if secret not in self.secrets:
-                self.secrets.append(secret)
-        return {**(headers or {}), "Authorization": f"Bearer {tokens.access_token}"}
 
 
 _local = threading.local()
@@ -218,6 +117,11 @@ class OAuth2Integration(Integration):
     def missing_credentials(self, credentials: dict[str, Any]) -> list[str]:
         return [] if credentials.get("access_token") else ["access_token"]
 
+    def oauth_compliance_hooks(self) -> dict[str, Any]:
+        """Authlib compliance hooks (hook type -> function) for a provider whose token endpoint
+        strays from RFC 6749, e.g. an error answer without ``error`` (see hubspot.py)."""
+        return {}
+
     # --- the protocol (Authlib) ---------------------------------------------------------------------
     def _client(self, redirect_uri: str = "") -> OAuth2Client:
         """One Authlib client per thread and integration (it is an httpx.Client: its connection
@@ -246,6 +150,8 @@ class OAuth2Integration(Integration):
                 timeout=profile.timeout(),
                 headers={"User-Agent": "Relink-Sync/1.0", "Accept": "application/json"},
             )
+            for hook_type, hook in self.oauth_compliance_hooks().items():
+                client.register_compliance_hook(hook_type, hook)
             clients[key] = client
         client.redirect_uri = redirect_uri or None
         return client
@@ -303,15 +209,15 @@ class OAuth2Integration(Integration):
 
     def token_set(self, raw: dict[str, Any], *, previous: TokenSet | None) -> TokenSet:
         now = time.time()
-        expires_in = _float(raw.get("expires_in"))
-        expires_at = _float(raw.get("expires_at")) if expires_in is None else now + expires_in
+        expires_in = float_or_none(raw.get("expires_in"))
+        expires_at = float_or_none(raw.get("expires_at")) if expires_in is None else now + expires_in
         grant_end = previous.grant_expires_at if previous else None
         for name in self.grant_expiry_fields:
-            seconds = _float(raw.get(name))
+            seconds = float_or_none(raw.get(name))
             if seconds is not None:
                 grant_end = now + seconds
                 break
-        scope = raw.get("scope")
+        scope = raw["scope"] if "scope" in raw else raw.get("scopes")  # HubSpot: "scopes", a list
         if isinstance(scope, list):
             scopes = tuple(str(s) for s in scope)
         elif isinstance(scope, str):  # present, even empty: what was granted

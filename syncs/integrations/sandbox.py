@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 
 from .base import CredentialField, Integration, ProviderError, ProviderSession, RecordError, parse_datetime
+from .paging import cursor_pages
 
 PAGE_SIZE = 100
 
@@ -49,22 +50,18 @@ class SandboxIntegration(Integration):
     def fetch_pages(
         self, credentials: dict[str, Any], session: ProviderSession, model: str
     ) -> Iterator[list[dict[str, Any]]]:
-        cursor: str | None = "0"
-        seen_cursors = set()
-        while cursor is not None:
-            if cursor in seen_cursors:
-                raise ProviderError("bad_response", "The provider repeated a page cursor (a paging loop).")
-            seen_cursors.add(cursor)
+        def page(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
             data = session.get_json(
                 f"{self.base_url()}/v1/{self.resource}",
-                params={"cursor": cursor, "limit": PAGE_SIZE},
+                params={"cursor": cursor or "0", "limit": PAGE_SIZE},
                 headers=self._headers(credentials, session),
             )
             if not isinstance(data, dict) or not isinstance(data.get("data"), list):
                 raise ProviderError("bad_response", "The provider's page had no 'data' list.")
-            yield data["data"]
             nxt = data.get("next_cursor")
-            cursor = str(nxt) if nxt not in (None, "") else None
+            return data["data"], str(nxt) if nxt not in (None, "") else None
+
+        return cursor_pages(page, provider="The provider")
 
     def map_record(self, model: str, raw: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(raw, dict) or not raw.get("id"):

@@ -24,12 +24,16 @@ def oauth_finish(tenant, link_token: str, *, integration: str = "sandbox_oauth")
     )
 
 
+CATEGORIES = {"sandbox_oauth": "hris", "sandbox_crm": "crm"}
+
+
 def oauth_link(tenant, *, origin_id: str = "oauth-user-1", integration: str = "sandbox_oauth"):
     """A test account linked by consent (headless "Allow"): (account, account token)."""
-    link = create_link_token(tenant, origin_id=origin_id, integration=integration)
+    category = CATEGORIES[integration]
+    link = create_link_token(tenant, origin_id=origin_id, integration=integration, category=category)
     finished = oauth_finish(tenant, link["link_token"], integration=integration)
     assert finished.status_code == 201, finished.content
-    body = exchange(tenant, finished.json()["public_token"]).json()
+    body = exchange(tenant, finished.json()["public_token"], category=category).json()
     return LinkedAccount.objects.get(pk=body["id"]), body["account_token"]
 
 
