@@ -12,6 +12,24 @@ from accounts.services import linked_account_create, linked_account_set_status_d
 from .models import LinkAttempt, LinkToken
 
 
+def linked_account_create_for_token(
+    *, token: LinkToken, category: str, integration: str, credentials: dict | None
+) -> LinkedAccount:
+    """A new account for the end user `token` names (its organization, environment, origin id,
+    name and e-mail). IntegrityError when that origin id already has one."""
+    account, _account_token = linked_account_create(
+        organization=token.organization,
+        category=category,
+        integration=integration,
+        end_user_origin_id=token.end_user_origin_id,
+        end_user_organization_name=token.end_user_organization_name,
+        end_user_email_address=token.end_user_email_address,
+        account_type=token.account_type,
+        credentials=credentials,
+    )
+    return account
+
+
 def link_attempt_record_failure(
     *, token: LinkToken, category: str, integration: str, error_description: str, message: str
 ) -> LinkedAccount:
@@ -22,15 +40,8 @@ def link_attempt_record_failure(
         account = _account_for(token=token, category=category)
         if account is None:
             try:
-                account, _ = linked_account_create(
-                    organization=token.organization,
-                    category=category,
-                    integration=integration,
-                    end_user_origin_id=token.end_user_origin_id,
-                    end_user_organization_name=token.end_user_organization_name,
-                    end_user_email_address=token.end_user_email_address,
-                    account_type=token.account_type,
-                    credentials=None,
+                account = linked_account_create_for_token(
+                    token=token, category=category, integration=integration, credentials=None
                 )
             except IntegrityError:  # a concurrent attempt for the same origin id created it
                 account = _account_for(token=token, category=category)

@@ -22,7 +22,6 @@ from accounts.crypto import new_token, token_hash
 from accounts.models import LinkedAccount, LinkedAccountStatus, Organization
 from accounts.selectors import linked_account_details
 from accounts.services import (
-    linked_account_create,
     linked_account_mark_complete,
     linked_account_set_credentials,
 )
@@ -32,7 +31,11 @@ from issues.webhooks.events import webhook_event_emit
 from syncs.credentials import credentials_validate
 from syncs.dispatch import sync_queue_now
 
-from .attempts import link_attempt_record_failure, link_attempt_record_success
+from .attempts import (
+    link_attempt_record_failure,
+    link_attempt_record_success,
+    linked_account_create_for_token,
+)
 from .models import LinkToken, PublicToken
 from .selectors import RELINK_REASON, integration_allowed_for, integration_exists, link_token_problem
 
@@ -315,15 +318,8 @@ def _link_new(
     """Create, complete and announce a new account; None when the origin id was taken meanwhile
     (the database's unique constraint decides, also between concurrent finishes)."""
     try:
-        account, _account_token = linked_account_create(
-            organization=token.organization,
-            category=category,
-            integration=integration,
-            end_user_origin_id=token.end_user_origin_id,
-            end_user_organization_name=token.end_user_organization_name,
-            end_user_email_address=token.end_user_email_address,
-            account_type=token.account_type,
-            credentials=credentials,
+        account = linked_account_create_for_token(
+            token=token, category=category, integration=integration, credentials=credentials
         )
     except IntegrityError:
         return None
