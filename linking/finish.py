@@ -35,6 +35,8 @@ from .attempts import (
     link_attempt_record_failure,
     link_attempt_record_success,
     linked_account_create_for_token,
+    linked_account_for_origin,
+    linked_account_for_token,
 )
 from .models import LinkToken, PublicToken
 from .selectors import RELINK_REASON, integration_allowed_for, integration_exists, link_token_problem
@@ -265,11 +267,7 @@ def _complete(*, target: LinkTarget, credentials: dict[str, Any]) -> LinkFinishe
             account_type=target.account_type,
             lock=True,
         )
-        account = None
-        if token.linked_account_id is not None:
-            account = LinkedAccount.objects.select_for_update().filter(pk=token.linked_account_id).first()
-        if account is None:
-            account = _account_for_origin(token=token, category=category)
+        account = linked_account_for_token(token=token, category=category)
         if account is None:
             account = _link_new(
                 token=token, category=category, integration=integration, credentials=credentials
@@ -277,7 +275,7 @@ def _complete(*, target: LinkTarget, credentials: dict[str, Any]) -> LinkFinishe
             is_relink = False
             if account is None:
                 # Another finish for the same origin id committed first: relink its account.
-                account = _account_for_origin(token=token, category=category)
+                account = linked_account_for_origin(token=token, category=category)
                 is_relink = _relink(account=account, integration=integration, credentials=credentials)
         else:
             is_relink = _relink(account=account, integration=integration, credentials=credentials)
@@ -297,19 +295,6 @@ def _complete(*, target: LinkTarget, credentials: dict[str, Any]) -> LinkFinishe
         )
     logger.info("link finished: account=%s relink=%s", account.id, is_relink)
     return LinkFinished(ok=True, account=account, public_token=raw_public, is_relink=is_relink)
-
-
-def _account_for_origin(*, token: LinkToken, category: str) -> LinkedAccount | None:
-    return (
-        LinkedAccount.objects.select_for_update()
-        .filter(
-            organization=token.organization,
-            account_type=token.account_type,
-            category=category,
-            end_user_origin_id=token.end_user_origin_id,
-        )
-        .first()
-    )
 
 
 def _link_new(
