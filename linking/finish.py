@@ -38,7 +38,7 @@ from .attempts import (
     linked_account_for_origin,
     linked_account_for_token,
 )
-from .models import LinkToken, PublicToken
+from .models import LinkToken, PublicToken, SingleUse
 from .selectors import RELINK_REASON, integration_allowed_for, integration_exists, link_token_problem
 
 logger = logging.getLogger(__name__)
@@ -354,7 +354,7 @@ def public_token_exchange(
     now = timezone.now()
     digest = token_hash(public_token or "")
     mine = PublicToken.objects.filter(token_hash=digest, organization=organization, account_type=account_type)
-    claimed = mine.filter(used_at__isnull=True, expires_at__gt=now).update(used_at=now)
+    claimed = mine.filter(SingleUse.usable(now)).update(used_at=now)
     row = mine.select_related("linked_account__organization").first()
     if row is None:
         raise PublicTokenProblem("unknown", "Unknown public token.")
