@@ -18,6 +18,20 @@ from .models import RequestLog, SyncRun
 
 # From this many rows, COPY beats one multi-row INSERT on PostgreSQL.
 COPY_THRESHOLD = 200
+COPY_COLUMNS = (
+    "linked_account_id, sync_run_id, organization_id, integration, method, url, "
+    "status_code, duration_ms, error_class, created_at"
+)
+
+
+def request_logs_copy(rows: Iterable[tuple]) -> None:
+    """COPY rows (tuples in COPY_COLUMNS order) into the request log: PostgreSQL only."""
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {RequestLog._meta.db_table} ({COPY_COLUMNS}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def request_logs_write(
@@ -35,29 +49,21 @@ def request_logs_write(
     organization_id = account.organization_id if account else None
     run_id = run.pk if run else None
     if connection.vendor == "postgresql" and len(entries) >= COPY_THRESHOLD:
-        columns = (
-            "linked_account_id, sync_run_id, organization_id, integration, method, url, "
-            "status_code, duration_ms, error_class, created_at"
+        request_logs_copy(
+            (
+                account_id,
+                run_id,
+                organization_id,
+                integration,
+                e.method,
+                e.url,
+                e.status_code,
+                e.duration_ms,
+                e.error_class,
+                e.started_at,
+            )
+            for e in entries
         )
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {RequestLog._meta.db_table} ({columns}) FROM STDIN") as copy,
-        ):
-            for e in entries:
-                copy.write_row(
-                    (
-                        account_id,
-                        run_id,
-                        organization_id,
-                        integration,
-                        e.method,
-                        e.url,
-                        e.status_code,
-                        e.duration_ms,
-                        e.error_class,
-                        e.started_at,
-                    )
-                )
         return len(entries)
     RequestLog.objects.bulk_create(
         [
