@@ -190,21 +190,12 @@ def link_target_resolve(
     )
 
 
-def link_finish(
-    *,
-    link_token: str,
-    integration: str,
-    credentials: dict[str, Any],
-    organization: Organization | None = None,
-    account_type: str | None = None,
-) -> LinkFinished:
+def link_finish(*, credentials: dict[str, Any], **link: Any) -> LinkFinished:
     """Finish a link flow with the credentials the end user typed in: check them against the
-    provider (one real request), then complete the link (`link_finish_validated`). Raises
-    LinkProblem; returns ok=False when the provider rejects the credentials, leaving the token
-    usable for a retry."""
-    target = link_target_resolve(
-        link_token=link_token, integration=integration, organization=organization, account_type=account_type
-    )
+    provider (one real request), then complete the link (`link_finish_validated`). `link`: the
+    link token and integration as `link_target_resolve` takes them. Raises LinkProblem; returns
+    ok=False when the provider rejects the credentials, leaving the token usable for a retry."""
+    target = link_target_resolve(**link)
     cleaned = _clean_credentials(integration=target.integration, credentials=credentials)
 
     # The provider call happens outside any transaction: no row stays locked while we wait.
@@ -238,22 +229,13 @@ def link_finish(
     return _complete(target=target, credentials=cleaned)
 
 
-def link_finish_validated(
-    *,
-    link_token: str,
-    integration: str,
-    credentials: dict[str, Any],
-    organization: Organization | None = None,
-    account_type: str | None = None,
-) -> LinkFinished:
+def link_finish_validated(*, credentials: dict[str, Any], **link: Any) -> LinkFinished:
     """Finish a link flow with credentials already known to work (an OAuth callback's token
     exchange proved them): no provider call here. Creates the account (a new link) or gives the
     existing one the new credentials (a relink), uses up the token and returns a public token
-    (ok=True). Raises LinkProblem when the token or integration does not fit."""
-    target = link_target_resolve(
-        link_token=link_token, integration=integration, organization=organization, account_type=account_type
-    )
-    return _complete(target=target, credentials=credentials)
+    (ok=True). `link` as for `link_finish`. Raises LinkProblem when the token or integration
+    does not fit."""
+    return _complete(target=link_target_resolve(**link), credentials=credentials)
 
 
 def _complete(*, target: LinkTarget, credentials: dict[str, Any]) -> LinkFinished:
@@ -309,14 +291,7 @@ def _link_new(
     except IntegrityError:
         return None
     linked_account_mark_complete(account=account, reason="Linked by the end user")
-    sync_queue_now(account=account, reason="Initial sync after linking")
-    webhook_event_emit(
-        organization=token.organization,
-        event=WebhookEvent.LINKED,
-        account_details=linked_account_details(account=account),
-        data={"is_relink": False},
-        with_account_token=True,  # filled in when sent, never stored
-    )
+    _linked(account=account, is_relink=False, sync_reason="Initial sync after linking")
     return account
 
 
@@ -336,15 +311,21 @@ def _relink(*, account: LinkedAccount, integration: str, credentials: dict[str, 
         linked_account_mark_complete(
             account=account, reason=RELINK_REASON if was_linked else "Linked by the end user"
         )
-    sync_queue_now(account=account, reason="Relinked: sync at once")
+    _linked(account=account, is_relink=was_linked, sync_reason="Relinked: sync at once")
+    return was_linked
+
+
+def _linked(*, account: LinkedAccount, is_relink: bool, sync_reason: str) -> None:
+    """A (re)linked account: its sync queued and LinkedAccount.linked emitted, with the account
+    token unless it is a relink (filled in when sent, never stored)."""
+    sync_queue_now(account=account, reason=sync_reason)
     webhook_event_emit(
         organization=account.organization,
         event=WebhookEvent.LINKED,
         account_details=linked_account_details(account=account),
-        data={"is_relink": was_linked},
-        with_account_token=not was_linked,  # filled in when sent, never stored
+        data={"is_relink": is_relink},
+        with_account_token=not is_relink,
     )
-    return was_linked
 
 
 def public_token_exchange(
