@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,10 +79,22 @@ def _sandbox_credentials(integration: str, provider_url: str) -> dict:
         settings.SANDBOX_PROVIDER_URL = previous
 
 
-def _seed(
-    org_id: str, count: int, *, category: str = "hris", integration: str = "sandbox", provider_url: str = ""
+def seed_accounts(
+    org_id: str,
+    count: int,
+    *,
+    category: str = "hris",
+    integration: str = "sandbox",
+    provider_url: str = "",
+    prefix: str = "throughput",
+    credentials_for: Callable[[int], str] | None = None,
+    last_inbound_at: str | None = None,
 ) -> list[str]:
-    credentials = encrypt_json(_sandbox_credentials(integration, provider_url))
+    """`count` COMPLETE accounts of the sandbox: origin ids <prefix>-<category>-<n>, one shared
+    set of credentials unless `credentials_for(n)` gives each its own (encrypted)."""
+    if credentials_for is None:
+        shared = encrypt_json(_sandbox_credentials(integration, provider_url))
+        credentials_for = lambda n: shared  # noqa: E731
     ids = [str(uuid7()) for _ in range(count)]
     created = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
     rows = (
@@ -90,9 +103,9 @@ def _seed(
             org_id,
             category,
             integration,
-            f"throughput-{category}-{n}",
+            f"{prefix}-{category}-{n}",
             f"Customer {n}",
-            f"t{n}@example.com",
+            f"{prefix[0]}{n}@example.com",
             "PRODUCTION",
             "COMPLETE",
             "",
@@ -100,12 +113,12 @@ def _seed(
             created,
             created,
             created,
-            f"throughput-token-{category}-{n}",
+            f"{prefix}-token-{category}-{n}",
             "x",
-            credentials,
+            credentials_for(n),
             "",
             None,
-            timezone.now().isoformat(),
+            last_inbound_at or timezone.now().isoformat(),
         )
         for n, account_id in enumerate(ids)
     )
@@ -257,7 +270,7 @@ def _sync_throughput(report) -> None:
         time.sleep(2)
         organization, _, _ = organization_create(name="Sync throughput bench")
         # Accounts sync through the settings of this process too (dispatch lease, batches).
-        ids = _seed(str(organization.id), WARMUP + ACCOUNTS)
+        ids = seed_accounts(str(organization.id), WARMUP + ACCOUNTS)
         warm, rest = ids[:WARMUP], ids[WARMUP:]
         _round(warm, WARMUP, worker.pid)
         rss_before = peak_rss_mb([worker.pid])
@@ -293,7 +306,7 @@ def _sync_throughput(report) -> None:
         )
         total = 2 * WARMUP + 2 * ACCOUNTS
         for category, integration, created in OTHER_CATEGORIES:
-            category_ids = _seed(
+            category_ids = seed_accounts(
                 str(organization.id),
                 CATEGORY_ACCOUNTS,
                 category=category,
