@@ -17,8 +17,9 @@ import psutil
 from django.test import Client, override_settings
 
 from accounts.crypto import encrypt_json
+from accounts.ids import uuid7
 from accounts.services import api_key_create, organization_create
-from bench.harness import percentile
+from bench.harness import copy_linked_accounts, percentile
 from bench.scenarios.syncs_throughput import (
     ROOT,
     _free_port,
@@ -27,7 +28,6 @@ from bench.scenarios.syncs_throughput import (
     _start,
     _stop,
     _wait_for,
-    seed_accounts,
 )
 from issues.webhooks.endpoints import webhook_endpoint_create
 from syncs import dispatch
@@ -53,14 +53,33 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 def _seed(organization_id: str) -> tuple[list[str], list[str]]:
-    """The accounts, each with its own sandbox key (revoking one breaks only that account)."""
+    ids = [str(uuid7()) for _ in range(ACCOUNTS)]
     keys = [f"sk_sandbox_detect_{n}_{os.getpid()}" for n in range(ACCOUNTS)]
-    ids = seed_accounts(
-        organization_id,
-        ACCOUNTS,
-        prefix="detect",
-        credentials_for=lambda n: encrypt_json({"api_key": keys[n]}),
-        last_inbound_at="2026-01-01T00:00:00+00:00",
+    created = "2026-01-01T00:00:00+00:00"
+    copy_linked_accounts(
+        (
+            account_id,
+            organization_id,
+            "hris",
+            "sandbox",
+            f"detect-{n}",
+            f"Customer {n}",
+            f"d{n}@example.com",
+            "PRODUCTION",
+            "COMPLETE",
+            "",
+            None,
+            created,
+            created,
+            created,
+            f"detect-token-{n}",
+            "x",
+            encrypt_json({"api_key": keys[n]}),
+            "",
+            None,
+            created,
+        )
+        for n, account_id in enumerate(ids)
     )
     return ids, keys
 

@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,22 +78,10 @@ def _sandbox_credentials(integration: str, provider_url: str) -> dict:
         settings.SANDBOX_PROVIDER_URL = previous
 
 
-def seed_accounts(
-    org_id: str,
-    count: int,
-    *,
-    category: str = "hris",
-    integration: str = "sandbox",
-    provider_url: str = "",
-    prefix: str = "throughput",
-    credentials_for: Callable[[int], str] | None = None,
-    last_inbound_at: str | None = None,
+def _seed(
+    org_id: str, count: int, *, category: str = "hris", integration: str = "sandbox", provider_url: str = ""
 ) -> list[str]:
-    """`count` COMPLETE accounts of the sandbox: origin ids <prefix>-<category>-<n>, one shared
-    set of credentials unless `credentials_for(n)` gives each its own (encrypted)."""
-    if credentials_for is None:
-        shared = encrypt_json(_sandbox_credentials(integration, provider_url))
-        credentials_for = lambda n: shared  # noqa: E731
+    credentials = encrypt_json(_sandbox_credentials(integration, provider_url))
     ids = [str(uuid7()) for _ in range(count)]
     created = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
     rows = (
@@ -103,9 +90,9 @@ def seed_accounts(
             org_id,
             category,
             integration,
-            f"{prefix}-{category}-{n}",
+            f"throughput-{category}-{n}",
             f"Customer {n}",
-            f"{prefix[0]}{n}@example.com",
+            f"t{n}@example.com",
             "PRODUCTION",
             "COMPLETE",
             "",
@@ -113,12 +100,12 @@ def seed_accounts(
             created,
             created,
             created,
-            f"{prefix}-token-{category}-{n}",
+            f"throughput-token-{category}-{n}",
             "x",
-            credentials_for(n),
+            credentials,
             "",
             None,
-            last_inbound_at or timezone.now().isoformat(),
+            timezone.now().isoformat(),
         )
         for n, account_id in enumerate(ids)
     )
@@ -270,7 +257,7 @@ def _sync_throughput(report) -> None:
         time.sleep(2)
         organization, _, _ = organization_create(name="Sync throughput bench")
         # Accounts sync through the settings of this process too (dispatch lease, batches).
-        ids = seed_accounts(str(organization.id), WARMUP + ACCOUNTS)
+        ids = _seed(str(organization.id), WARMUP + ACCOUNTS)
         warm, rest = ids[:WARMUP], ids[WARMUP:]
         _round(warm, WARMUP, worker.pid)
         rss_before = peak_rss_mb([worker.pid])
@@ -306,7 +293,7 @@ def _sync_throughput(report) -> None:
         )
         total = 2 * WARMUP + 2 * ACCOUNTS
         for category, integration, created in OTHER_CATEGORIES:
-            category_ids = seed_accounts(
+            category_ids = _seed(
                 str(organization.id),
                 CATEGORY_ACCOUNTS,
                 category=category,
