@@ -5,8 +5,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -45,6 +46,13 @@ ACCOUNT_TOKEN_PARAMETER = OpenApiParameter(
 )
 
 
+class AccountSchema(AutoSchema):
+    """The OpenAPI of a per-account endpoint: the X-Account-Token header before its own parameters."""
+
+    def get_override_parameters(self):
+        return [ACCOUNT_TOKEN_PARAMETER, *super().get_override_parameters()]
+
+
 class OrganizationView(APIView):
     """Organization-level endpoint: API key only (an X-Account-Token header is ignored)."""
 
@@ -55,6 +63,8 @@ class OrganizationView(APIView):
 
 class AccountView(OrganizationView):
     """Per-account endpoint: needs X-Account-Token of the key's organization and environment."""
+
+    schema = AccountSchema()
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -120,6 +130,17 @@ def paginate(
 def paginated_response(*, next_cursor: str | None, previous_cursor: str | None, data: list) -> Response:
     return Response(
         {"next": next_cursor, "previous": previous_cursor, "results": data}, status=status.HTTP_200_OK
+    )
+
+
+def list_schema(operation_id: str, params: type[serializers.Serializer], item: type[serializers.Serializer]):
+    """extend_schema of a paged list endpoint: its query parameters, and the list envelope of
+    `item` named as its serializer (IssueSerializer: PaginatedIssueList)."""
+    name = item.__name__.removesuffix("Serializer")
+    return extend_schema(
+        operation_id=operation_id,
+        parameters=[params],
+        responses=paginated_serializer(f"Paginated{name}List", item),
     )
 
 

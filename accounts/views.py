@@ -3,12 +3,11 @@ from rest_framework.response import Response
 
 from . import catalog
 from .api import (
-    ACCOUNT_TOKEN_PARAMETER,
     AccountView,
     OrganizationView,
+    list_schema,
     paginate,
     paginated_response,
-    paginated_serializer,
     validate_query,
 )
 from .selectors import linked_account_details, linked_accounts_for_environment
@@ -26,7 +25,6 @@ from .timefmt import api_datetime
 class AccountDetailsView(AccountView):
     @extend_schema(
         operation_id="account_details_retrieve",
-        parameters=[ACCOUNT_TOKEN_PARAMETER],
         responses=AccountDetailsSerializer,
     )
     def get(self, request, category):
@@ -53,11 +51,7 @@ LINKED_ACCOUNT_API_FIELDS = (
 
 
 class LinkedAccountListView(OrganizationView):
-    @extend_schema(
-        operation_id="linked_accounts_list",
-        parameters=[LinkedAccountFilterSerializer],
-        responses=paginated_serializer("PaginatedLinkedAccountList", LinkedAccountSerializer),
-    )
+    @list_schema("linked_accounts_list", LinkedAccountFilterSerializer, LinkedAccountSerializer)
     def get(self, request, category):
         params = validate_query(LinkedAccountFilterSerializer, request)
         qs = linked_accounts_for_environment(
@@ -90,7 +84,6 @@ class LinkedAccountListView(OrganizationView):
 class DeleteAccountView(AccountView):
     @extend_schema(
         operation_id="delete_account_delete",
-        parameters=[ACCOUNT_TOKEN_PARAMETER],
         request=None,
         responses={200: OpenApiResponse(description="Deleted")},
     )
@@ -102,7 +95,6 @@ class DeleteAccountView(AccountView):
 class RegenerateAccountTokenView(AccountView):
     @extend_schema(
         operation_id="account_token_regenerate",
-        parameters=[ACCOUNT_TOKEN_PARAMETER],
         request=None,
         responses=RegeneratedTokenSerializer,
     )

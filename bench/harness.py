@@ -3,10 +3,12 @@
 A scenario is a module bench/scenarios/<name>.py with `def run(report: Report) -> None`.
 It seeds what it needs (the database is fresh and migrated, PostgreSQL), then records rows:
 
-    report.latency("GET /account-details", size="100k accounts", fn=call, n=300, target="p99 <= 15 ms",
-                   ok=lambda row: row.p99_ms <= 15)
+    report.latency("GET /account-details", size="100k accounts", fn=call, n=300, p99_max_ms=15)
     report.throughput("webhook deliveries", size="10k", count=10_000, seconds=elapsed,
                       rss_mb=peak_worker_rss, target=">= 300/s", ok=lambda row: row.per_second >= 300)
+
+`target` is the row's goal in words and `ok` its check; `p99_max_ms=15` says both for the usual
+latency goal, a p99 ceiling.
 
 `rss_mb` defaults to this process's peak RSS; pass the peak of the web/worker processes a
 scenario starts (see `peak_rss_mb`). Helpers for seeding: `bulk_copy` (PostgreSQL COPY).
@@ -78,7 +80,12 @@ class Report:
         target: str = "",
         ok: Callable[[Row], bool] | None = None,
         note: str = "",
+        p99_max_ms: float | None = None,
     ) -> Row:
+        """`p99_max_ms`: the usual target, a p99 ceiling (its `target` text and `ok` check)."""
+        if p99_max_ms is not None:
+            target = f"p99 <= {p99_max_ms:g} ms"
+            ok = lambda row: row.p99_ms <= p99_max_ms  # noqa: E731
         for _ in range(warmup):
             fn()
         samples = []

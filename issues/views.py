@@ -2,7 +2,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from accounts.api import OrganizationView, paginate, paginated_response, paginated_serializer, validate_query
+from accounts.api import (
+    OrganizationView,
+    list_schema,
+    paginate,
+    paginated_response,
+    validate_query,
+)
 from accounts.selectors import linked_account_for_token
 
 from .selectors import ISSUE_API_FIELDS, issue_as_api, issue_for_organization, issues_for_organization
@@ -18,11 +24,7 @@ def _earlier(a, b):
 
 
 class IssueListView(OrganizationView):
-    @extend_schema(
-        operation_id="issues_list",
-        parameters=[IssueFilterSerializer],
-        responses=paginated_serializer("PaginatedIssueList", IssueSerializer),
-    )
+    @list_schema("issues_list", IssueFilterSerializer, IssueSerializer)
     def get(self, request, category):
         params = validate_query(IssueFilterSerializer, request)
         organization, environment = self.client.organization, self.client.environment

@@ -12,6 +12,24 @@ from accounts.services import linked_account_create, linked_account_set_status_d
 from .models import LinkAttempt, LinkToken
 
 
+def linked_account_create_for_token(
+    *, token: LinkToken, category: str, integration: str, credentials: dict | None
+) -> LinkedAccount:
+    """A new account for the end user `token` names (its organization, environment, origin id,
+    name and e-mail). IntegrityError when that origin id already has one."""
+    account, _account_token = linked_account_create(
+        organization=token.organization,
+        category=category,
+        integration=integration,
+        end_user_origin_id=token.end_user_origin_id,
+        end_user_organization_name=token.end_user_organization_name,
+        end_user_email_address=token.end_user_email_address,
+        account_type=token.account_type,
+        credentials=credentials,
+    )
+    return account
+
+
 def link_attempt_record_failure(
     *, token: LinkToken, category: str, integration: str, error_description: str, message: str
 ) -> LinkedAccount:
@@ -19,21 +37,14 @@ def link_attempt_record_failure(
     origin id's, or a new INCOMPLETE one without credentials) gets the attempt, and an INCOMPLETE
     one says why in its status_detail. The link token stays usable for a retry."""
     with transaction.atomic():
-        account = _account_for(token=token, category=category)
+        account = linked_account_for_token(token=token, category=category)
         if account is None:
             try:
-                account, _ = linked_account_create(
-                    organization=token.organization,
-                    category=category,
-                    integration=integration,
-                    end_user_origin_id=token.end_user_origin_id,
-                    end_user_organization_name=token.end_user_organization_name,
-                    end_user_email_address=token.end_user_email_address,
-                    account_type=token.account_type,
-                    credentials=None,
+                account = linked_account_create_for_token(
+                    token=token, category=category, integration=integration, credentials=None
                 )
             except IntegrityError:  # a concurrent attempt for the same origin id created it
-                account = _account_for(token=token, category=category)
+                account = linked_account_for_token(token=token, category=category)
         if account.status == LinkedAccountStatus.INCOMPLETE:
             linked_account_set_status_detail(
                 account=account, detail=f"The end user's credentials failed ({error_description}): {message}"
@@ -52,11 +63,18 @@ def link_attempt_record_success(*, account: LinkedAccount, integration: str) -> 
     LinkAttempt.objects.create(linked_account=account, integration=integration, succeeded=True)
 
 
-def _account_for(*, token: LinkToken, category: str) -> LinkedAccount | None:
+def linked_account_for_token(*, token: LinkToken, category: str) -> LinkedAccount | None:
+    """The account (locked) `token` is for: the one it is bound to (a relink's), else the end
+    user's in this category by origin id; None for a new link."""
     if token.linked_account_id is not None:
         bound = LinkedAccount.objects.select_for_update().filter(pk=token.linked_account_id).first()
         if bound is not None:
             return bound
+    return linked_account_for_origin(token=token, category=category)
+
+
+def linked_account_for_origin(*, token: LinkToken, category: str) -> LinkedAccount | None:
+    """The account (locked) of the end user `token` names in this category, if there is one."""
     return (
         LinkedAccount.objects.select_for_update()
         .filter(

@@ -22,7 +22,6 @@ from accounts.crypto import new_token, token_hash
 from accounts.models import LinkedAccount, LinkedAccountStatus, Organization
 from accounts.selectors import linked_account_details
 from accounts.services import (
-    linked_account_create,
     linked_account_mark_complete,
     linked_account_set_credentials,
 )
@@ -32,8 +31,14 @@ from issues.webhooks.events import webhook_event_emit
 from syncs.credentials import credentials_validate
 from syncs.dispatch import sync_queue_now
 
-from .attempts import link_attempt_record_failure, link_attempt_record_success
-from .models import LinkToken, PublicToken
+from .attempts import (
+    link_attempt_record_failure,
+    link_attempt_record_success,
+    linked_account_create_for_token,
+    linked_account_for_origin,
+    linked_account_for_token,
+)
+from .models import LinkToken, PublicToken, SingleUse
 from .selectors import RELINK_REASON, integration_allowed_for, integration_exists, link_token_problem
 
 logger = logging.getLogger(__name__)
@@ -185,21 +190,12 @@ def link_target_resolve(
     )
 
 
-def link_finish(
-    *,
-    link_token: str,
-    integration: str,
-    credentials: dict[str, Any],
-    organization: Organization | None = None,
-    account_type: str | None = None,
-) -> LinkFinished:
+def link_finish(*, credentials: dict[str, Any], **link: Any) -> LinkFinished:
     """Finish a link flow with the credentials the end user typed in: check them against the
-    provider (one real request), then complete the link (`link_finish_validated`). Raises
-    LinkProblem; returns ok=False when the provider rejects the credentials, leaving the token
-    usable for a retry."""
-    target = link_target_resolve(
-        link_token=link_token, integration=integration, organization=organization, account_type=account_type
-    )
+    provider (one real request), then complete the link (`link_finish_validated`). `link`: the
+    link token and integration as `link_target_resolve` takes them. Raises LinkProblem; returns
+    ok=False when the provider rejects the credentials, leaving the token usable for a retry."""
+    target = link_target_resolve(**link)
     cleaned = _clean_credentials(integration=target.integration, credentials=credentials)
 
     # The provider call happens outside any transaction: no row stays locked while we wait.
@@ -233,22 +229,13 @@ def link_finish(
     return _complete(target=target, credentials=cleaned)
 
 
-def link_finish_validated(
-    *,
-    link_token: str,
-    integration: str,
-    credentials: dict[str, Any],
-    organization: Organization | None = None,
-    account_type: str | None = None,
-) -> LinkFinished:
+def link_finish_validated(*, credentials: dict[str, Any], **link: Any) -> LinkFinished:
     """Finish a link flow with credentials already known to work (an OAuth callback's token
     exchange proved them): no provider call here. Creates the account (a new link) or gives the
     existing one the new credentials (a relink), uses up the token and returns a public token
-    (ok=True). Raises LinkProblem when the token or integration does not fit."""
-    target = link_target_resolve(
-        link_token=link_token, integration=integration, organization=organization, account_type=account_type
-    )
-    return _complete(target=target, credentials=credentials)
+    (ok=True). `link` as for `link_finish`. Raises LinkProblem when the token or integration
+    does not fit."""
+    return _complete(target=link_target_resolve(**link), credentials=credentials)
 
 
 def _complete(*, target: LinkTarget, credentials: dict[str, Any]) -> LinkFinished:
@@ -262,11 +249,7 @@ def _complete(*, target: LinkTarget, credentials: dict[str, Any]) -> LinkFinishe
             account_type=target.account_type,
             lock=True,
         )
-        account = None
-        if token.linked_account_id is not None:
-            account = LinkedAccount.objects.select_for_update().filter(pk=token.linked_account_id).first()
-        if account is None:
-            account = _account_for_origin(token=token, category=category)
+        account = linked_account_for_token(token=token, category=category)
         if account is None:
             account = _link_new(
                 token=token, category=category, integration=integration, credentials=credentials
@@ -274,7 +257,7 @@ def _complete(*, target: LinkTarget, credentials: dict[str, Any]) -> LinkFinishe
             is_relink = False
             if account is None:
                 # Another finish for the same origin id committed first: relink its account.
-                account = _account_for_origin(token=token, category=category)
+                account = linked_account_for_origin(token=token, category=category)
                 is_relink = _relink(account=account, integration=integration, credentials=credentials)
         else:
             is_relink = _relink(account=account, integration=integration, credentials=credentials)
@@ -296,46 +279,19 @@ def _complete(*, target: LinkTarget, credentials: dict[str, Any]) -> LinkFinishe
     return LinkFinished(ok=True, account=account, public_token=raw_public, is_relink=is_relink)
 
 
-def _account_for_origin(*, token: LinkToken, category: str) -> LinkedAccount | None:
-    return (
-        LinkedAccount.objects.select_for_update()
-        .filter(
-            organization=token.organization,
-            account_type=token.account_type,
-            category=category,
-            end_user_origin_id=token.end_user_origin_id,
-        )
-        .first()
-    )
-
-
 def _link_new(
     *, token: LinkToken, category: str, integration: str, credentials: dict[str, Any]
 ) -> LinkedAccount | None:
     """Create, complete and announce a new account; None when the origin id was taken meanwhile
     (the database's unique constraint decides, also between concurrent finishes)."""
     try:
-        account, _account_token = linked_account_create(
-            organization=token.organization,
-            category=category,
-            integration=integration,
-            end_user_origin_id=token.end_user_origin_id,
-            end_user_organization_name=token.end_user_organization_name,
-            end_user_email_address=token.end_user_email_address,
-            account_type=token.account_type,
-            credentials=credentials,
+        account = linked_account_create_for_token(
+            token=token, category=category, integration=integration, credentials=credentials
         )
     except IntegrityError:
         return None
     linked_account_mark_complete(account=account, reason="Linked by the end user")
-    sync_queue_now(account=account, reason="Initial sync after linking")
-    webhook_event_emit(
-        organization=token.organization,
-        event=WebhookEvent.LINKED,
-        account_details=linked_account_details(account=account),
-        data={"is_relink": False},
-        with_account_token=True,  # filled in when sent, never stored
-    )
+    _linked(account=account, is_relink=False, sync_reason="Initial sync after linking")
     return account
 
 
@@ -355,15 +311,21 @@ def _relink(*, account: LinkedAccount, integration: str, credentials: dict[str, 
         linked_account_mark_complete(
             account=account, reason=RELINK_REASON if was_linked else "Linked by the end user"
         )
-    sync_queue_now(account=account, reason="Relinked: sync at once")
+    _linked(account=account, is_relink=was_linked, sync_reason="Relinked: sync at once")
+    return was_linked
+
+
+def _linked(*, account: LinkedAccount, is_relink: bool, sync_reason: str) -> None:
+    """A (re)linked account: its sync queued and LinkedAccount.linked emitted, with the account
+    token unless it is a relink (filled in when sent, never stored)."""
+    sync_queue_now(account=account, reason=sync_reason)
     webhook_event_emit(
         organization=account.organization,
         event=WebhookEvent.LINKED,
         account_details=linked_account_details(account=account),
-        data={"is_relink": was_linked},
-        with_account_token=not was_linked,  # filled in when sent, never stored
+        data={"is_relink": is_relink},
+        with_account_token=not is_relink,
     )
-    return was_linked
 
 
 def public_token_exchange(
@@ -373,7 +335,7 @@ def public_token_exchange(
     now = timezone.now()
     digest = token_hash(public_token or "")
     mine = PublicToken.objects.filter(token_hash=digest, organization=organization, account_type=account_type)
-    claimed = mine.filter(used_at__isnull=True, expires_at__gt=now).update(used_at=now)
+    claimed = mine.filter(SingleUse.usable(now)).update(used_at=now)
     row = mine.select_related("linked_account__organization").first()
     if row is None:
         raise PublicTokenProblem("unknown", "Unknown public token.")

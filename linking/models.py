@@ -9,11 +9,29 @@ from accounts.ids import uuid7
 from accounts.models import AccountType, LinkedAccount, Organization
 
 
-class LinkToken(models.Model):
+class SingleUse(models.Model):
+    """A row used at most once before it expires: a link token, a public token, an OAuth consent.
+    Public tokens and consents are claimed by an UPDATE filtered on `SingleUse.usable(now)`, so
+    two concurrent uses cannot both succeed (a link token is checked under its row lock)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @staticmethod
+    def usable(now) -> Q:
+        """Not used yet and not expired at `now`."""
+        return Q(used_at__isnull=True, expires_at__gt=now)
+
+
+class LinkToken(SingleUse):
     """One link flow for one end user: single use, expiring. `linked_account` is set from the
     start on a relink (an account already exists for the origin id) and on finishing otherwise."""
 
-    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="link_tokens")
     account_type = models.CharField(max_length=10, choices=AccountType.choices)
     token_hash = models.CharField(max_length=64, unique=True)
@@ -31,9 +49,6 @@ class LinkToken(models.Model):
         LinkedAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="link_tokens"
     )
     is_relink = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -47,18 +62,14 @@ class LinkToken(models.Model):
         return f"link token for {self.end_user_origin_id} ({self.account_type})"
 
 
-class PublicToken(models.Model):
+class PublicToken(SingleUse):
     """The result of a finished link, exchanged once for the account token within 30 minutes."""
 
-    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="public_tokens")
     account_type = models.CharField(max_length=10, choices=AccountType.choices)
     linked_account = models.ForeignKey(LinkedAccount, on_delete=models.CASCADE, related_name="public_tokens")
     link_token = models.ForeignKey(LinkToken, on_delete=models.CASCADE, related_name="public_tokens")
     token_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"public token for {self.linked_account_id}"

@@ -2,18 +2,15 @@
 
 from django.db import models
 
-from accounts.ids import uuid7
-
-from .models import LinkToken
+from .models import LinkToken, SingleUse
 
 
-class OAuthConsent(models.Model):
+class OAuthConsent(SingleUse):
     """The `state` of one authorization request: bound to its link token and to the browser
     that started it (a cookie nonce), single use, short-lived. Only hashes of the state and the
     nonce are stored; the PKCE verifier and the raw link token (to finish the link through the
     same service as the form) are Fernet-encrypted."""
 
-    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     link_token = models.ForeignKey(LinkToken, on_delete=models.CASCADE, related_name="oauth_consents")
     integration = models.CharField(max_length=64)
     state_hash = models.CharField(max_length=64, unique=True)
@@ -22,9 +19,6 @@ class OAuthConsent(models.Model):
     redirect_uri = models.URLField(max_length=500)
     popup = models.BooleanField(default=False)
     magic = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"OAuth consent for {self.integration} ({self.link_token_id})"

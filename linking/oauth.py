@@ -29,7 +29,7 @@ from syncs.services_oauth import (
 )
 
 from .finish import LinkFinished, LinkProblem, link_finish_validated
-from .models import LinkToken
+from .models import LinkToken, SingleUse
 from .models_oauth import OAuthConsent
 from .selectors import link_token_find, link_token_problem
 
@@ -132,9 +132,7 @@ def oauth_consent_finish(
         outcome.message = "This sign-in was started in another browser or window. Start again from your link."
         return outcome
     now = timezone.now()
-    claimed = OAuthConsent.objects.filter(pk=consent.pk, used_at__isnull=True, expires_at__gt=now).update(
-        used_at=now
-    )
+    claimed = OAuthConsent.objects.filter(SingleUse.usable(now), pk=consent.pk).update(used_at=now)
     if not claimed:
         outcome.message = (
             "This sign-in attempt was already used. Start again from your link."

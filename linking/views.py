@@ -130,49 +130,28 @@ class SandboxPublicTokenView(OrganizationView):
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
                 headers={"Retry-After": str(lock.retry_after)},
             )
-        if catalog.get(data["integration"]).auth_type == "OAUTH2":
-            return self._oauth(data)
+        oauth = catalog.get(data["integration"]).auth_type == "OAUTH2"
+        if oauth and data["credentials"]:
+            message = "OAuth integrations take no credentials here: send {} (the sandbox allows)."
+            return Response({"credentials": [message]}, status=status.HTTP_400_BAD_REQUEST)
+        link = {
+            "integration": data["integration"],
+            "organization": self.client.organization,
+            "account_type": AccountType.TEST,
+        }
         try:
-            result = link_finish(
-                link_token=data["link_token"],
-                integration=data["integration"],
-                credentials=data["credentials"],
-                organization=self.client.organization,
-                account_type=AccountType.TEST,
-            )
+            if oauth:
+                # The real consent round trip, answered "Allow" by the sandbox provider.
+                outcome = oauth_link_headless(raw_link_token=data["link_token"], **link)
+                finished, message = outcome.finished, outcome.message
+            else:
+                finished = link_finish(link_token=data["link_token"], credentials=data["credentials"], **link)
+                message = finished.message
         except LinkProblem as exc:
             return _link_problem_response(exc)
-        if not result.ok:
-            return Response(
-                {"credentials": [result.message], "error_description": result.error_description},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        return Response({"public_token": result.public_token}, status=status.HTTP_201_CREATED)
-
-    def _oauth(self, data) -> Response:
-        """An OAuth integration: `credentials: {}` runs the real consent round trip, answered
-        "Allow" by the sandbox provider."""
-        if data["credentials"]:
-            return Response(
-                {
-                    "credentials": [
-                        "OAuth integrations take no credentials here: send {} (the sandbox allows)."
-                    ]
-                },
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        try:
-            outcome = oauth_link_headless(
-                raw_link_token=data["link_token"],
-                integration=data["integration"],
-                organization=self.client.organization,
-                account_type=AccountType.TEST,
-            )
-        except LinkProblem as exc:
-            return _link_problem_response(exc)
-        if outcome.kind != "linked":
-            body = {"credentials": [outcome.message]}
-            if outcome.finished is not None:
-                body["error_description"] = outcome.finished.error_description
+        if finished is None or not finished.ok:
+            body = {"credentials": [message]}
+            if finished is not None:
+                body["error_description"] = finished.error_description
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
-        return Response({"public_token": outcome.finished.public_token}, status=status.HTTP_201_CREATED)
+        return Response({"public_token": finished.public_token}, status=status.HTTP_201_CREATED)

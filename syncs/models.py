@@ -172,19 +172,27 @@ class Employee(CommonModelRow):
     ssn = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     date_of_birth = models.DateTimeField(null=True, blank=True)
 
-    class Meta(CommonModelRow.Meta):
-        pass
-
     def __str__(self) -> str:
         return f"{self.display_full_name} ({self.remote_id})"
 
 
-class Candidate(CommonModelRow):
-    """The ats Candidate common model (Merge's field names). Lists of contact details are kept
-    as Merge writes them: ``[{"value": ..., "email_address_type": ...}]``."""
+class PersonRow(CommonModelRow):
+    """A common model of a person whose name the provider may not give (null: unknown)."""
 
     first_name = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     last_name = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+
+    class Meta(CommonModelRow.Meta):
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name} ({self.remote_id})"
+
+
+class Candidate(PersonRow):
+    """The ats Candidate common model (Merge's field names). Lists of contact details are kept
+    as Merge writes them: ``[{"value": ..., "email_address_type": ...}]``."""
+
     company = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     title = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     remote_created_at = models.DateTimeField(null=True, blank=True)
@@ -198,31 +206,17 @@ class Candidate(CommonModelRow):
     urls = models.JSONField(default=list, blank=True)
     tags = models.JSONField(default=list, blank=True)
 
-    class Meta(CommonModelRow.Meta):
-        pass
 
-    def __str__(self) -> str:
-        return f"{self.first_name} {self.last_name} ({self.remote_id})"
-
-
-class Contact(CommonModelRow):
+class Contact(PersonRow):
     """The crm Contact common model (Merge's field names). ``email_addresses`` are
     ``[{"email_address", "email_address_type"}]`` and ``phone_numbers``
     ``[{"phone_number", "phone_number_type"}]``, as Merge's CRM writes them."""
 
-    first_name = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
-    last_name = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     addresses = models.JSONField(default=list, blank=True)
     email_addresses = models.JSONField(default=list, blank=True)
     phone_numbers = models.JSONField(default=list, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     remote_created_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta(CommonModelRow.Meta):
-        pass
-
-    def __str__(self) -> str:
-        return f"{self.first_name} {self.last_name} ({self.remote_id})"
 
 
 from .models_oauth import OAuthToken  # noqa: E402, F401  (its own module: one concern)

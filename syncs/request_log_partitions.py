@@ -3,9 +3,9 @@
 one by one, and the busy table's indexes stay a day's size. SQLite keeps the plain table.
 
 Hand-written (a few statements): Django has no partitioning support, and the libraries that add
-it (django-postgres-extra) replace the database backend, too much for one table. The table was
-converted by migration syncs 0005; its primary key is (id, created_at), as PostgreSQL requires
-of a partitioned table, and ids still come from one sequence, so `id` stays unique. Rows whose
+it (django-postgres-extra) replace the database backend, too much for one table. The table is
+converted by the syncs migration (the step once numbered 0005); its primary key is (id,
+created_at), as PostgreSQL requires of a partitioned table, and ids still come from one sequence, so `id` stays unique. Rows whose
 day has no partition yet land in the DEFAULT partition (never lost); partitions are created a
 week ahead every day by the prune task."""
 

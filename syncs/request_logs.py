@@ -18,6 +18,29 @@ from .models import RequestLog, SyncRun
 
 # From this many rows, COPY beats one multi-row INSERT on PostgreSQL.
 COPY_THRESHOLD = 200
+# A request log row as both write paths take it: these columns, in this order.
+COLUMNS = (
+    "linked_account_id",
+    "sync_run_id",
+    "organization_id",
+    "integration",
+    "method",
+    "url",
+    "status_code",
+    "duration_ms",
+    "error_class",
+    "created_at",
+)
+
+
+def request_logs_copy(rows: Iterable[tuple]) -> None:
+    """COPY rows (tuples in COLUMNS order) into the request log: PostgreSQL only."""
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {RequestLog._meta.db_table} ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def request_logs_write(
@@ -34,49 +57,27 @@ def request_logs_write(
     account_id = account.pk if account else None
     organization_id = account.organization_id if account else None
     run_id = run.pk if run else None
-    if connection.vendor == "postgresql" and len(entries) >= COPY_THRESHOLD:
-        columns = (
-            "linked_account_id, sync_run_id, organization_id, integration, method, url, "
-            "status_code, duration_ms, error_class, created_at"
+    rows = [
+        (
+            account_id,
+            run_id,
+            organization_id,
+            integration,
+            e.method,
+            e.url,
+            e.status_code,
+            e.duration_ms,
+            e.error_class,
+            e.started_at,
         )
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {RequestLog._meta.db_table} ({columns}) FROM STDIN") as copy,
-        ):
-            for e in entries:
-                copy.write_row(
-                    (
-                        account_id,
-                        run_id,
-                        organization_id,
-                        integration,
-                        e.method,
-                        e.url,
-                        e.status_code,
-                        e.duration_ms,
-                        e.error_class,
-                        e.started_at,
-                    )
-                )
-        return len(entries)
-    RequestLog.objects.bulk_create(
-        [
-            RequestLog(
-                linked_account_id=account_id,
-                sync_run_id=run_id,
-                organization_id=organization_id,
-                integration=integration,
-                method=e.method,
-                url=e.url,
-                status_code=e.status_code,
-                duration_ms=e.duration_ms,
-                error_class=e.error_class,
-                created_at=e.started_at,
-            )
-            for e in entries
-        ],
-        batch_size=2000,
-    )
+        for e in entries
+    ]
+    if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        request_logs_copy(rows)
+    else:
+        RequestLog.objects.bulk_create(
+            [RequestLog(**dict(zip(COLUMNS, row, strict=True))) for row in rows], batch_size=2000
+        )
     return len(entries)
 
 

@@ -30,8 +30,14 @@ from .models import Candidate, Contact, Employee
 
 
 # --- shared pieces -----------------------------------------------------------------------------------
-class _NullsMixin:
-    """Merge fields Relink does not sync: null, or an empty list."""
+class _CommonModelSerializer(serializers.ModelSerializer):
+    """What every common model's Merge serializer shares: the UUID id, field mappings and remote
+    data (not kept: null), and the getters of the Merge fields Relink does not sync (`_null`,
+    `_empty`)."""
+
+    id = serializers.UUIDField()
+    field_mappings = serializers.SerializerMethodField()
+    remote_data = serializers.SerializerMethodField()
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def _null(self, obj) -> None:
@@ -40,6 +46,8 @@ class _NullsMixin:
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def _empty(self, obj) -> list:
         return []
+
+    get_field_mappings = get_remote_data = _null
 
 
 def _drf_datetime(value: datetime | None, tz: tzinfo) -> str | None:
@@ -56,13 +64,30 @@ def _items(values: list, keys: tuple[str, ...]) -> list[dict]:
     return [{key: item.get(key) for key in keys} for item in values if isinstance(item, dict)]
 
 
+# Every common model's Merge shape opens with these fields and closes with the _TAIL ones.
+_HEAD = ("id", "remote_id", "created_at", "modified_at")
+_TAIL = ("remote_was_deleted", "field_mappings", "remote_data")
+
+
+def _head(row, tz: tzinfo) -> dict:
+    """The _HEAD fields of a row, as its serializer writes them."""
+    return {
+        "id": str(row.id),
+        "remote_id": row.remote_id,
+        "created_at": _drf_datetime(row.created_at, tz),
+        "modified_at": _drf_datetime(row.modified_at, tz),
+    }
+
+
+def _tail(row) -> dict:
+    """The _TAIL fields of a row: its deletion flag; field mappings and remote data (not kept) null."""
+    return {"remote_was_deleted": row.remote_was_deleted, "field_mappings": None, "remote_data": None}
+
+
 # --- hris.Employee -------------------------------------------------------------------------------------
 FIELD_ORDER = (
     "employee_url",
-    "id",
-    "remote_id",
-    "created_at",
-    "modified_at",
+    *_HEAD,
     "employee_number",
     "company",
     "first_name",
@@ -92,18 +117,15 @@ FIELD_ORDER = (
     "termination_date",
     "avatar",
     "custom_fields",
-    "remote_was_deleted",
-    "field_mappings",
-    "remote_data",
+    *_TAIL,
 )
 
 
-class EmployeeSerializer(_NullsMixin, serializers.ModelSerializer):
+class EmployeeSerializer(_CommonModelSerializer):
     """Merge's Employee, every field in Merge's order: what the provider gave, null otherwise;
     the relational ones (objects Relink does not sync) null or empty. `ssn` and `date_of_birth`
     only with the context's include_sensitive_fields, as Merge answers them."""
 
-    id = serializers.UUIDField()
     company = serializers.SerializerMethodField()
     manager = serializers.SerializerMethodField()
     team = serializers.SerializerMethodField()
@@ -112,8 +134,6 @@ class EmployeeSerializer(_NullsMixin, serializers.ModelSerializer):
     work_location = serializers.SerializerMethodField()
     employments = serializers.SerializerMethodField()
     groups = serializers.SerializerMethodField()
-    field_mappings = serializers.SerializerMethodField()
-    remote_data = serializers.SerializerMethodField()
     ssn = serializers.SerializerMethodField()
     date_of_birth = serializers.SerializerMethodField()
 
@@ -132,10 +152,9 @@ class EmployeeSerializer(_NullsMixin, serializers.ModelSerializer):
         return serializers.DateTimeField().to_representation(obj.date_of_birth) if obj.date_of_birth else None
 
     get_company = get_manager = get_team = get_pay_group = get_home_location = get_work_location = (
-        _NullsMixin._null
+        _CommonModelSerializer._null
     )
-    get_field_mappings = get_remote_data = _NullsMixin._null
-    get_employments = get_groups = _NullsMixin._empty
+    get_employments = get_groups = _CommonModelSerializer._empty
 
 
 def employees_as_api(employees: list[Employee], params: dict | None = None) -> list[dict]:
@@ -146,10 +165,7 @@ def employees_as_api(employees: list[Employee], params: dict | None = None) -> l
     return [
         {
             "employee_url": e.employee_url,
-            "id": str(e.id),
-            "remote_id": e.remote_id,
-            "created_at": _drf_datetime(e.created_at, tz),
-            "modified_at": _drf_datetime(e.modified_at, tz),
+            **_head(e, tz),
             "employee_number": e.employee_number,
             "company": None,
             "first_name": e.first_name,
@@ -179,9 +195,7 @@ def employees_as_api(employees: list[Employee], params: dict | None = None) -> l
             "termination_date": _drf_datetime(e.termination_date, tz),
             "avatar": e.avatar,
             "custom_fields": e.custom_fields,
-            "remote_was_deleted": e.remote_was_deleted,
-            "field_mappings": None,
-            "remote_data": None,
+            **_tail(e),
         }
         for e in employees
     ]
@@ -213,10 +227,9 @@ class AtsUrlSerializer(serializers.Serializer):
     )
 
 
-class CandidateSerializer(_NullsMixin, serializers.ModelSerializer):
+class CandidateSerializer(_CommonModelSerializer):
     """Merge's Candidate (applications and attachments, objects Relink does not sync, are empty)."""
 
-    id = serializers.UUIDField()
     locations = serializers.ListField(child=serializers.CharField(allow_null=True))
     tags = serializers.ListField(child=serializers.CharField(allow_null=True))
     phone_numbers = AtsPhoneNumberSerializer(many=True)
@@ -224,49 +237,19 @@ class CandidateSerializer(_NullsMixin, serializers.ModelSerializer):
     urls = AtsUrlSerializer(many=True)
     applications = serializers.SerializerMethodField()
     attachments = serializers.SerializerMethodField()
-    field_mappings = serializers.SerializerMethodField()
-    remote_data = serializers.SerializerMethodField()
 
     class Meta:
         model = Candidate
-        fields = [
-            "id",
-            "remote_id",
-            "created_at",
-            "modified_at",
-            "first_name",
-            "last_name",
-            "company",
-            "title",
-            "remote_created_at",
-            "remote_updated_at",
-            "last_interaction_at",
-            "is_private",
-            "can_email",
-            "locations",
-            "phone_numbers",
-            "email_addresses",
-            "urls",
-            "tags",
-            "applications",
-            "attachments",
-            "remote_was_deleted",
-            "field_mappings",
-            "remote_data",
-        ]
+        fields = [*_HEAD, *common_models.CANDIDATE.fields, "applications", "attachments", *_TAIL]
 
-    get_applications = get_attachments = _NullsMixin._empty
-    get_field_mappings = get_remote_data = _NullsMixin._null
+    get_applications = get_attachments = _CommonModelSerializer._empty
 
 
 def candidates_as_api(candidates: list[Candidate], params: dict | None = None) -> list[dict]:
     tz = timezone.get_current_timezone()
     return [
         {
-            "id": str(c.id),
-            "remote_id": c.remote_id,
-            "created_at": _drf_datetime(c.created_at, tz),
-            "modified_at": _drf_datetime(c.modified_at, tz),
+            **_head(c, tz),
             "first_name": c.first_name,
             "last_name": c.last_name,
             "company": c.company,
@@ -283,9 +266,7 @@ def candidates_as_api(candidates: list[Candidate], params: dict | None = None) -
             "tags": [str(v) if v is not None else None for v in c.tags],
             "applications": [],
             "attachments": [],
-            "remote_was_deleted": c.remote_was_deleted,
-            "field_mappings": None,
-            "remote_data": None,
+            **_tail(c),
         }
         for c in candidates
     ]
@@ -317,26 +298,20 @@ class CrmAddressSerializer(serializers.Serializer):
     address_type = serializers.ChoiceField(choices=["BILLING", "SHIPPING"], allow_null=True)
 
 
-class ContactSerializer(_NullsMixin, serializers.ModelSerializer):
+class ContactSerializer(_CommonModelSerializer):
     """Merge's CRM Contact (account and owner, objects Relink does not sync, are null)."""
 
-    id = serializers.UUIDField()
     addresses = CrmAddressSerializer(many=True)
     email_addresses = CrmEmailAddressSerializer(many=True)
     phone_numbers = CrmPhoneNumberSerializer(many=True)
     account = serializers.SerializerMethodField()
     owner = serializers.SerializerMethodField()
-    field_mappings = serializers.SerializerMethodField()
-    remote_data = serializers.SerializerMethodField()
     remote_fields = serializers.SerializerMethodField()
 
     class Meta:
         model = Contact
         fields = [
-            "id",
-            "remote_id",
-            "created_at",
-            "modified_at",
+            *_HEAD,
             "first_name",
             "last_name",
             "account",
@@ -346,23 +321,18 @@ class ContactSerializer(_NullsMixin, serializers.ModelSerializer):
             "phone_numbers",
             "last_activity_at",
             "remote_created_at",
-            "remote_was_deleted",
-            "field_mappings",
-            "remote_data",
+            *_TAIL,
             "remote_fields",
         ]
 
-    get_account = get_owner = get_field_mappings = get_remote_data = get_remote_fields = _NullsMixin._null
+    get_account = get_owner = get_remote_fields = _CommonModelSerializer._null
 
 
 def contacts_as_api(contacts: list[Contact], params: dict | None = None) -> list[dict]:
     tz = timezone.get_current_timezone()
     return [
         {
-            "id": str(c.id),
-            "remote_id": c.remote_id,
-            "created_at": _drf_datetime(c.created_at, tz),
-            "modified_at": _drf_datetime(c.modified_at, tz),
+            **_head(c, tz),
             "first_name": c.first_name,
             "last_name": c.last_name,
             "account": None,
@@ -372,9 +342,7 @@ def contacts_as_api(contacts: list[Contact], params: dict | None = None) -> list
             "phone_numbers": _items(c.phone_numbers, CRM_PHONE_KEYS),
             "last_activity_at": _drf_datetime(c.last_activity_at, tz),
             "remote_created_at": _drf_datetime(c.remote_created_at, tz),
-            "remote_was_deleted": c.remote_was_deleted,
-            "field_mappings": None,
-            "remote_data": None,
+            **_tail(c),
             "remote_fields": None,
         }
         for c in contacts

@@ -7,9 +7,9 @@ from rest_framework.response import Response
 
 from accounts import catalog
 from accounts.api import (
-    ACCOUNT_TOKEN_PARAMETER,
     AccountView,
     CursorParams,
+    list_schema,
     paginate,
     paginated_response,
     paginated_serializer,
@@ -97,9 +97,7 @@ def common_model_views(api: ApiModel) -> tuple[type[CommonModelListView], type[C
 
     def view(base, kind: str, get, params, responses):
         """`<Name><Kind>View`, its GET documented as the `<path>_<kind>` operation."""
-        operation = extend_schema(
-            operation_id=f"{path}_{kind}", parameters=[ACCOUNT_TOKEN_PARAMETER, params], responses=responses
-        )
+        operation = extend_schema(operation_id=f"{path}_{kind}", parameters=[params], responses=responses)
         return type(f"{name}{kind.title()}View", (base,), {"api_model": api, "get": operation(get)})
 
     return (
@@ -116,11 +114,7 @@ def common_model_views(api: ApiModel) -> tuple[type[CommonModelListView], type[C
 
 # --- sync status -----------------------------------------------------------------------------------
 class SyncStatusView(AccountView):
-    @extend_schema(
-        operation_id="sync_status_list",
-        parameters=[ACCOUNT_TOKEN_PARAMETER, CursorParams],
-        responses=paginated_serializer("PaginatedSyncStatusList", SyncStatusSerializer),
-    )
+    @list_schema("sync_status_list", CursorParams, SyncStatusSerializer)
     def get(self, request, category):
         params = validate_query(CursorParams, request)
         if params.get("cursor"):
@@ -133,7 +127,6 @@ class SyncStatusView(AccountView):
 class SyncStatusResyncView(AccountView):
     @extend_schema(
         operation_id="sync_status_resync_create",
-        parameters=[ACCOUNT_TOKEN_PARAMETER],
         request=None,
         responses=SyncStatusSerializer(many=True),
     )
@@ -182,7 +175,6 @@ def _provider_unavailable(exc: Exception) -> Response:
 class ResetLoginView(SandboxAccountView):
     @extend_schema(
         operation_id="sandbox_reset_login",
-        parameters=[ACCOUNT_TOKEN_PARAMETER],
         request=None,
         responses={200: OpenApiResponse(description="The account's sandbox key is revoked")},
     )
@@ -203,7 +195,6 @@ class ResetLoginView(SandboxAccountView):
 class ProviderOutageView(SandboxAccountView):
     @extend_schema(
         operation_id="sandbox_provider_outage",
-        parameters=[ACCOUNT_TOKEN_PARAMETER],
         request=OutageSerializer,
         responses={200: OutageSerializer},
     )

@@ -8,8 +8,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from accounts.api import ACCOUNT_TOKEN_PARAMETER
-
 from . import sandbox_controls, services_oauth
 from .views import SandboxAccountView
 
@@ -44,7 +42,6 @@ def _helper_view(
     class HelperView(SandboxAccountView):
         @extend_schema(
             operation_id=f"sandbox_{action.replace('-', '_')}",
-            parameters=[ACCOUNT_TOKEN_PARAMETER],
             request=body,
             responses={200: OpenApiResponse(description=description)},
         )

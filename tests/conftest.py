@@ -43,13 +43,14 @@ class Tenant:
         integration: str = "sandbox",
         complete: bool = True,
         credentials: dict | None = None,
+        name: str | None = None,
     ):
         account, token = linked_account_create(
             organization=self.organization,
             category=category,
             integration=integration,
             end_user_origin_id=origin_id,
-            end_user_organization_name=f"{origin_id} Inc",
+            end_user_organization_name=f"{origin_id} Inc" if name is None else name,
             end_user_email_address=f"{origin_id}@example.com",
             account_type=account_type,
             credentials=credentials or {"api_key": f"sk_sandbox_{origin_id}"},

@@ -70,8 +70,7 @@ def run(report):
         size="100k accounts",
         fn=details,
         n=500,
-        target="p99 <= 15 ms",
-        ok=lambda r: r.p99_ms <= 15,
+        p99_max_ms=15,
     )
 
     def first_page():
@@ -83,8 +82,7 @@ def run(report):
         size="100k (52k match)",
         fn=first_page,
         n=300,
-        target="p99 <= 40 ms",
-        ok=lambda r: r.p99_ms <= 40,
+        p99_max_ms=40,
     )
 
     position = (

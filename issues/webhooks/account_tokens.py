@@ -45,20 +45,6 @@ def body_to_send(body: str, *, token: str | None) -> str:
     return body.replace(_STORED, _FIELD + json.dumps(token), 1)
 
 
-def scrub(body: str) -> str:
-    """A body written before this module: its plain-text token replaced by the placeholder
-    (used by the migration that cleans stored deliveries). Other bodies come back unchanged."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return body
-    data = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(data, dict) or not isinstance(data.get("account_token"), str):
-        return body
-    data["account_token"] = PLACEHOLDER
-    return json.dumps(payload, separators=(",", ":"), default=str)
-
-
 def bodies_to_send(deliveries: list) -> dict[uuid.UUID, str | None]:
     """For each claimed delivery (with its endpoint loaded): the body to sign and send, or None
     when it must not be sent (it carries a token and the endpoint's URL changed since the event)."""

@@ -10,7 +10,6 @@ import time_machine
 from accounts.billing import billing_usage
 from accounts.models import AccountType
 from accounts.services import (
-    linked_account_create,
     linked_account_delete,
     linked_account_mark_complete,
     linked_account_mark_relink_needed,
@@ -189,15 +188,7 @@ def test_billing_page_rejects_a_bad_month(operator):
 
 def test_csv_neutralises_formulas(owner, operator):
     with time_machine.travel(at(1, 0), tick=False) as traveller:
-        account, _ = linked_account_create(
-            organization=owner.organization,
-            category="hris",
-            integration="sandbox",
-            end_user_origin_id="=HYPERLINK(1)",
-            end_user_organization_name="=cmd|' /C calc'!A0",
-            end_user_email_address="x@example.com",
-            account_type=AccountType.PRODUCTION,
-        )
+        owner.linked_account(origin_id="=HYPERLINK(1)", name="=cmd|' /C calc'!A0", complete=False)
         traveller.move_to(at(3, month=7))
         text = b"".join(operator.get("/billing.csv", {"month": "2026-06"}).streaming_content).decode()
     assert "'=cmd" in text

@@ -7,11 +7,19 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests.dashboard.conftest import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "a11y"
+
+
+def shots_dir(name: str) -> Path:
+    """test-output/<name>: where a browser test module keeps its screenshots."""
+    return Path(__file__).resolve().parents[2] / "test-output" / name
+
+
+SHOTS = shots_dir("a11y")
 VIEWPORTS = {"laptop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 BLOCKING = ("serious", "critical")
 
@@ -63,9 +71,23 @@ def overflow(page, name: str, width: int) -> list[str]:
     return [f"{name}: {scroll_width}px wide on a {width}px screen"] if scroll_width > width else []
 
 
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+def shot(page, name: str, shots: Path = SHOTS) -> None:
+    """A full-page screenshot, shots/<name>.png."""
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+
+def browser_fixture(shots: Path):
+    """A test module's `browser` fixture: a Chromium of its own for each test (`chromium`), and
+    the database connections its ORM calls opened closed afterwards."""
+
+    @pytest.fixture
+    def browser(monkeypatch):
+        with chromium(monkeypatch, shots) as browser:
+            yield browser
+        connections.close_all()
+
+    return browser
 
 
 def login(context, base_url: str, username: str):

@@ -4,29 +4,23 @@ Debian's Chromium through Playwright, against a live server). Screenshots in tes
 import re
 from datetime import timedelta
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 
-from .browsing import chromium
+from . import browsing
+from .browsing import browser_fixture, shots_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "demo"
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    with chromium(monkeypatch, SHOTS) as browser:
-        yield browser
-    connections.close_all()
+SHOTS = shots_dir("demo")
+browser = browser_fixture(SHOTS)
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    browsing.shot(page, name, SHOTS)
 
 
 def no_empty_state(page) -> None:

@@ -3,7 +3,6 @@ live server, the sandbox provider on a socket, and a real Celery worker running 
 Screenshots of every step go to test-output/e2e/."""
 
 import functools
-from pathlib import Path
 
 import pytest
 from django.db import connections
@@ -16,17 +15,13 @@ from issues.models import Issue
 from syncs.models import SyncRun
 from tests.conftest import WorkerProcess, wait_until
 
-from .browsing import chromium
+from . import browsing
+from .browsing import browser_fixture, shots_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "e2e"
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    with chromium(monkeypatch, SHOTS) as browser:
-        yield browser
+SHOTS = shots_dir("e2e")
+browser = browser_fixture(SHOTS)
 
 
 def closing_connections(test):
@@ -52,7 +47,7 @@ def worker(sandbox_provider, transactional_db):
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    browsing.shot(page, name, SHOTS)
 
 
 def link_token_for(tenant, origin_id: str) -> str:

@@ -57,13 +57,22 @@ def fresh_breaker(monkeypatch):
     monkeypatch.setattr(ratelimit, "_breaker", ratelimit._Breaker())
 
 
+def _with(settings, **values):
+    """pytest-django's `settings` with these values (undone after the test)."""
+    for name, value in values.items():
+        setattr(settings, name, value)
+    return settings
+
+
 @pytest.fixture
 def limits(settings):
-    settings.RATE_LIMIT_ENABLED = True
-    settings.RATE_LIMIT_WINDOW_SECONDS = 60
-    settings.RATE_LIMIT_ACCOUNT_REQUESTS = 3
-    settings.RATE_LIMIT_KEY_REQUESTS = 1000
-    return settings
+    return _with(
+        settings,
+        RATE_LIMIT_ENABLED=True,
+        RATE_LIMIT_WINDOW_SECONDS=60,
+        RATE_LIMIT_ACCOUNT_REQUESTS=3,
+        RATE_LIMIT_KEY_REQUESTS=1000,
+    )
 
 
 def test_account_token_limit_gives_429_with_retry_after(owner, limits):
@@ -173,10 +182,7 @@ def test_limits_can_be_switched_off(owner, limits):
 
 @pytest.fixture
 def login_limits(settings):
-    settings.LOGIN_FAILURES_PER_USER_IP = 3
-    settings.LOGIN_FAILURES_PER_IP = 6
-    settings.LOGIN_LOCKOUT_SECONDS = 60
-    return settings
+    return _with(settings, LOGIN_FAILURES_PER_USER_IP=3, LOGIN_FAILURES_PER_IP=6, LOGIN_LOCKOUT_SECONDS=60)
 
 
 def _random_ip() -> str:
@@ -325,10 +331,7 @@ def test_login_locks_a_username_guessed_from_many_addresses(login_limits):
 
 @pytest.fixture
 def attempt_limits(settings):
-    settings.LINK_ATTEMPTS_PER_TOKEN = 3
-    settings.LINK_ATTEMPTS_PER_IP = 5
-    settings.LINK_ATTEMPT_WINDOW_SECONDS = 600
-    return settings
+    return _with(settings, LINK_ATTEMPTS_PER_TOKEN=3, LINK_ATTEMPTS_PER_IP=5, LINK_ATTEMPT_WINDOW_SECONDS=600)
 
 
 def _link_token(owner, origin_id):

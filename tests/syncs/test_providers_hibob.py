@@ -74,6 +74,11 @@ SAM = {
 SEARCH_RESULT = {"employees": [JANE, OMAR, LI, SAM]}
 
 
+@pytest.fixture
+def integration():
+    return integrations.get("hibob")
+
+
 def _search_route(mock, *responses):
     return mock.post(SEARCH_URL).mock(side_effect=list(responses))
 
@@ -112,10 +117,9 @@ def _basic(request) -> tuple[str, str]:
     return user, password
 
 
-def test_registered_with_the_credentials_a_customer_has():
+def test_registered_with_the_credentials_a_customer_has(integration):
     from accounts import catalog
 
-    integration = integrations.get("hibob")
     fields = {f.name: f for f in integration.credential_fields}
     assert set(fields) == {"service_user_id", "token"}
     assert fields["token"].secret
@@ -149,14 +153,13 @@ def test_validate_rejections(status, description):
 
 
 @pytest.mark.django_db
-def test_a_service_user_that_cannot_read_names_is_missing_permissions():
+def test_a_service_user_that_cannot_read_names_is_missing_permissions(integration):
     nameless = {"employees": [{"id": "1"}, {"id": "2"}]}
     with respx.mock() as mock:
         _search_route(mock, httpx.Response(200, json=nameless))
         check = credentials.credentials_validate(integration="hibob", credentials=CREDS)
     assert not check.ok and check.error_description == "Missing permissions"
     # Same rule in a sync: no nameless rows replace data.
-    integration = integrations.get("hibob")
     with respx.mock() as mock:
         _bob_route(mock, [{"id": "1", "email": "a@acme.example"}, {"id": "2"}])
         raised = raised_error_class(fetch_all, integration, CREDS, "hris.Employee")
@@ -167,8 +170,7 @@ def test_a_service_user_that_cannot_read_names_is_missing_permissions():
         assert credentials.credentials_validate(integration="hibob", credentials=CREDS).ok
 
 
-def test_fetch_lists_ids_then_reads_fields_and_maps_both_shapes():
-    integration = integrations.get("hibob")
+def test_fetch_lists_ids_then_reads_fields_and_maps_both_shapes(integration):
     with respx.mock() as mock:
         route = _bob_route(mock, SEARCH_RESULT["employees"])
         pages = fetch_all(integration, CREDS, "hris.Employee")
@@ -217,8 +219,7 @@ def test_fetch_lists_ids_then_reads_fields_and_maps_both_shapes():
     assert sam["employment_status"] == "ACTIVE"
 
 
-def test_large_companies_are_read_in_batches_of_ids():
-    integration = integrations.get("hibob")
+def test_large_companies_are_read_in_batches_of_ids(integration):
     staff = [
         {"id": str(10_000 + n), "firstName": f"P{n}", "surname": "Staff", "internal": {"status": "Active"}}
         for n in range(1_203)
@@ -235,16 +236,14 @@ def test_large_companies_are_read_in_batches_of_ids():
     assert len({m["remote_id"] for m in mapped}) == 1_203
 
 
-def test_no_employees_means_no_field_reads():
-    integration = integrations.get("hibob")
+def test_no_employees_means_no_field_reads(integration):
     with respx.mock() as mock:
         route = _bob_route(mock, [])
         pages = fetch_all(integration, CREDS, "hris.Employee")
     assert pages == [] and route.call_count == 1
 
 
-def test_unmappable_records_raise_record_error():
-    integration = integrations.get("hibob")
+def test_unmappable_records_raise_record_error(integration):
     for raw in (
         {"firstName": "No", "surname": "Id"},
         "not an object",
@@ -254,9 +253,8 @@ def test_unmappable_records_raise_record_error():
             integration.map_record("hris.Employee", raw)
 
 
-def test_429_waits_until_x_ratelimit_reset(monkeypatch):
+def test_429_waits_until_x_ratelimit_reset(monkeypatch, integration):
     waits = no_sleep(monkeypatch)
-    integration = integrations.get("hibob")
     reset = str(int(time.time()) + 5)
     with respx.mock() as mock:
         route = _search_route(
@@ -275,11 +273,10 @@ def test_429_waits_until_x_ratelimit_reset(monkeypatch):
     assert [e.status_code for e in session.log] == [429, 200, 200]
 
 
-def test_429_wait_prefers_retry_after_and_is_capped(monkeypatch, settings):
+def test_429_wait_prefers_retry_after_and_is_capped(monkeypatch, settings, integration):
     settings.SYNC_RATE_LIMIT_RETRIES = 2
     settings.SYNC_RATE_LIMIT_MAX_WAIT_SECONDS = 10
     waits = no_sleep(monkeypatch)
-    integration = integrations.get("hibob")
     far = str(int(time.time()) + 3600)
     with respx.mock() as mock:
         route = _search_route(
@@ -305,8 +302,7 @@ def test_429_wait_prefers_retry_after_and_is_capped(monkeypatch, settings):
     ],
     ids=["malformed-json", "html-sign-in-page", "employees-not-a-list", "bad-gateway"],
 )
-def test_unusable_answers(response):
-    integration = integrations.get("hibob")
+def test_unusable_answers(response, integration):
     with respx.mock() as mock:
         _search_route(mock, response)
         raised = raised_error_class(fetch_all, integration, CREDS, "hris.Employee")

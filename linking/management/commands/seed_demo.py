@@ -103,6 +103,21 @@ class Timeline:
         return self.now - timedelta(days=days)
 
 
+def _create(organization, origin_id, org_name, email, account_type, category, integration, credentials):
+    """A demo end user's new account (INCOMPLETE until marked complete)."""
+    account, _ = linked_account_create(
+        organization=organization,
+        category=category,
+        integration=integration,
+        end_user_origin_id=origin_id,
+        end_user_organization_name=org_name,
+        end_user_email_address=email,
+        account_type=account_type,
+        credentials=credentials,
+    )
+    return account
+
+
 class Command(BaseCommand):
     help = "Seed the local demo (idempotent)."
 
@@ -175,15 +190,15 @@ class Command(BaseCommand):
         exchange with PKCE, then a real sync with its access token. The sandbox signs its tokens,
         so the grant still works on the provider `make run` starts afterwards."""
         credentials = self._consent(integration="sandbox_oauth")
-        account, _ = linked_account_create(
-            organization=organization,
-            category="hris",
-            integration="sandbox_oauth",
-            end_user_origin_id="wayne-005",
-            end_user_organization_name="Wayne Enterprises",
-            end_user_email_address="hr@wayne.example",
-            account_type=AccountType.TEST,
-            credentials=credentials,
+        account = _create(
+            organization,
+            "wayne-005",
+            "Wayne Enterprises",
+            "hr@wayne.example",
+            AccountType.TEST,
+            "hris",
+            "sandbox_oauth",
+            credentials,
         )
         linked_account_mark_complete(account=account, reason="Linked by OAuth consent (demo)")
         self._sync(account, "Initial sync after linking (demo)")
@@ -210,16 +225,11 @@ class Command(BaseCommand):
             "hooli-005": timeline.ago(12),
             "wonka-006": timeline.month(5),
         }[origin_id]
-        account, _ = linked_account_create(
-            organization=organization,
-            category=category,
-            integration=integration,
-            end_user_origin_id=origin_id,
-            end_user_organization_name=org_name,
-            end_user_email_address=email,
-            account_type=account_type,
-            # INCOMPLETE: the end user opened the link page and has not finished.
-            credentials=None if target == LinkedAccountStatus.INCOMPLETE else credentials,
+        # INCOMPLETE: the end user opened the link page and has not finished.
+        if target == LinkedAccountStatus.INCOMPLETE:
+            credentials = None
+        account = _create(
+            organization, origin_id, org_name, email, account_type, category, integration, credentials
         )
         _backdate_change(account, linked_at - timedelta(minutes=10))
         LinkedAccount.objects.filter(pk=account.pk).update(created_at=linked_at - timedelta(minutes=10))
