@@ -1,4 +1,5 @@
-"""Where one sync's CPU goes: `python -m bench.profile_sync [accounts]` (default 400).
+"""Where one sync's CPU goes: `python -m bench.profile_sync [accounts]` (default 400);
+`PROFILE_INTEGRATION=sandbox_ats` (or `sandbox_crm`) profiles another category's sandbox.
 
 Recreates the PostgreSQL database of DATABASE_URL (as `make bench` does; default
 `relink_bench`), starts the sandbox provider in its own process (no latency: its CPU is not
@@ -45,6 +46,8 @@ PARTS = (
     ("    JSON parse", "syncs/integrations/base.py", "parse_json"),
     ("    page digests", "syncs/page_digests.py", "page_digest"),
     ("    map_record", "syncs/integrations/sandbox.py", "map_record"),
+    ("    map_record", "syncs/integrations/sandbox_ats.py", "map_record"),
+    ("    map_record", "syncs/integrations/sandbox_crm.py", "map_record"),
     ("  finish (one transaction)", "syncs/runs.py", "_finish"),
     ("    lock the account", "syncs/runs.py", "_lock_account"),
     ("    request logs", "syncs/request_logs.py", "request_logs_write"),
@@ -54,7 +57,7 @@ PARTS = (
     ("      canonical JSON + digest", "syncs/storage.py", "_digest"),
     ("      read stored digests", "syncs/storage.py", "_existing"),
     ("      upsert changed rows", "syncs/storage.py", "_upsert"),
-    ("      COPY new rows", "syncs/storage.py", "_copy_new"),
+    ("      INSERT new rows (JSON)", "syncs/storage.py", "_insert_json"),
     ("    run bookkeeping", "syncs/run_bookkeeping.py", "run_succeeded"),
     ("    run row update", "django/db/models/query.py", "update"),
     ("    status rule (issues, webhook)", "syncs/status_rule.py", "linked_account_apply_status_rule"),
@@ -192,12 +195,21 @@ def main(argv: list[str]) -> int:
     try:
         _wait_for(lambda: _port_open(port), "the sandbox provider")
         organization, _, _ = organization_create(name="Sync profile")
-        ids = _seed(str(organization.id), accounts + 5)
+        category, integration = {"sandbox": ("hris", "sandbox"), "sandbox_ats": ("ats", "sandbox_ats")}.get(
+            os.environ.get("PROFILE_INTEGRATION", "sandbox"), ("crm", "sandbox_crm")
+        )
+        ids = _seed(
+            str(organization.id),
+            accounts + 5,
+            category=category,
+            integration=integration,
+            provider_url=os.environ["SANDBOX_PROVIDER_URL"],
+        )
         # Warm up imports, the connection and the integration's HTTP client on other accounts.
         for account_id in ids[accounts:]:
             sync_run_account(account_id=account_id, trigger="schedule")
-        _round("first sync (200 employees created)", ids[:accounts])
-        _round("repeat sync (200 employees unchanged)", ids[:accounts])
+        _round(f"first sync ({integration}: 200 records created)", ids[:accounts])
+        _round(f"repeat sync ({integration}: 200 records unchanged)", ids[:accounts])
     finally:
         _stop(provider)
     return 0
