@@ -128,21 +128,26 @@ def _fetch(*, integration, credentials, session, run_id=None, digests: PageDiges
         for model in integration.common_models:
             mapped = records.setdefault(model, [])
             same_pages: list[list] = []
+            # In page order: an identical page's raw records, or where a page's mapped ones are.
+            order: list[list | tuple[int, int]] = []
             for index, page in enumerate(integration.fetch_pages(credentials, session, model)):
                 if not isinstance(page, list):
                     raise ProviderError(ErrorClass.BAD_RESPONSE, "A page was not a list of records.")
                 fetched += len(page)
                 if digests is not None and digests.seen(model, index, page):
                     same_pages.append(page)
+                    order.append(page)
                 else:
+                    start = len(mapped)
                     outcome.skipped += _map_page(integration, model, page, into=mapped)
+                    order.append((start, len(mapped)))
                 if len(mapped) + sum(map(len, same_pages)) > cap:
                     raise ProviderError(ErrorClass.BAD_RESPONSE, f"More than {cap} records in one run.")
                 if run_id is not None and time.monotonic() - last_progress >= PROGRESS_INTERVAL_SECONDS:
                     _report_progress(run_id=run_id, session=session, fetched=fetched)
                     last_progress = time.monotonic()
             if same_pages:
-                _sort_same_pages(integration, model, same_pages, outcome)
+                _sort_same_pages(integration, model, order, outcome)
         return outcome
     except ProviderError as exc:
         request_log_blame_last(session=session, error_class=exc.error_class)
@@ -173,22 +178,30 @@ def _map_page(integration, model: str, page: list, *, into: list[dict[str, Any]]
     return skipped
 
 
-def _sort_same_pages(integration, model: str, pages: list[list], outcome: _Outcome) -> None:
+def _sort_same_pages(integration, model: str, order: list, outcome: _Outcome) -> None:
     """Pages identical to the last stored run's: with every page of the model so, there is
     nothing to store; otherwise their records are present and unchanged (only their remote ids
-    are needed), unless one of them also appears on a changed page: then all are stored."""
+    are needed), unless one of them also appears on a changed page: then every record is
+    stored, in page order (the last of a remote id's records wins, as in a full pass)."""
+    same_pages = [piece for piece in order if isinstance(piece, list)]
     if outcome.digests is not None and outcome.digests.all_same(model):
-        outcome.unchanged[model] = pages
+        outcome.unchanged[model] = same_pages
         return
+    mapped = outcome.records[model]
     same: list[dict[str, Any]] = []
-    for page in pages:
+    for page in same_pages:
         outcome.skipped += _map_page(integration, model, page, into=same)
     by_id = {normalise_remote_id(record["remote_id"]): record for record in same}
-    mapped = outcome.records[model]
-    if any(normalise_remote_id(record["remote_id"]) in by_id for record in mapped):
-        mapped.extend(same)
-    else:
+    if not any(normalise_remote_id(record["remote_id"]) in by_id for record in mapped):
         outcome.present[model] = by_id
+        return
+    in_order: list[dict[str, Any]] = []
+    for piece in order:
+        if isinstance(piece, list):
+            _map_page(integration, model, piece, into=in_order)
+        else:
+            in_order.extend(mapped[piece[0] : piece[1]])
+    mapped[:] = in_order
 
 
 def _finish(
