@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.log_context import log_context_bind
-from accounts.models import LinkedAccount, LinkedAccountStatus, Organization
+from accounts.models import LinkedAccount, LinkedAccountStatus
 from accounts.selectors import linked_account_credentials
 
 from . import common_models, integrations
@@ -33,8 +32,8 @@ from .metrics import provider_requests_observe, sync_run_observe
 from .models import SyncRun, SyncRunStatus, SyncTrigger
 from .page_digests import PageDigests
 from .request_logs import request_log_blame_last, request_logs_write
-from .run_bookkeeping import run_claim, run_succeeded
-from .status_rule import linked_account_apply_status_rule, status_rule_hints
+from .run_bookkeeping import run_account_lock, run_claim, run_succeeded
+from .status_rule import linked_account_apply_status_rule
 from .storage import COUNT_KEYS, live_rows, synced_records_store
 
 logger = logging.getLogger(__name__)
@@ -224,66 +223,6 @@ def _finish(
     return run
 
 
-def _lock_account(account_id) -> LinkedAccount | None:
-    """The account row, locked (deleted mid-run: None), with its organization and what the
-    status rule needs to know up front (`status_rule_hints`). One statement on PostgreSQL,
-    compiled once per process: the ORM built it anew for every run."""
-    if connection.vendor != "postgresql":
-        return (
-            LinkedAccount.objects.select_for_update()
-            .select_related("organization")
-            .annotate(**status_rule_hints())
-            .filter(pk=account_id)
-            .first()
-        )
-    sql, params, hint_names = _lock_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, account_id, account_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    account_names = [f.attname for f in LinkedAccount._meta.concrete_fields]
-    organization_names = [f.attname for f in Organization._meta.concrete_fields]
-    split = len(account_names)
-    account = LinkedAccount.from_db(connection.alias, account_names, row[:split])
-    organization = Organization.from_db(
-        connection.alias, organization_names, row[split : split + len(organization_names)]
-    )
-    account._state.fields_cache["organization"] = organization
-    for name, value in zip(hint_names, row[split + len(organization_names) :], strict=True):
-        setattr(account, name, value)
-    return account
-
-
-_LOCK_SQL: list[tuple[str, list, list[str]]] = []
-
-
-def _lock_sql() -> tuple[str, list, list[str]]:
-    if not _LOCK_SQL:
-        hints = status_rule_hints()
-        hint_sql, hint_params = (
-            LinkedAccount.objects.annotate(**hints)
-            .values_list(*hints)
-            .filter(pk=uuid.UUID(int=0))
-            .query.sql_with_params()
-        )
-        hint_params = list(hint_params)
-        hint_params.pop()  # the placeholder id, given per run
-        accounts, organizations = LinkedAccount._meta.db_table, Organization._meta.db_table
-        columns = [f"a.{f.column}" for f in LinkedAccount._meta.concrete_fields]
-        columns += [f"o.{f.column}" for f in Organization._meta.concrete_fields]
-        # Lock the account row only: a plain FOR UPDATE would also lock the joined
-        # organization row and make every finishing sync of an organization wait in line.
-        sql = f"""
-            SELECT {", ".join(columns)}, h.* FROM {accounts} a
-            JOIN {organizations} o ON o.id = a.organization_id
-            CROSS JOIN ({hint_sql}) h
-            WHERE a.id = %s FOR UPDATE OF a
-        """  # noqa: S608 - names from model meta, the hints compiled by the ORM; values are parameters
-        _LOCK_SQL.append((sql, hint_params, list(hints)))
-    return _LOCK_SQL[0]
-
-
 def _finish_succeeded(
     *,
     run: SyncRun,
@@ -295,7 +234,7 @@ def _finish_succeeded(
     now = timezone.now()
     failed = sum(1 for e in log if e.failed)
     with transaction.atomic():
-        locked = _lock_account(account.pk)
+        locked = run_account_lock(account.pk)
         if locked is None:
             return None  # deleted mid-run: its runs, logs and data are gone with it
         _check_unchanged(outcome, locked)

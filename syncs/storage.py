@@ -74,11 +74,16 @@ def _existing(model: CommonModel, account: LinkedAccount) -> dict[str, tuple[Any
         cursor.execute(
             f"SELECT remote_id, id, content_hash, remote_was_deleted FROM {model.table._meta.db_table}"  # noqa: S608
             " WHERE linked_account_id = %s",
-            [account.pk],
+            [_account_id(account)],
         )
         return {
             remote_id: (pk, digest, bool(deleted)) for remote_id, pk, digest, deleted in cursor.fetchall()
         }
+
+
+def _account_id(account: LinkedAccount) -> Any:
+    """The account's id as the database takes it in raw SQL (SQLite: 32 hex characters)."""
+    return LinkedAccount._meta.pk.get_db_prep_value(account.pk, connection)
 
 
 def live_rows(model: CommonModel, account: LinkedAccount) -> int:
@@ -87,7 +92,7 @@ def live_rows(model: CommonModel, account: LinkedAccount) -> int:
         cursor.execute(
             f"SELECT count(*) FROM {model.table._meta.db_table}"  # noqa: S608 - name from model meta
             " WHERE linked_account_id = %s AND NOT remote_was_deleted",
-            [account.pk],
+            [_account_id(account)],
         )
         return cursor.fetchone()[0]
 

@@ -41,7 +41,10 @@ def test_unchanged_pages_are_skipped_and_the_run_is_still_counted(owner, sandbox
     assert not any("content_hash" in q["sql"] and q["sql"].lstrip().startswith("SELECT") for q in queries)
     # The full pass the skip relies on is still the first run's.
     assert again.page_digests["full_pass_at"] == stored["full_pass_at"]
-    assert dict(Employee.objects.filter(linked_account=account).values_list("remote_id", "modified_at")) == before
+    assert (
+        dict(Employee.objects.filter(linked_account=account).values_list("remote_id", "modified_at"))
+        == before
+    )
     assert again.requests_total == 2 and again.requests.count() == 2
 
 
@@ -57,7 +60,9 @@ def test_a_changed_page_is_stored_and_the_identical_one_keeps_its_records(
     run = _sync(account)
     assert (run.records_created, run.records_updated, run.records_deleted) == (0, 1, 0)
     assert run.records_fetched == 200 and _live(account) == 200
-    assert Employee.objects.get(linked_account=account, remote_id=employees[150]["id"]).first_name == "Changed"
+    assert (
+        Employee.objects.get(linked_account=account, remote_id=employees[150]["id"]).first_name == "Changed"
+    )
     # One record gone from the second page: flagged, and the first page's records are not.
     _serve(monkeypatch, employees[:150] + employees[151:])
     run = _sync(account)
