@@ -63,6 +63,7 @@ def sync_run_account(*, account_id: str, trigger: str, reason: str = "") -> Sync
     """Run one sync of one account: fetch everything, then (in one transaction) write the data
     if and only if the run fully succeeded, the request logs, and the status/issue rule.
     Returns None when there was nothing to do; raises SyncAlreadyRunning when a run is going."""
+    # A scheduled run of an account paused (RELINK_NEEDED) since it was dispatched: none.
     schedulable = SCHEDULABLE if trigger == SyncTrigger.SCHEDULE else ()
     try:
         # No organization here: `_finish` reads the account again, locked, with it.
@@ -70,7 +71,7 @@ def sync_run_account(*, account_id: str, trigger: str, reason: str = "") -> Sync
             account_id=account_id,
             trigger=trigger,
             reason=reason,
-            schedulable=schedulable,  # when scheduled: paused (RELINK_NEEDED) since it was dispatched?
+            schedulable=schedulable,
             integrations=integrations.slugs(),
         )
     except IntegrityError:
@@ -127,6 +128,7 @@ def _fetch(*, integration, credentials, session, run_id=None, digests: PageDiges
         for model in integration.common_models:
             mapped = records.setdefault(model, [])
             same_pages: list[list] = []
+            same_records = 0
             # In page order: an identical page's raw records, or where a page's mapped ones are.
             order: list[list | tuple[int, int]] = []
             for index, page in enumerate(integration.fetch_pages(credentials, session, model)):
@@ -135,12 +137,13 @@ def _fetch(*, integration, credentials, session, run_id=None, digests: PageDiges
                 fetched += len(page)
                 if digests is not None and digests.seen(model, index, page):
                     same_pages.append(page)
+                    same_records += len(page)
                     order.append(page)
                 else:
                     start = len(mapped)
                     outcome.skipped += _map_page(integration, model, page, into=mapped)
                     order.append((start, len(mapped)))
-                if len(mapped) + sum(map(len, same_pages)) > cap:
+                if len(mapped) + same_records > cap:
                     raise ProviderError(ErrorClass.BAD_RESPONSE, f"More than {cap} records in one run.")
                 if run_id is not None and time.monotonic() - last_progress >= PROGRESS_INTERVAL_SECONDS:
                     _report_progress(run_id=run_id, session=session, fetched=fetched)
