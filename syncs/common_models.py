@@ -94,9 +94,14 @@ class CommonModel:
                 if len(value) > MAX_LIST_ITEMS:
                     value = value[:MAX_LIST_ITEMS]
             data[name] = value
-        remote_id = str(row["remote_id"])
-        data["remote_id"] = (remote_id.replace("\x00", "") if "\x00" in remote_id else remote_id)[:255]
+        data["remote_id"] = normalise_remote_id(row["remote_id"])
         return data
+
+
+def normalise_remote_id(value: Any) -> str:
+    """A provider's record id as stored: text, no NUL characters, at most 255 characters."""
+    remote_id = str(value)
+    return (remote_id.replace("\x00", "") if "\x00" in remote_id else remote_id)[:255]
 
 
 def strip_nul(value: Any) -> Any:

@@ -41,6 +41,9 @@ class SyncRun(models.Model):
     # Per common model: {"ats.Candidate": {"fetched", "created", "updated", "deleted"}}; the
     # records_* columns above are their sums.
     model_counts = models.JSONField(default=dict, blank=True)
+    # A DONE run's digest of every page it fetched: the next run skips identical pages
+    # (syncs/page_digests.py). Null for every other run.
+    page_digests = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from accounts.models import LinkedAccount, LinkedAccountStatus
 from accounts.selectors import linked_account_details
 from accounts.services import linked_account_mark_complete, linked_account_mark_relink_needed
 from accounts.timefmt import api_datetime
-from issues.models import ErrorDescription, WebhookEvent
+from issues.models import ErrorDescription, Issue, IssueStatus, WebhookEndpoint, WebhookEvent
 from issues.services import issue_record_failure, issues_resolve_for_account
 from issues.webhooks.events import webhook_event_emit
 
@@ -49,18 +51,20 @@ def linked_account_apply_status_rule(
       nothing: it says nothing about the new ones.
     """
     if error is None:
-        issues_resolve_for_account(account=account, reason="A sync succeeded")
+        if getattr(account, "has_open_issues", True):
+            issues_resolve_for_account(account=account, reason="A sync succeeded")
         forced = run.trigger == SyncTrigger.FORCED
         if account.status == LinkedAccountStatus.RELINK_NEEDED or (
             forced and account.status == LinkedAccountStatus.IDLE
         ):
             linked_account_mark_complete(account=account, reason="A sync succeeded")
-        webhook_event_emit(
-            organization=account.organization,
-            event=WebhookEvent.SYNC_COMPLETED,
-            account_details=linked_account_details(account=account),
-            data=_sync_completed_data(account=account, run=run),
-        )
+        if getattr(account, "has_webhook_endpoints", True):
+            webhook_event_emit(
+                organization=account.organization,
+                event=WebhookEvent.SYNC_COMPLETED,
+                account_details=linked_account_details(account=account),
+                data=_sync_completed_data(account=account, run=run),
+            )
         return
     if superseded:
         return  # the credentials changed (a relink) while this run used the old ones
@@ -75,6 +79,20 @@ def linked_account_apply_status_rule(
         else:
             reason = f"Every request of the latest sync failed ({cause})"
         linked_account_mark_relink_needed(account=account, reason=reason)
+
+
+def status_rule_hints() -> dict[str, Exists]:
+    """Annotations for the locked account row the rule is applied to (read in the same
+    statement): whether it has open issues and its organization any enabled webhook endpoint.
+    A success with neither reads nothing more; an account without them is read as having both."""
+    return {
+        "has_open_issues": Exists(
+            Issue.objects.filter(linked_account_id=OuterRef("pk"), status=IssueStatus.ONGOING)
+        ),
+        "has_webhook_endpoints": Exists(
+            WebhookEndpoint.objects.filter(organization_id=OuterRef("organization_id"), enabled=True)
+        ),
+    }
 
 
 def _sync_completed_data(*, account: LinkedAccount, run: SyncRun) -> dict[str, Any]:

@@ -46,6 +46,11 @@ def get(slug: str) -> Integration:
     return _load()[slug]
 
 
+def slugs() -> list[str]:
+    """Every registered integration's slug."""
+    return list(_load())
+
+
 def find(slug: str) -> Integration | None:
     return _load().get(slug)
 

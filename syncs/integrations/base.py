@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+import orjson
 from django.conf import settings
 
 from outbound import http as outbound_http
@@ -320,7 +321,8 @@ class _TooBig(Exception):
 
 
 def parse_json(response: httpx.Response) -> Any:
-    """JSON or a BAD_RESPONSE: a 200 with an HTML login page is not data."""
+    """JSON or a BAD_RESPONSE: a 200 with an HTML login page is not data. orjson first (a
+    page's parse was a tenth of a repeat sync's CPU with the stdlib)."""
     content_type = response.headers.get("Content-Type", "")
     if "html" in content_type.lower() or response.content.lstrip()[:1] == b"<":
         raise ProviderError(
@@ -328,6 +330,10 @@ def parse_json(response: httpx.Response) -> Any:
             "The provider answered with an HTML page instead of data (a login or error page?).",
             response.status_code,
         )
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        pass  # what orjson refuses and the stdlib reads (NaN, integers past 64 bits), or bad JSON
     try:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
