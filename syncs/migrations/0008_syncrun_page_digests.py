@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncs', '0007_oauth_token'),
+        ('syncs', '0001_squashed_0007_oauth_token'),
     ]
 
     operations = [
