@@ -119,6 +119,22 @@ def linked_account_set_status_detail(*, account: LinkedAccount, detail: str) -> 
         account.status_detail = detail
 
 
+def linked_account_set_integration(*, account: LinkedAccount, integration: str) -> bool:
+    """An account never linked (INCOMPLETE, never COMPLETE) takes the integration its end user
+    tried last. True when the account has that integration (now or already); False for a linked
+    account of another integration, which keeps its own."""
+    if account.integration == integration:
+        return True
+    if account.status != LinkedAccountStatus.INCOMPLETE or account.completed_at is not None:
+        return False
+    changed = LinkedAccount.objects.filter(
+        pk=account.pk, status=LinkedAccountStatus.INCOMPLETE, completed_at__isnull=True
+    ).update(integration=integration, updated_at=timezone.now())
+    if changed:
+        account.integration = integration
+    return bool(changed)
+
+
 def _linked_account_transition(*, account: LinkedAccount, transition: str, reason: str) -> LinkedAccount:
     """Lock the row, run the django-fsm transition (TransitionNotAllowed leaves everything as it
     was), save, write one history row. The caller's instance is brought up to date too."""

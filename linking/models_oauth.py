@@ -4,14 +4,15 @@ from django.db import models
 
 from accounts.ids import uuid7
 
-from .models import LinkToken
+from .models import LinkAttempt, LinkToken
 
 
 class OAuthConsent(models.Model):
     """The `state` of one authorization request: bound to its link token and to the browser
     that started it (a cookie nonce), single use, short-lived. Only hashes of the state and the
     nonce are stored; the PKCE verifier and the raw link token (to finish the link through the
-    same service as the form) are Fernet-encrypted."""
+    same service as the form) are Fernet-encrypted. `attempt` is the link attempt recorded when
+    the consent started (its INCOMPLETE account's, or a relink's), settled by the callback."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     link_token = models.ForeignKey(LinkToken, on_delete=models.CASCADE, related_name="oauth_consents")
@@ -25,6 +26,9 @@ class OAuthConsent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    attempt = models.ForeignKey(
+        LinkAttempt, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"OAuth consent for {self.integration} ({self.link_token_id})"
