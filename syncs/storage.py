@@ -22,7 +22,7 @@ from django.db import connection
 from accounts.ids import uuid7
 from accounts.models import LinkedAccount
 
-from . import common_models
+from . import common_models, sensitive
 from .common_models import CommonModel, strip_nul
 
 BATCH = 1000
@@ -59,7 +59,9 @@ def _store_model(
     }
     created = updated = 0
     upserts: list[_Upsert] = []
+    secret = model.sensitive
     for remote_id, data in incoming.items():
+        clear = sensitive.mask(data, secret) if secret else None  # digested as keyed fingerprints
         body = _canonical_json(data)
         if "\\u0000" in body:  # a NUL inside a list column (jsonb refuses it)
             data = strip_nul(data)
@@ -72,6 +74,8 @@ def _store_model(
             created += 1
         else:
             updated += 1
+        if secret:  # encrypted only when written
+            data, body = sensitive.seal(data, body, clear, secret)
         upserts.append(_Upsert(data, body, digest))
     gone = []
     if complete:
@@ -98,7 +102,7 @@ class _Upsert:
 def _upsert(*, model: CommonModel, account: LinkedAccount, rows: list[_Upsert], now: datetime) -> None:
     """One INSERT … ON CONFLICT (linked account, remote_id): new rows get a new id, known ones
     keep theirs (and their created_at)."""
-    update_fields = [*model.fields, "content_hash", "remote_was_deleted", "modified_at"]
+    update_fields = [*model.columns, "content_hash", "remote_was_deleted", "modified_at"]
     table = model.table
     if connection.vendor != "postgresql":
         table.objects.bulk_create(
@@ -119,7 +123,7 @@ def _upsert(*, model: CommonModel, account: LinkedAccount, rows: list[_Upsert], 
         return
     # uuid7 and hex digests need no JSON escaping.
     document = "[" + ",".join(f'{{"id":"{uuid7()}","h":"{row.digest}","r":{row.body}}}' for row in rows) + "]"
-    fields = ["remote_id", *model.fields]
+    fields = ["remote_id", *model.columns]
     record_type = ", ".join(f"{name} {model.pg_types.get(name, 'text')}" for name in fields)
     db_table = table._meta.db_table
     sets = ", ".join(f"{name} = EXCLUDED.{name}" for name in update_fields)

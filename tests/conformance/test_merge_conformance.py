@@ -338,9 +338,11 @@ def test_the_python_sdk_filters_employees_on_the_server(world):
 
     # Sensitive fields only when asked for, as Merge answers them.
     from syncs.models import Employee
+    from syncs.sensitive import encrypt_value
 
     Employee.objects.filter(pk=one.id).update(
-        ssn="078-05-1120", date_of_birth=dt.datetime(1990, 5, 17, tzinfo=dt.UTC)
+        ssn_encrypted=encrypt_value("078-05-1120"),
+        date_of_birth_encrypted=encrypt_value(dt.datetime(1990, 5, 17, tzinfo=dt.UTC)),
     )
     plain = merge.hris.employees.retrieve(one.id)
     assert plain.ssn is None and plain.date_of_birth is None
