@@ -7,6 +7,7 @@ client and the sandbox OAuth server on a real socket (its consent page answered 
 import pytest
 from django.db import connection
 
+from accounts.crypto import token_hash
 from accounts.models import LinkedAccount
 from linking.models import LinkAttempt, LinkToken
 from linking.oauth import oauth_callback_url, oauth_consent_start
@@ -111,6 +112,25 @@ def test_an_abandoned_consent_does_not_stop_linking_another_integration(owner, c
 
 
 @pytest.mark.django_db
+def test_a_new_link_token_after_an_abandoned_consent_offers_every_integration(
+    owner, client, sandbox_provider
+):
+    """The customer's backend makes a new link token for the end user who abandoned a consent:
+    not a relink bound to the abandoned integration; any finish completes the same account."""
+    consent_start(client, create_link_token(owner, origin_id="again-1")["link_token"])
+    started = LinkedAccount.objects.get()
+    link = create_link_token(owner, origin_id="again-1")
+    assert LinkToken.objects.get(token_hash=token_hash(link["link_token"])).linked_account_id is None
+    page = client.get(f"/link/{link['link_token']}").content.decode()
+    assert "Reconnect" not in page and "Sandbox HRIS" in page
+    finished = sandbox_finish(owner, link["link_token"], "sk_sandbox_again")
+    assert finished.status_code == 201, finished.content
+    body = exchange(owner, finished.json()["public_token"]).json()
+    account = LinkedAccount.objects.get()
+    assert body["id"] == str(started.pk) and (account.integration, account.status) == ("sandbox", "COMPLETE")
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("status", ["COMPLETE", "RELINK_NEEDED"])
 def test_a_relink_consent_that_fails_or_is_abandoned_keeps_the_status(
     owner, client, sandbox_provider, status
@@ -147,8 +167,6 @@ def test_concurrent_starts_for_one_origin_id_make_one_account(owner, sandbox_pro
         for _ in range(8)
     ]
     tokens = {t.token_hash: t for t in LinkToken.objects.all()}
-    from accounts.crypto import token_hash
-
     results = race(
         [
             (
