@@ -24,6 +24,7 @@ from accounts.selectors import linked_account_details
 from accounts.services import (
     linked_account_mark_complete,
     linked_account_set_credentials,
+    linked_account_set_integration,
 )
 from issues.models import CREDENTIAL_ERRORS, WebhookEvent
 from issues.services import issues_resolve_for_account
@@ -205,7 +206,7 @@ def link_finish(*, credentials: dict[str, Any], **link: Any) -> LinkFinished:
     if not check.ok:
         token = target.token
         support = token.organization.relink_support_text if token.is_relink else ""
-        account = link_attempt_record_failure(
+        attempt = link_attempt_record_failure(
             token=token,
             category=target.category,
             integration=target.integration,
@@ -217,7 +218,7 @@ def link_finish(*, credentials: dict[str, Any], **link: Any) -> LinkFinished:
             token.id,
             target.integration,
             check.error_description,
-            account.id,
+            attempt.linked_account_id,
         )
         return LinkFinished(
             ok=False,
@@ -229,16 +230,17 @@ def link_finish(*, credentials: dict[str, Any], **link: Any) -> LinkFinished:
     return _complete(target=target, credentials=cleaned)
 
 
-def link_finish_validated(*, credentials: dict[str, Any], **link: Any) -> LinkFinished:
+def link_finish_validated(*, credentials: dict[str, Any], attempt_id=None, **link: Any) -> LinkFinished:
     """Finish a link flow with credentials already known to work (an OAuth callback's token
     exchange proved them): no provider call here. Creates the account (a new link) or gives the
     existing one the new credentials (a relink), uses up the token and returns a public token
-    (ok=True). `link` as for `link_finish`. Raises LinkProblem when the token or integration
-    does not fit."""
-    return _complete(target=link_target_resolve(**link), credentials=credentials)
+    (ok=True); `attempt_id`, the attempt recorded when the consent started, becomes the successful
+    one. `link` as for `link_finish`. Raises LinkProblem when the token or integration does not
+    fit."""
+    return _complete(target=link_target_resolve(**link), credentials=credentials, attempt_id=attempt_id)
 
 
-def _complete(*, target: LinkTarget, credentials: dict[str, Any]) -> LinkFinished:
+def _complete(*, target: LinkTarget, credentials: dict[str, Any], attempt_id=None) -> LinkFinished:
     """One transaction: the token (locked, checked again: a concurrent finish may have used it),
     the account created or relinked, the token used up, a public token issued."""
     integration, category = target.integration, target.category
@@ -265,7 +267,7 @@ def _complete(*, target: LinkTarget, credentials: dict[str, Any]) -> LinkFinishe
         token.linked_account = account
         token.is_relink = is_relink
         token.save(update_fields=["used_at", "linked_account", "is_relink"])
-        link_attempt_record_success(account=account, integration=integration)
+        link_attempt_record_success(account=account, integration=integration, attempt_id=attempt_id)
         raw_public = new_token("pt_")
         PublicToken.objects.create(
             organization=token.organization,
@@ -297,8 +299,9 @@ def _link_new(
 
 def _relink(*, account: LinkedAccount, integration: str, credentials: dict[str, Any]) -> bool:
     """New credentials for an existing account (locked by the caller). Returns whether this was
-    a relink (the account had been linked before) rather than finishing an INCOMPLETE one."""
-    if integration != account.integration:
+    a relink (the account had been linked before) rather than finishing an INCOMPLETE one (which
+    takes the integration the end user linked with: an earlier attempt may have tried another)."""
+    if not linked_account_set_integration(account=account, integration=integration):
         raise LinkProblem(
             "integration", f"This end user already has a {catalog.get(account.integration).name} account."
         )

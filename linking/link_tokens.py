@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import catalog
 from accounts.crypto import new_token, token_hash
-from accounts.models import Category, LinkedAccount, Organization
+from accounts.models import Category, LinkedAccount, LinkedAccountStatus, Organization
 from accounts.selectors import linked_account_find_by_origin
 
 from .models import LinkToken
@@ -85,8 +85,11 @@ def link_token_create(
             category=candidate,
             end_user_origin_id=end_user_origin_id,
         )
-        if account is not None:
+        # An account never linked (INCOMPLETE: an attempt that did not finish) binds nothing: the
+        # end user may choose any integration, and finishing completes that account.
+        if account is not None and (account.status != LinkedAccountStatus.INCOMPLETE or account.completed_at):
             break
+        account = None
     if (
         integration
         and account is None

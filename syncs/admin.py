@@ -75,6 +75,7 @@ class EmployeeAdmin(ReadOnlyAdmin):
     list_filter = ("employment_status", "remote_was_deleted")
     search_fields = ("remote_id", "display_full_name", "work_email")
     raw_id_fields = ("linked_account",)
+    exclude = ("ssn_encrypted", "date_of_birth_encrypted")  # sensitive: only through the API, on request
     show_full_result_count = False
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import models
 
+from . import sensitive
 from .models import Candidate, CommonModelRow, Contact, Employee
 
 MAX_LIST_ITEMS = 50
@@ -41,14 +42,19 @@ class CommonModel:
     table: type[CommonModelRow]
     fields: tuple[str, ...]  # the Merge fields a provider record maps to (remote_id aside)
     path: str  # the endpoints' URL segment: /api/<category>/v1/<path>
+    # Fields stored encrypted, in a `<field>_encrypted` column (syncs/sensitive.py).
+    sensitive: tuple[str, ...] = ()
+    columns: tuple[str, ...] = field(init=False, repr=False)  # `fields` as the table names them
     # (field, None -> "", longest string kept, kind): looked up once, used for every record.
     rules: tuple[tuple[str, bool, int | None, int], ...] = field(init=False, repr=False)
     pg_types: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        rules, pg_types = [], {}
+        rules, pg_types, columns = [], {}, []
         for name in self.fields:
-            column = self.table._meta.get_field(name)
+            stored = sensitive.column(name) if name in self.sensitive else name
+            columns.append(stored)
+            column = self.table._meta.get_field(stored)
             kind = _JSON if isinstance(column, models.JSONField) else _OTHER
             if kind == _JSON and column.null:  # a nullable JSON column holds an object, not a list
                 kind = _OBJECT
@@ -56,8 +62,9 @@ class CommonModel:
                 kind = _TEXT
             not_null = kind == _TEXT and not column.null
             rules.append((name, not_null, getattr(column, "max_length", None), kind))
-            pg_types[name] = next((t for cls, t in _PG_TYPES.items() if isinstance(column, cls)), "text")
+            pg_types[stored] = next((t for cls, t in _PG_TYPES.items() if isinstance(column, cls)), "text")
         object.__setattr__(self, "rules", tuple(rules))
+        object.__setattr__(self, "columns", tuple(columns))
         object.__setattr__(self, "pg_types", pg_types)
 
     @property
@@ -143,6 +150,7 @@ EMPLOYEE = CommonModel(
         "date_of_birth",
     ),
     path="employees",
+    sensitive=("ssn", "date_of_birth"),
 )
 
 CANDIDATE = CommonModel(

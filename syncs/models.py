@@ -171,9 +171,10 @@ class Employee(CommonModelRow):
     avatar = models.CharField(max_length=2000, null=True, blank=True)  # noqa: DJ001
     employee_url = models.CharField(max_length=2000, null=True, blank=True)  # noqa: DJ001
     custom_fields = models.JSONField(null=True, blank=True)
-    # Sensitive: answered only with include_sensitive_fields=true.
-    ssn = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
-    date_of_birth = models.DateTimeField(null=True, blank=True)
+    # Sensitive: Merge's `ssn` and `date_of_birth`, Fernet-encrypted at rest (syncs/sensitive.py),
+    # answered only with include_sensitive_fields=true.
+    ssn_encrypted = models.TextField(null=True, blank=True)  # noqa: DJ001
+    date_of_birth_encrypted = models.TextField(null=True, blank=True)  # noqa: DJ001
 
     def __str__(self) -> str:
         return f"{self.display_full_name} ({self.remote_id})"

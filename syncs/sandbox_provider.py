@@ -78,6 +78,9 @@ def employee(index: int) -> dict:
         "termination_date": "2025-06-30" if terminated else None,
         "created_at": "2024-01-01T00:00:00Z",
         "updated_at": f"2025-01-{1 + index % 28:02d}T12:00:00Z",
+        # Sensitive, and fake: no SSN has area number 900-999.
+        "ssn": f"9{index % 100:02d}-{10 + index % 90:02d}-{index:04d}",
+        "date_of_birth": f"19{60 + index % 40:02d}-{1 + index % 12:02d}-{1 + index % 28:02d}",
     }
 
 

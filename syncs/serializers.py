@@ -15,7 +15,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from . import common_models
+from . import common_models, sensitive
 from .common_models import CommonModel
 from .filters import (
     CandidateListParams,
@@ -143,13 +143,14 @@ class EmployeeSerializer(_CommonModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_ssn(self, obj) -> str | None:
-        return obj.ssn if self.context.get("include_sensitive_fields") else None
+        return sensitive.reveal(obj.ssn_encrypted) if self.context.get("include_sensitive_fields") else None
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_date_of_birth(self, obj) -> str | None:
         if not self.context.get("include_sensitive_fields"):
             return None
-        return serializers.DateTimeField().to_representation(obj.date_of_birth) if obj.date_of_birth else None
+        born = sensitive.reveal_datetime(obj.date_of_birth_encrypted)
+        return serializers.DateTimeField().to_representation(born) if born else None
 
     get_company = get_manager = get_team = get_pay_group = get_home_location = get_work_location = (
         _CommonModelSerializer._null
@@ -159,9 +160,9 @@ class EmployeeSerializer(_CommonModelSerializer):
 
 def employees_as_api(employees: list[Employee], params: dict | None = None) -> list[dict]:
     """What EmployeeSerializer(employees, many=True, context=params).data holds (`params`: the
-    endpoint's validated query; include_sensitive_fields adds ssn and date_of_birth)."""
+    endpoint's validated query; include_sensitive_fields adds ssn and date_of_birth, decrypted)."""
     tz = timezone.get_current_timezone()
-    sensitive = bool(params and params.get("include_sensitive_fields"))
+    show = bool(params and params.get("include_sensitive_fields"))
     return [
         {
             "employee_url": e.employee_url,
@@ -183,11 +184,13 @@ def employees_as_api(employees: list[Employee], params: dict | None = None) -> l
             "manager": None,
             "team": None,
             "pay_group": None,
-            "ssn": e.ssn if sensitive else None,
+            "ssn": sensitive.reveal(e.ssn_encrypted) if show else None,
             "gender": e.gender,
             "ethnicity": e.ethnicity,
             "marital_status": e.marital_status,
-            "date_of_birth": _drf_datetime(e.date_of_birth, tz) if sensitive else None,
+            "date_of_birth": _drf_datetime(sensitive.reveal_datetime(e.date_of_birth_encrypted), tz)
+            if show
+            else None,
             "hire_date": _drf_datetime(e.hire_date, tz),
             "start_date": _drf_datetime(e.start_date, tz),
             "remote_created_at": _drf_datetime(e.remote_created_at, tz),

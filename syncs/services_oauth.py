@@ -14,8 +14,12 @@ from .integrations.oauth import OAuth2Integration, TokenSet
 
 
 class OAuthLinkError(Exception):
-    def __init__(self, message: str):
+    """`code`: the provider's error code (or Relink's error class) when a provider call failed,
+    safe to record (never a secret)."""
+
+    def __init__(self, message: str, code: str = ""):
         self.message = message
+        self.code = code
         super().__init__(message)
 
 
@@ -46,7 +50,8 @@ def oauth_exchange_code(
     try:
         tokens = found.exchange_code(code=code, code_verifier=code_verifier, redirect_uri=redirect_uri)
     except ProviderError as exc:
-        raise OAuthLinkError(exc.message if exc.message.endswith(".") else exc.message + ".")
+        message = exc.message if exc.message.endswith(".") else exc.message + "."
+        raise OAuthLinkError(message, code=exc.code or exc.error_class.value) from None
     return tokens.as_credentials()
 
 

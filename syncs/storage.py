@@ -27,7 +27,7 @@ from django.db import connection
 from accounts.ids import uuid7
 from accounts.models import LinkedAccount
 
-from . import common_models
+from . import common_models, sensitive
 from .common_models import CommonModel, strip_nul
 
 BATCH = 1000
@@ -120,7 +120,9 @@ def _store_model(
     created = updated = 0
     new: list[_Upsert] = []
     upserts: list[_Upsert] = []
+    secret = model.sensitive
     for remote_id, data in incoming.items():
+        clear = sensitive.mask(data, secret) if secret else None  # digested as keyed fingerprints
         body = _canonical_json(data)
         if "\\u0000" in body:  # a NUL inside a list column (jsonb refuses it)
             data = strip_nul(data)
@@ -129,6 +131,8 @@ def _store_model(
         current = existing.get(remote_id)
         if current is not None and current[1] == digest and not current[2]:
             continue  # unchanged: no write at all
+        if secret:  # encrypted only when written
+            data, body = sensitive.seal(data, body, clear, secret)
         if current is None:
             created += 1
             new.append(_Upsert(data, body, digest))
@@ -169,7 +173,7 @@ class _Upsert:
 def _upsert(*, model: CommonModel, account: LinkedAccount, rows: list[_Upsert], now: datetime) -> None:
     """One INSERT … ON CONFLICT (linked account, remote_id): new rows get a new id, known ones
     keep theirs (and their created_at)."""
-    update_fields = [*model.fields, "content_hash", "remote_was_deleted", "modified_at"]
+    update_fields = [*model.columns, "content_hash", "remote_was_deleted", "modified_at"]
     table = model.table
     if connection.vendor != "postgresql":
         table.objects.bulk_create(
@@ -200,11 +204,11 @@ def _insert_json(
     created_at)."""
     # uuid7 and hex digests need no JSON escaping; a canonical body is an object: "{...}".
     document = "[" + ",".join(_flat_json(model, row) for row in rows) + "]"
-    fields = ["remote_id", *model.fields]
+    fields = ["remote_id", *model.columns]
     record_type = ", ".join(f"{name} {model.pg_types.get(name, 'text')}" for name in fields)
     conflict = ""
     if on_conflict:
-        update_fields = [*model.fields, "content_hash", "remote_was_deleted", "modified_at"]
+        update_fields = [*model.columns, "content_hash", "remote_was_deleted", "modified_at"]
         sets = ", ".join(f"{name} = EXCLUDED.{name}" for name in update_fields)
         conflict = f"ON CONFLICT (linked_account_id, remote_id) DO UPDATE SET {sets}"
     sql = f"""

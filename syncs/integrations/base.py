@@ -65,11 +65,14 @@ class ErrorClass(StrEnum):
 
 
 class ProviderError(Exception):
-    def __init__(self, error_class: ErrorClass | str, message: str, status_code: int | None = None):
+    def __init__(
+        self, error_class: ErrorClass | str, message: str, status_code: int | None = None, code: str = ""
+    ):
         super().__init__(message)
         self.error_class = ErrorClass(error_class)
         self.message = message
         self.status_code = status_code
+        self.code = code  # the provider's own error code when it names one (OAuth's "invalid_grant")
 
     def __str__(self) -> str:
         code = f" (HTTP {self.status_code})" if self.status_code else ""

@@ -327,12 +327,14 @@ def oauth_error(code: str, description: str) -> ProviderError:
     """An OAuth error answer of the token endpoint as Relink's error class."""
     message = _describe(code, description)
     if code in _PERMISSION:
-        return ProviderError(ErrorClass.MISSING_PERMISSIONS, message, 400)
-    if code in _OFFLINE:
-        return ProviderError(ErrorClass.PROVIDER_OFFLINE, message, 400)
-    if code in _REJECTED or code.upper() == "BAD_REFRESH_TOKEN":
-        return ProviderError(ErrorClass.CREDENTIALS_REJECTED, message, 400)
-    return ProviderError(ErrorClass.BAD_RESPONSE, message, 400)
+        error_class = ErrorClass.MISSING_PERMISSIONS
+    elif code in _OFFLINE:
+        error_class = ErrorClass.PROVIDER_OFFLINE
+    elif code in _REJECTED or code.upper() == "BAD_REFRESH_TOKEN":
+        error_class = ErrorClass.CREDENTIALS_REJECTED
+    else:
+        error_class = ErrorClass.BAD_RESPONSE
+    return ProviderError(error_class, message, 400, code=code)
 
 
 def _describe(code: str, description: str) -> str:

@@ -83,4 +83,6 @@ class SandboxIntegration(Integration):
             "start_date": parse_datetime(raw.get("hire_date")),
             "termination_date": parse_datetime(raw.get("termination_date")),
             "remote_created_at": parse_datetime(raw.get("created_at")),
+            "ssn": raw.get("ssn"),
+            "date_of_birth": parse_datetime(raw.get("date_of_birth")),
         }

@@ -52,3 +52,15 @@ def exchange(tenant, public_token: str, *, test: bool = True, category: str = "h
 def deliveries(organization, event: str) -> list[dict]:
     rows = WebhookDelivery.objects.filter(organization=organization, event=event).order_by("created_at")
     return [json.loads(d.body) for d in rows]
+
+
+def account_page_and_attempts(tenant, account, *, username: str) -> tuple[str, str]:
+    """The dashboard's account page and its relink panel (the link attempts), as an operator of
+    the tenant's organization sees them."""
+    from tests.dashboard.conftest import operator_client
+
+    operator = operator_client(username=username, organizations=[tenant.organization])
+    operator.get("/")
+    page = operator.get(f"/accounts/{account.id}").content.decode()
+    panel = operator.get(f"/accounts/{account.id}/relink", HTTP_HX_REQUEST="true").content.decode()
+    return page, panel

@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from accounts.models import LinkedAccount
 from linking.finish import link_finish
-from tests.dashboard.conftest import operator_client
 
-from .helpers import create_link_token, exchange, sandbox_finish
+from .helpers import account_page_and_attempts, create_link_token, exchange, sandbox_finish
 
 
 @pytest.mark.django_db
@@ -21,18 +20,14 @@ def test_the_account_page_says_why_and_lists_the_attempts(owner, sandbox_provide
     link_token = create_link_token(owner, origin_id="attempts-1")["link_token"]
     assert sandbox_finish(owner, link_token, "wrong_key_value_1").status_code == 400
     account = LinkedAccount.objects.get()
-    operator = operator_client(username="attempts-op", organizations=[owner.organization])
-    operator.get("/")
-
-    page = operator.get(f"/accounts/{account.id}").content.decode()
+    page, panel = account_page_and_attempts(owner, account, username="attempts-op")
     assert "Incomplete" in page and "credentials failed (Invalid API key)" in page
-    panel = operator.get(f"/accounts/{account.id}/relink", HTTP_HX_REQUEST="true").content.decode()
     assert panel.count("failed: Invalid API key") == 1
     assert "wrong_key_value_1" not in page + panel
 
     done = sandbox_finish(owner, link_token, "sk_sandbox_attempts")
     assert exchange(owner, done.json()["public_token"]).json()["id"] == str(account.id)
-    panel = operator.get(f"/accounts/{account.id}/relink", HTTP_HX_REQUEST="true").content.decode()
+    _, panel = account_page_and_attempts(owner, account, username="attempts-op-2")
     assert "failed: Invalid API key" in panel and "— linked" in panel
 
 

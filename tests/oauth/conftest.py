@@ -1,6 +1,8 @@
 """Fixtures of the OAuth tests: the sandbox provider (HRIS + OAuth server) on a real socket, and
 accounts linked through the real headless consent round trip."""
 
+from urllib.parse import parse_qs, urlsplit
+
 import httpx
 import pytest
 from django.conf import settings
@@ -47,3 +49,29 @@ def control(action: str, body: dict | None = None) -> dict:
     )
     response.raise_for_status()
     return response.json()
+
+
+def consent_start(client, link_token: str, integration: str = "sandbox_oauth") -> dict:
+    """Press "Continue with …" on the link page (Django's test client): the redirect to the
+    provider's consent page, and its query."""
+    response = client.get(f"/link/{link_token}/{integration}/oauth")
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith("http://127.0.0.1") and "/oauth/authorize" in location
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert query["code_challenge_method"] == "S256" and query["code_challenge"]
+    return query
+
+
+def consent_answer(query: dict, decision: str = "allow", scopes: list[str] | None = None) -> dict:
+    """The end user's answer on the sandbox consent page (a real POST to the provider): the
+    query of its redirect back to Relink's callback."""
+    form = {**query, "decision": decision, "scope": query["scope"].split() if scopes is None else scopes}
+    answer = httpx.post(f"{settings.SANDBOX_PROVIDER_URL}/oauth/authorize", data=form)
+    assert answer.status_code == 302
+    return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
+
+
+def consent_callback(client, params: dict):
+    """The browser back at Relink's callback."""
+    return client.get("/link/oauth/callback", params)

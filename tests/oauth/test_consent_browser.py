@@ -89,7 +89,8 @@ def test_magic_link_deny_then_allow_at_phone_size(live_server, owner, sandbox_pr
     assert page.url.startswith(f"{live_server.url}/link/oauth/callback")
     assert fits_phone(page)
     shot(page, "03-declined")
-    assert not LinkedAccount.objects.exists()
+    declined = LinkedAccount.objects.get()  # the end user started linking: INCOMPLETE, says why
+    assert declined.status == "INCOMPLETE" and "declined" in declined.status_detail
 
     # Try again, allow: connected, and a magic link ends on "you can close this page".
     press(page, "link", "Try again")
@@ -99,6 +100,7 @@ def test_magic_link_deny_then_allow_at_phone_size(live_server, owner, sandbox_pr
     assert page.get_by_text("You can close this page").is_visible()
     shot(page, "04-connected")
     account = LinkedAccount.objects.get(end_user_origin_id="phone-1")
+    assert account.pk == declined.pk  # the same account, completed
     assert account.integration == "sandbox_oauth" and account.status == "COMPLETE"
     assert errors == []
     context.close()
