@@ -217,7 +217,10 @@ def _gc_paused():
             gc.enable()
 
 
-def _billing_query(*, organization: Organization, month: date, **kind) -> list[tuple]:
+def _billing_query(
+    *, organization: Organization, month: date, sql: str | None = None, extra: dict | None = None, **kind
+) -> list[tuple]:
+    """Runs _billing_sql(**kind) (or `sql` built around it, with `extra` parameters)."""
     from django.db import connection
 
     first_day, _, days_counted = _billing_period(month=month)
@@ -237,7 +240,9 @@ def _billing_query(*, organization: Organization, month: date, **kind) -> list[t
             # One aggregate row per account: keep the hash tables of 100k accounts in memory. The
             # plan's cost passes the JIT threshold, but compiling it costs more than it saves.
             cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
-        cursor.execute(_billing_sql(**kind), params)
+        cursor.execute(sql or _billing_sql(**kind), {**params, **(extra or {})})
+        if cursor.description is None:
+            return []
         with _gc_paused():
             return cursor.fetchall()
 
