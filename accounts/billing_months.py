@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import orjson
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -184,12 +185,34 @@ def _summary_from(
 # --- reads (what the views call) -------------------------------------------------------------
 
 
-def billing_month_summary(*, organization: Organization, month: date) -> dict[str, Any]:
-    """The billing page's totals: stored for a closed month, computed otherwise."""
+def billing_month_summary(
+    *, organization: Organization, month: date, account_type: str | None = None
+) -> dict[str, Any]:
+    """The month's totals: stored for a closed month, computed otherwise (see below)."""
     stored = _stored(organization=organization, month=month)
     if stored is None:
-        return billing.billing_summary(organization=organization, month=month)
-    return _summary_from(stored, month=month, account_type=None)
+        return billing_live_summary(organization=organization, month=month, account_type=account_type)
+    return _summary_from(stored, month=month, account_type=account_type)
+
+
+def billing_live_summary(
+    *, organization: Organization, month: date, account_type: str | None
+) -> dict[str, Any]:
+    """A month's totals from the status history, kept (in the process's cache) until the next
+    day ends. They cannot change before: a change stamped after the last counted midnight
+    moves the account's current status and undoes itself in the same sum (accounts.billing:
+    both terms weigh D days). As for closing a month, a change may commit up to CLOSE_GRACE
+    after its stamp, so the first hour after midnight is always computed."""
+    first_day, _, days = billing._billing_period(month=month)
+    counted_to = billing._utc_midnight(first_day + timedelta(days=days))
+    if not days or timezone.now() < counted_to + CLOSE_GRACE:
+        return billing.billing_summary(organization=organization, month=month, account_type=account_type)
+    key = f"billing-totals:{organization.pk}:{month:%Y-%m}:{account_type or 'all'}:{days}"
+    totals = cache.get(key)
+    if totals is None:
+        totals = billing.billing_summary(organization=organization, month=month, account_type=account_type)
+        cache.set(key, totals, timeout=int(timedelta(days=1).total_seconds()))
+    return totals
 
 
 def _uid_sql() -> str:
@@ -253,6 +276,7 @@ def _snapshot_rows(
 __all__ = [
     "billing_month_close",
     "billing_month_is_closed",
+    "billing_live_summary",
     "billing_month_summary",
     "billing_months_close_previous",
 ]

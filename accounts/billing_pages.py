@@ -32,6 +32,7 @@ from .billing_months import (
     _uid_sql,
     _uuid_text,
     _where,
+    billing_live_summary,
 )
 from .models import BillingMonth, Organization
 
@@ -158,7 +159,7 @@ def billing_usage_json(
     elif stored is None:
         # The current month, paged: the totals from the counts per status and the month's
         # changes, the page's accounts from their own history rows (an id range).
-        usage = billing.billing_summary(organization=organization, month=month, account_type=account_type)
+        usage = billing_live_summary(organization=organization, month=month, account_type=account_type)
         accounts, after = _live_page(
             organization=organization, month=month, account_type=account_type, after=cursor, size=page_size
         )

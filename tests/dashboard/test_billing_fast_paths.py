@@ -15,6 +15,7 @@ from accounts import billing
 from accounts.billing_pages import billing_accounts_iter, billing_accounts_page
 from accounts.crypto import token_hash
 from accounts.models import AccountType, LinkedAccount, LinkedAccountStatusChange
+from accounts.services import linked_account_delete, linked_account_mark_relink_needed
 
 NOW = datetime(2026, 8, 17, 15, 30, tzinfo=UTC)  # August open (16 days ended), July closed
 JULY, AUGUST = date(2026, 7, 1), date(2026, 8, 1)
@@ -226,3 +227,25 @@ def test_a_page_never_leaves_out_an_account_deleted_this_month(owner):
     assert all(
         a["end_user_origin_id"].startswith("origin-") for a in deleted
     )  # from the DELETED row's snapshot
+
+
+def test_the_current_months_totals_kept_for_the_day_stay_right_after_changes_today(owner):
+    """The totals are kept until the next day ends: a change today moves the current status and
+    undoes itself in the same sum, so the kept totals are still the fresh ones."""
+    _random_histories(owner.organization, seed=11, accounts=30)
+    with time_machine.travel(NOW, tick=False) as traveller:
+        before, _ = _api_pages(owner, month=AUGUST, test=False, page_size=5)
+        traveller.move_to(NOW + timedelta(hours=2))
+        live = LinkedAccount.objects.filter(
+            organization=owner.organization, account_type=AccountType.PRODUCTION
+        )
+        for account in live.filter(status__in=billing.BILLABLE_STATUSES)[:3]:
+            linked_account_mark_relink_needed(account=account, reason="Invalid API key")
+        linked_account_delete(account=live.first())
+        owner.linked_account(origin_id="linked-today")
+        kept, entries = _api_pages(owner, month=AUGUST, test=False, page_size=5)
+        fresh = billing.billing_summary(
+            organization=owner.organization, month=AUGUST, account_type=AccountType.PRODUCTION
+        )
+    assert _totals(kept) == _totals(before) == _totals(fresh)
+    assert sum(a["billable_days"] for a in entries) == kept["billable_account_days"]
