@@ -92,13 +92,12 @@ def _flag(condition: str) -> str:
 def _billing_sql(
     *,
     summary: bool = False,
-    top: int | None = None,
     account_type: str | None = None,
     after: object = None,
     upto: object = None,
 ) -> str:
-    """Per account: billable, relink-needed, incomplete, test and deleted days (see above);
-    `top`: only that many, most billable days first. `summary`: the organization's sums only,
+    """Per account: billable, relink-needed, incomplete, test and deleted days (see above).
+    `summary`: the organization's sums only,
     from the current counts per status and the changes since the month began (no per-account
     rows at all). `after`/`upto`: only the accounts whose id is in that range (a page, in id
     order: accounts.billing_pages); each is given as a parameter of the same name."""
@@ -162,10 +161,7 @@ def _billing_sql(
                 WHERE la.organization_id = %(org)s {live} GROUP BY account_type, status
             ) la
         """  # noqa: S608 (built from constants; every value is a parameter)
-    if top is not None:
-        limit = f"ORDER BY billable DESC, uid LIMIT {int(top)}"
-    else:
-        limit = "ORDER BY uid" if after is not None or upto is not None else ""
+    order = "ORDER BY uid" if after is not None or upto is not None else ""
     sql = f"""
         WITH changes AS (
             SELECT uid, MAX(account_type) AS account_type, {sums()}
@@ -193,7 +189,7 @@ def _billing_sql(
                end_user_origin_id, end_user_organization_name, integration, category, status
         FROM accounts
         WHERE billable + relink + incomplete + test + deleted > 0
-        {limit}
+        {order}
     """  # noqa: S608 (built from constants; every value is a parameter)
     return sql
 
@@ -330,15 +326,6 @@ def _account_dicts(rows: list[tuple]) -> list[dict[str, Any]]:
         }
         for uid, billable, relink, incomplete, test, deleted, account_type, origin_id, org_name, integration, category, status in rows
     ]
-
-
-def billing_accounts(
-    *, organization: Organization, month: date, top: int | None = None
-) -> list[dict[str, Any]]:
-    """Per account with any counted day in the month: its billable days and excluded days by
-    reason (unordered; `top`: only the `top` most billable, in that order)."""
-    rows = _account_rows(organization=organization, month=month, top=top)
-    return _accounts_from_rows(organization=organization, rows=rows)
 
 
 def billing_usage(

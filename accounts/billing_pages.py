@@ -50,30 +50,27 @@ def _page_ids(
     params = {
         "org": billing._org_param(organization),
         "start": connection.ops.adapt_datetimefield_value(billing._utc_midnight(first_day)),
-        "account_type": account_type,
         "after": billing._uuid_param(after),
     }
-    env = (
-        "AND account_type = %(account_type)s"
-        if account_type
-        else "AND account_type IN ('PRODUCTION', 'TEST')"
-    )
-    live_after = "AND id > %(after)s" if after is not None else ""
-    gone_after = "AND linked_account_uuid > %(after)s" if after is not None else ""
-    sql = f"""
-        SELECT uid FROM (
-            SELECT * FROM (
-                SELECT id AS uid FROM accounts_linkedaccount
-                WHERE organization_id = %(org)s {env} {live_after} ORDER BY id LIMIT {int(size)}
-            ) live
-            UNION
-            SELECT * FROM (
-                SELECT linked_account_uuid AS uid FROM accounts_linkedaccountstatuschange
-                WHERE organization_id = %(org)s AND to_status = 'DELETED' AND at >= %(start)s {env} {gone_after}
-                ORDER BY linked_account_uuid LIMIT {int(size)}
-            ) gone
-        ) page ORDER BY uid LIMIT {int(size)}
-    """  # noqa: S608 (built from constants; every value is a parameter)
+    types = [account_type] if account_type else ["PRODUCTION", "TEST"]
+    params |= {f"type_{i}": t for i, t in enumerate(types)}
+    after_id = "AND id > %(after)s" if after is not None else ""
+    after_uuid = "AND linked_account_uuid > %(after)s" if after is not None else ""
+    # One ordered range of index la_org_env_id per environment, and the month's deletions.
+    parts = [
+        f"""SELECT * FROM (
+            SELECT id AS uid FROM accounts_linkedaccount
+            WHERE organization_id = %(org)s AND account_type = %(type_{i})s {after_id} ORDER BY id LIMIT {int(size)}
+        ) live_{i}"""  # noqa: S608 (built from constants; every value is a parameter)
+        for i in range(len(types))
+    ]
+    parts.append(f"""SELECT * FROM (
+            SELECT linked_account_uuid AS uid FROM accounts_linkedaccountstatuschange
+            WHERE organization_id = %(org)s AND to_status = 'DELETED' AND at >= %(start)s
+            AND account_type IN ({", ".join(f"%(type_{i})s" for i in range(len(types)))}) {after_uuid}
+            ORDER BY linked_account_uuid LIMIT {int(size)}
+        ) gone""")  # noqa: S608 (built from constants; every value is a parameter)
+    sql = f"SELECT uid FROM ({' UNION '.join(parts)}) page ORDER BY uid LIMIT {int(size)}"  # noqa: S608 (constants)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [uid if isinstance(uid, uuid.UUID) else uuid.UUID(uid) for (uid,) in cursor.fetchall()]
