@@ -122,13 +122,13 @@ def _store_accounts_in_sql(*, organization: Organization, month: date) -> None:
     value = {f: f"COALESCE(a.{f}, d.snapshot ->> '{snap[f]}', '')" for f in fields}
     days = {"billable": "a.billable", "relink": "a.relink", "incomplete": "a.incomplete", "test": "a.test",
             "deleted": "a.deleted"}  # fmt: skip
-    entry = (
-        "json_build_object('linked_account_id', a.uid, "
-        + "".join(f"'{f}', {value[f]}, " for f in fields[:-1])
-        + f"'category', {value['category']}, 'account_type', a.account_type, "
-        "'status', COALESCE(a.status, 'DELETED'), 'billable_days', a.billable, 'excluded_days', json_build_object("
-        "'relink_needed', a.relink, 'incomplete', a.incomplete, 'test', a.test, 'deleted', a.deleted))::text"
-    )
+    # row_to_json writes compact JSON (json_build_object puts " : " between key and value).
+    excluded = "SELECT a.relink AS relink_needed, a.incomplete, a.test, a.deleted"
+    named = ", ".join(f"{value[f]} AS {f}" for f in fields)
+    entry = f"""(SELECT row_to_json(e)::text FROM (
+        SELECT a.uid AS linked_account_id, {named}, a.account_type, COALESCE(a.status, 'DELETED') AS status,
+               a.billable AS billable_days, (SELECT row_to_json(x) FROM ({excluded}) x) AS excluded_days
+    ) e)"""  # noqa: S608 (built from constants)
     sql = f"""
         INSERT INTO accounts_billingmonthaccount (organization_id, month, linked_account_uuid, account_type,
             {", ".join(NUMBERS)}, status, {", ".join(fields)}, entry)
