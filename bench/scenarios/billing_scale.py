@@ -118,12 +118,18 @@ def run(report):
 
 
 def _row(report, scenario: str, *, size: str, fn, n: int, ms: int, note: str = "") -> None:
+    """A latency row after one call of warm-up (timed apart: the current month's first read
+    of the day computes its totals), with the CPU per call of the measured calls."""
     notes: list[str] = []
-    with cpu_note(n + 1, notes):
+    with cpu_note(1, notes):
+        t0 = time.perf_counter()
+        fn()
+        first_ms = (time.perf_counter() - t0) * 1000
+    with cpu_note(n, notes):
         row = report.latency(
-            scenario, size=size, fn=fn, n=n, warmup=1, target=f"p99 <= {ms} ms", ok=lambda r: r.p99_ms <= ms
+            scenario, size=size, fn=fn, n=n, warmup=0, target=f"p99 <= {ms} ms", ok=lambda r: r.p99_ms <= ms
         )
-    row.note = "; ".join(filter(None, [note, notes[0]]))
+    row.note = "; ".join(filter(None, [note, notes[1], f"first call {first_ms:,.0f} ms ({notes[0]})"]))
 
 
 def _run(report):
@@ -164,7 +170,7 @@ def _run(report):
     )
     _row(report, "billing: GET usage, a page in the middle, " + current, size=size, fn=api(this_month, middle), n=10, ms=1500)  # fmt: skip
     _row(report, f"billing: dashboard Billing page, {current}", size=size, fn=page(this_month), n=10, ms=1500)
-    _row(report, "billing: billing_summary, current month", size=size, fn=summary, n=10, ms=1500, note="the totals alone")  # fmt: skip
+    _row(report, "billing: billing_summary, current month", size=size, fn=summary, n=10, ms=1500, note="the totals alone, not kept: the first read of a day")  # fmt: skip
 
     t0 = time.perf_counter()
     client.get("/billing", {"month": last_month})  # its first read stores it
