@@ -133,6 +133,12 @@ def _billing_sql(
         )
         if given is not None
     )
+    # The same id range again where it changes nothing but bounds an index scan.
+    id_range = "".join(
+        f" AND la.id {op} %({bound})s"
+        for op, bound, given in ((">", "after", after), ("<=", "upto", upto))
+        if given is not None
+    )
     if account_type is None and (after is not None or upto is not None):
         live += " AND la.account_type IN ('PRODUCTION', 'TEST')"  # an id range of index la_org_env_id each
 
@@ -183,7 +189,7 @@ def _billing_sql(
             SELECT c.uid, c.account_type, c.billable, c.relink, c.incomplete, c.test, c.deleted,
                    NULL, NULL, NULL, NULL, NULL
             FROM changes c
-            WHERE NOT EXISTS (SELECT 1 FROM accounts_linkedaccount la WHERE la.id = c.uid)
+            WHERE NOT EXISTS (SELECT 1 FROM accounts_linkedaccount la WHERE la.id = c.uid {id_range})
         )
         SELECT {uid_text}, billable, relink, incomplete, test, deleted, account_type,
                end_user_origin_id, end_user_organization_name, integration, category, status
@@ -244,6 +250,11 @@ def _billing_query(
             # One aggregate row per account: keep the hash tables of 100k accounts in memory. The
             # plan's cost passes the JIT threshold, but compiling it costs more than it saves.
             cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
+            if kind.get("upto") is not None:
+                # A page's id range is a sliver of the id histogram: estimated at one row, so the
+                # planner joins the page's accounts to their changes in a nested loop over the
+                # CTE (1M comparisons for 1,000 accounts, 125 ms at 1M accounts). Hash them.
+                cursor.execute("SET LOCAL enable_nestloop = off")
         cursor.execute(sql or _billing_sql(**kind), {**params, **(extra or {})})
         if cursor.description is None:
             return []
