@@ -1,6 +1,7 @@
 """Closed months' billing, computed once and kept (BillingMonth, BillingMonthAccount), and the
-reads the usage API, the billing page and its CSV go through: a closed month's from its
-snapshot, the current month's from the status history (accounts.billing).
+month's totals as the billing page reads them: a closed month's from its snapshot, the current
+month's from the status history (accounts.billing). The paged reads of both (the usage API's
+body, the page's table, the CSV) are in accounts.billing_pages.
 
 A month that is over never changes: its numbers come from status-history rows, which are only
 ever appended, with times that are past. So the first read of a closed month (or the monthly
@@ -17,17 +18,15 @@ its DELETED history row, as the live computation does). A closed month read from
 therefore always what the live computation would answer.
 """
 
-import base64
-import binascii
 import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import orjson
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
-from psycopg.adapt import Loader
 
 from . import billing
 from .models import AccountType, BillingMonth, BillingMonthAccount, Organization
@@ -35,8 +34,6 @@ from .models import AccountType, BillingMonth, BillingMonthAccount, Organization
 # A month is snapshotted this long after it ends: a status change stamped just before midnight
 # may commit a moment after it.
 CLOSE_GRACE = timedelta(hours=1)
-# Rows per query when streaming a closed month's CSV.
-CSV_CHUNK = 5000
 # Rows per INSERT when writing a snapshot.
 WRITE_BATCH = 5000
 NUMBERS = ("billable_days", "relink_needed_days", "incomplete_days", "test_days", "deleted_days")
@@ -56,55 +53,95 @@ def billing_month_close(*, organization: Organization, month: date) -> bool:
         return False
     if BillingMonth.objects.filter(organization=organization, month=month).exists():
         return False
-    rows = billing._account_rows(organization=organization, month=month)
-    # In account-id order: the table's rows then lie in the order of its unique index, so a
-    # month's rows are read in one sweep whichever way PostgreSQL chooses.
-    rows.sort(key=lambda r: uuid.UUID(r[0]))
-    accounts = billing._accounts_from_rows(organization=organization, rows=rows)
-    totals: dict[str, list[int]] = {t: [0] * 5 for t in AccountType.values}
-    for a in accounts:
-        sums = totals[a["account_type"]]
-        for i, value in enumerate(_numbers(a)):
-            sums[i] += value
     with transaction.atomic():
         try:
             with transaction.atomic():
+                # The totals first, as zeros: a second writer waits here and then gives way.
                 BillingMonth.objects.bulk_create(
                     BillingMonth(
                         organization=organization,
                         month=month,
                         account_type=account_type,
-                        **dict(zip(NUMBERS, sums, strict=True)),
+                        **dict.fromkeys(NUMBERS, 0),
                     )
-                    for account_type, sums in totals.items()
+                    for account_type in AccountType.values
                 )
         except IntegrityError:
             return False  # another process stored it (it has committed: the insert waited for it)
-        BillingMonthAccount.objects.bulk_create(
-            (
-                BillingMonthAccount(
-                    organization=organization,
-                    month=month,
-                    linked_account_uuid=a["linked_account_id"],
-                    account_type=a["account_type"],
-                    **dict(zip(NUMBERS, _numbers(a), strict=True)),
-                    status=a["status"],
-                    end_user_origin_id=a["end_user_origin_id"],
-                    end_user_organization_name=a["end_user_organization_name"],
-                    integration=a["integration"],
-                    category=a["category"],
-                    entry=_render(a).decode(),
-                )
-                for a in accounts
-            ),
-            batch_size=WRITE_BATCH,
-        )
+        if connection.vendor == "postgresql":
+            _store_accounts_in_sql(organization=organization, month=month)
+        else:
+            _store_accounts(organization=organization, month=month)
+        stored = BillingMonthAccount.objects.filter(organization=organization, month=month)
+        for row in stored.values("account_type").annotate(**{f: Sum(f) for f in NUMBERS}).order_by():
+            BillingMonth.objects.filter(
+                organization=organization, month=month, account_type=row.pop("account_type")
+            ).update(**row)
     if connection.vendor == "postgresql":
         # Statistics for the new rows now (not at autovacuum's next pass): without them the
         # planner takes a 100k-row month for one row and picks a plan for one row.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE accounts_billingmonthaccount")
     return True
+
+
+def _store_accounts(*, organization: Organization, month: date) -> None:
+    """Each account's days and rendered entry, computed here (SQLite, the embedded default)."""
+    rows = billing._account_rows(organization=organization, month=month)
+    rows.sort(key=lambda r: uuid.UUID(r[0]))  # in account-id order, like the unique index
+    accounts = billing._accounts_from_rows(organization=organization, rows=rows)
+    BillingMonthAccount.objects.bulk_create(
+        (
+            BillingMonthAccount(
+                organization=organization,
+                month=month,
+                linked_account_uuid=a["linked_account_id"],
+                account_type=a["account_type"],
+                **dict(zip(NUMBERS, _numbers(a), strict=True)),
+                status=a["status"],
+                end_user_origin_id=a["end_user_origin_id"],
+                end_user_organization_name=a["end_user_organization_name"],
+                integration=a["integration"],
+                category=a["category"],
+                entry=_render(a).decode(),
+            )
+            for a in accounts
+        ),
+        batch_size=WRITE_BATCH,
+    )
+
+
+def _store_accounts_in_sql(*, organization: Organization, month: date) -> None:
+    """The same rows written by PostgreSQL from accounts.billing's query (INSERT ... SELECT): at
+    1M accounts no Python object per account (the Python path took ~15 minutes and gigabytes).
+    A deleted account's fields come from its DELETED history row's snapshot, as
+    billing._attach_deleted_accounts reads them; the entry is the usage API's, as JSON."""
+    fields = ("end_user_origin_id", "end_user_organization_name", "integration", "category")
+    snap = {"end_user_origin_id": "end_user_origin_id", "end_user_organization_name": "end_user_organization_name",
+            "integration": "integration_slug", "category": "category"}  # fmt: skip
+    value = {f: f"COALESCE(a.{f}, d.snapshot ->> '{snap[f]}', '')" for f in fields}
+    days = {"billable": "a.billable", "relink": "a.relink", "incomplete": "a.incomplete", "test": "a.test",
+            "deleted": "a.deleted"}  # fmt: skip
+    # row_to_json writes compact JSON (json_build_object puts " : " between key and value).
+    excluded = "SELECT a.relink AS relink_needed, a.incomplete, a.test, a.deleted"
+    named = ", ".join(f"{value[f]} AS {f}" for f in fields)
+    entry = f"""(SELECT row_to_json(e)::text FROM (
+        SELECT a.uid AS linked_account_id, {named}, a.account_type, COALESCE(a.status, 'DELETED') AS status,
+               a.billable AS billable_days, (SELECT row_to_json(x) FROM ({excluded}) x) AS excluded_days
+    ) e)"""  # noqa: S608 (built from constants)
+    sql = f"""
+        INSERT INTO accounts_billingmonthaccount (organization_id, month, linked_account_uuid, account_type,
+            {", ".join(NUMBERS)}, status, {", ".join(fields)}, entry)
+        SELECT %(org)s, %(month)s, a.uid::uuid, a.account_type, {", ".join(days.values())},
+               COALESCE(a.status, 'DELETED'), {", ".join(value.values())}, {entry}
+        FROM ({billing._billing_sql()}) a
+        LEFT JOIN LATERAL (
+            SELECT account_snapshot AS snapshot FROM accounts_linkedaccountstatuschange
+            WHERE a.status IS NULL AND linked_account_uuid = a.uid::uuid AND to_status = 'DELETED' LIMIT 1
+        ) d ON TRUE
+        ORDER BY a.uid::uuid
+    """  # noqa: S608 (built from constants; every value is a parameter)
+    billing._billing_query(organization=organization, month=month, sql=sql, extra={"month": month})
 
 
 def billing_months_close_previous(*, now=None) -> int:
@@ -148,177 +185,34 @@ def _summary_from(
 # --- reads (what the views call) -------------------------------------------------------------
 
 
-def billing_month_summary(*, organization: Organization, month: date) -> dict[str, Any]:
-    """The billing page's totals: stored for a closed month, computed otherwise."""
+def billing_month_summary(
+    *, organization: Organization, month: date, account_type: str | None = None
+) -> dict[str, Any]:
+    """The month's totals: stored for a closed month, computed otherwise (see below)."""
     stored = _stored(organization=organization, month=month)
     if stored is None:
-        return billing.billing_summary(organization=organization, month=month)
-    return _summary_from(stored, month=month, account_type=None)
+        return billing_live_summary(organization=organization, month=month, account_type=account_type)
+    return _summary_from(stored, month=month, account_type=account_type)
 
 
-def billing_month_top_accounts(*, organization: Organization, month: date, top: int) -> list[dict[str, Any]]:
-    """The `top` most billable accounts of the month, most billable first."""
-    if _stored(organization=organization, month=month) is None:
-        return billing.billing_accounts(organization=organization, month=month, top=top)
-    rows = _snapshot_rows(
-        organization=organization, month=month, order="s.billable_days DESC, s.linked_account_uuid", limit=top
-    )
-    return billing._accounts_from_rows(organization=organization, rows=rows)
-
-
-def billing_month_accounts_iter(*, organization: Organization, month: date) -> Iterator[dict[str, Any]]:
-    """Every account of the month (the CSV): a closed month in chunks, by account id."""
-    if _stored(organization=organization, month=month) is None:
-        yield from billing.billing_usage(organization=organization, month=month)["accounts"]
-        return
-    after = None
-    while True:
-        rows = _snapshot_rows(
-            organization=organization,
-            month=month,
-            order="s.linked_account_uuid",
-            limit=CSV_CHUNK,
-            after=after,
-        )
-        yield from billing._accounts_from_rows(organization=organization, rows=rows)
-        if len(rows) < CSV_CHUNK:
-            return
-        after = uuid.UUID(rows[-1][0])
-
-
-def encode_cursor(account_id: str) -> str:
-    return base64.urlsafe_b64encode(uuid.UUID(account_id).bytes).decode().rstrip("=")
-
-
-def decode_cursor(raw: str) -> uuid.UUID:
-    """The account id a page cursor stands for; ValueError when it is not one of ours."""
-    try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("Not a valid cursor.") from exc
-
-
-def billing_usage_json(
-    *,
-    organization: Organization,
-    month: date,
-    account_type: str | None = None,
-    page_size: int | None = None,
-    cursor: uuid.UUID | None = None,
-) -> list[bytes]:
-    """GET /api/billing/v1/usage's body, as JSON in chunks (a closed month's stored entries are
-    one chunk of 30 MB for 100k accounts: copied into one bytes they would cost more than
-    reading them). Without `page_size`, every account (in
-    no particular order) and `next` null; with it, at most that many accounts after `cursor`,
-    by account id, and `next` the cursor of the following page (null on the last)."""
-    stored = _stored(organization=organization, month=month)
-    if stored is None:
-        usage = billing.billing_usage(organization=organization, month=month, account_type=account_type)
-        accounts = usage.pop("accounts")
-        if page_size is not None:
-            accounts.sort(key=lambda a: uuid.UUID(a["linked_account_id"]))
-            if cursor is not None:
-                accounts = [a for a in accounts if uuid.UUID(a["linked_account_id"]) > cursor]
-            accounts = accounts[: page_size + 1]
-        entries = [_render(a) for a in accounts]
-        ids = [a["linked_account_id"] for a in accounts]
-    else:
-        usage = _summary_from(stored, month=month, account_type=account_type)
-        entries, ids = _stored_entries(
-            organization=organization,
-            stored=stored,
-            month=month,
-            account_type=account_type,
-            page_size=page_size,
-            cursor=cursor,
-        )
-    next_cursor = None
-    if page_size is not None and len(entries) > page_size:
-        entries, next_cursor = entries[:page_size], encode_cursor(ids[page_size - 1])
-    head = orjson.dumps({**usage, "next": next_cursor})
-    body = [head[:-1] + b',"accounts":[']
-    for i, chunk in enumerate(c for c in entries if c):
-        body.extend((b",", chunk) if i else (chunk,))
-    body.append(b"]}")
-    return body
-
-
-def _stored_entries(
-    *,
-    organization: Organization,
-    stored: dict[str, BillingMonth],
-    month: date,
-    account_type: str | None,
-    page_size: int | None,
-    cursor: uuid.UUID | None,
-) -> tuple[list[bytes], list[str]]:
-    """The month's stored API entries (one more than `page_size`, to tell whether a page
-    follows), and their account ids when paging. An account whose status changed since the
-    month was stored (or that was deleted since) has a status-history row from then on: its
-    entry is rendered again (the other fields of an account's entry are fixed at its creation)."""
-    changed_sql = """
-        SELECT linked_account_uuid FROM accounts_linkedaccountstatuschange
-        WHERE organization_id = %(org)s AND account_type IN ('PRODUCTION', 'TEST') AND at >= %(since)s
-    """  # noqa: S608 (a constant)
-    where, params = _where(organization=organization, month=month, account_type=account_type, after=cursor)
-    since = min(m.created_at for m in stored.values()) - CLOSE_GRACE
-    params["since"] = connection.ops.adapt_datetimefield_value(since)
-    if page_size is None:
-        joined, again = _stored_joined(where=where, changed_sql=changed_sql, params=params)
-        return [joined, *_rendered_again(organization=organization, month=month, pks=again).values()], []
-    with connection.cursor() as cursor_:
-        cursor_.execute(
-            f"""SELECT s.entry, s.id, s.linked_account_uuid IN ({changed_sql}), {_uid_sql()}
-            FROM accounts_billingmonthaccount s WHERE {where}
-            ORDER BY s.linked_account_uuid LIMIT {int(page_size) + 1}""",  # noqa: S608 (constants)
-            params,
-        )
-        rows = cursor_.fetchall()
-    again = _rendered_again(
-        organization=organization, month=month, pks=[pk for _, pk, changed, _ in rows if changed]
-    )
-    entries = [again.get(pk) or entry.encode() for entry, pk, _, _ in rows]
-    return entries, [_uuid_text(uid) for *_, uid in rows]
-
-
-def _stored_joined(*, where: str, changed_sql: str, params: dict[str, Any]) -> tuple[bytes, list[int]]:
-    """The entries of the accounts unchanged since the month was stored, joined with commas by
-    the database (one value), and the row ids of the others."""
-    postgresql = connection.vendor == "postgresql"
-    agg = "string_agg(s.entry, ',')" if postgresql else "group_concat(s.entry, ',')"
-    with connection.cursor() as cursor:
-        if postgresql:
-            cursor.cursor.adapters.register_loader("text", _RawText)
-        cursor.execute(
-            f"SELECT {agg} FROM accounts_billingmonthaccount s"  # noqa: S608 (constants)
-            f" WHERE {where} AND s.linked_account_uuid NOT IN ({changed_sql})",
-            params,
-        )
-        (joined,) = cursor.fetchone()
-        cursor.execute(
-            f"SELECT s.id FROM accounts_billingmonthaccount s"  # noqa: S608 (constants)
-            f" WHERE {where} AND s.linked_account_uuid IN ({changed_sql})",
-            params,
-        )
-        again = [pk for (pk,) in cursor.fetchall()]
-    return (joined.encode() if isinstance(joined, str) else joined or b""), again
-
-
-class _RawText(Loader):
-    """Text as the bytes PostgreSQL sent (UTF-8): the stored entries go to the response as they
-    are, with no decoding and encoding of 30 MB."""
-
-    def load(self, data) -> bytes:
-        return bytes(data)
-
-
-def _rendered_again(*, organization: Organization, month: date, pks: list[int]) -> dict[int, str]:
-    """Stored rows' entries rendered from the accounts as they are now, by row id."""
-    if not pks:
-        return {}
-    rows = _snapshot_rows(organization=organization, month=month, ids=pks, with_pk=True)
-    accounts = billing._accounts_from_rows(organization=organization, rows=[r[:-1] for r in rows])
-    return {r[-1]: _render(a) for r, a in zip(rows, accounts, strict=True)}
+def billing_live_summary(
+    *, organization: Organization, month: date, account_type: str | None
+) -> dict[str, Any]:
+    """A month's totals from the status history, kept (in the process's cache) until the next
+    day ends. They cannot change before: a change stamped after the last counted midnight
+    moves the account's current status and undoes itself in the same sum (accounts.billing:
+    both terms weigh D days). As for closing a month, a change may commit up to CLOSE_GRACE
+    after its stamp, so the first hour after midnight is always computed."""
+    first_day, _, days = billing._billing_period(month=month)
+    counted_to = billing._utc_midnight(first_day + timedelta(days=days))
+    if not days or timezone.now() < counted_to + CLOSE_GRACE:
+        return billing.billing_summary(organization=organization, month=month, account_type=account_type)
+    key = f"billing-totals:{organization.pk}:{month:%Y-%m}:{account_type or 'all'}:{days}"
+    totals = cache.get(key)
+    if totals is None:
+        totals = billing.billing_summary(organization=organization, month=month, account_type=account_type)
+        cache.set(key, totals, timeout=int(timedelta(days=1).total_seconds()))
+    return totals
 
 
 def _uid_sql() -> str:
@@ -380,13 +274,9 @@ def _snapshot_rows(
 
 
 __all__ = [
-    "billing_month_accounts_iter",
     "billing_month_close",
     "billing_month_is_closed",
+    "billing_live_summary",
     "billing_month_summary",
-    "billing_month_top_accounts",
     "billing_months_close_previous",
-    "billing_usage_json",
-    "decode_cursor",
-    "encode_cursor",
 ]

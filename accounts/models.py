@@ -153,6 +153,8 @@ class LinkedAccount(models.Model):
                 fields=["organization", "account_type", "status", "created_at", "id"],
                 name="la_org_env_status_created",
             ),
+            # Billing's pages: an environment's accounts in id order (accounts.billing_pages).
+            models.Index(fields=["organization", "account_type", "id"], name="la_org_env_id"),
             # The dispatch claim reads (next_sync_at, id) from here alone (an index-only scan).
             models.Index(
                 fields=["next_sync_at", "id"],
@@ -208,9 +210,21 @@ class LinkedAccountStatusChange(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["organization", "account_type", "at"], name="lash_org_env_at"),
+            # Billing's totals and the status chart read (from, to, at) of a period's changes from
+            # here alone (an index-only scan), not from the rows scattered over the table.
+            models.Index(
+                fields=["organization", "account_type", "at"],
+                name="lash_org_env_at",
+                include=["from_status", "to_status"],
+            ),
             models.Index(fields=["linked_account_uuid", "at"], name="lash_account_at"),
             models.Index(fields=["id"], name="lash_unprocessed", condition=Q(processed_at__isnull=True)),
+            # Billing's pages: the accounts deleted since a month began (accounts.billing_pages).
+            models.Index(
+                fields=["organization", "at", "linked_account_uuid"],
+                name="lash_org_deleted_at",
+                condition=Q(to_status="DELETED"),
+            ),
         ]
         ordering = ["at", "id"]
 
@@ -271,16 +285,6 @@ class BillingMonthAccount(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "month", "linked_account_uuid"], name="billing_month_account_once"
-            )
-        ]
-        indexes = [
-            # The billing page's most billable accounts.
-            models.Index(
-                "organization",
-                "month",
-                models.F("billable_days").desc(),
-                "linked_account_uuid",
-                name="billing_month_top",
             )
         ]
 

@@ -8,7 +8,8 @@ from rest_framework import serializers
 
 from .api import OrganizationView, validate_query
 from .billing import parse_month
-from .billing_months import billing_month_close, billing_usage_json, decode_cursor
+from .billing_months import billing_month_close
+from .billing_pages import billing_usage_json, decode_cursor
 
 MAX_PAGE_SIZE = 10_000
 STREAM_FROM_BYTES = 1 << 20

@@ -19,22 +19,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
-from .billing import parse_month, status_counts_by_day
-from .billing_months import (
-    billing_month_accounts_iter,
-    billing_month_close,
-    billing_month_summary,
-    billing_month_top_accounts,
-)
+from .billing import parse_month
+from .billing_chart import status_counts_by_day
+from .billing_months import billing_month_close, billing_month_summary
+from .billing_pages import billing_accounts_iter, billing_accounts_page, decode_cursor, encode_cursor
 from .charts import stacked_bars
-from .dashboard import SESSION_KEY, operator_required
+from .dashboard import SESSION_KEY, operator_required, query_with
 from .models import AccountType, ApiKey, LinkedAccount, LinkedAccountStatus, SyncFrequency
 from .origins import origins_normalize
 from .selectors import organizations_for_user
 
 CHART_STATUSES = ("COMPLETE", "IDLE", "RELINK_NEEDED", "INCOMPLETE")
-# The billing page lists this many accounts (most billable days first); the CSV has them all.
-BILLING_PAGE_ROWS = 200
 
 
 def _environment(request) -> str:
@@ -165,14 +160,21 @@ def _of_billing_month(view):
 @_of_billing_month
 def billing(request, month, usage):
     this_month = timezone.now().date().replace(day=1)
-    rows = billing_month_top_accounts(organization=request.organization, month=month, top=BILLING_PAGE_ROWS)
+    try:
+        after = decode_cursor(request.GET["cursor"]) if request.GET.get("cursor") else None
+    except ValueError:
+        return HttpResponseBadRequest("Invalid cursor.")
+    # A page of accounts by id (the order they were linked), never the whole month's.
+    rows, next_after = billing_accounts_page(organization=request.organization, month=month, after=after)
     return render(
         request,
         "accounts/billing.html",
         {
             "usage": usage,
             "rows": rows,
-            "is_top": len(rows) == BILLING_PAGE_ROWS,
+            "next_url": next_after and query_with(request, cursor=encode_cursor(str(next_after))),
+            "first_url": after and query_with(request, cursor=None),
+            "is_paged": after is not None or next_after is not None,
             "month": month,
             "previous_month": _previous_month(month).strftime("%Y-%m"),
             "next_month": _next_month(month).strftime("%Y-%m") if month < this_month else None,
@@ -185,7 +187,7 @@ def billing(request, month, usage):
 @operator_required
 @_of_billing_month
 def billing_csv(request, month, usage):
-    accounts = billing_month_accounts_iter(organization=request.organization, month=month)
+    accounts = billing_accounts_iter(organization=request.organization, month=month)
     response = StreamingHttpResponse(
         _billing_csv_lines(usage, accounts), content_type="text/csv; charset=utf-8"
     )

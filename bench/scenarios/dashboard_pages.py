@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from accounts.billing import billing_summary, billing_usage
 from accounts.billing_months import billing_month_close
@@ -225,9 +226,47 @@ def _run(report):
         response = client.get(f"/billing?month={MONTH:%Y-%m}")
         assert response.status_code == 200 and response.content.count(b"data-account=") == 200
 
+    def usage_page(month: str):
+        def call():
+            response = client.get(
+                f"/api/billing/v1/usage?month={month}&page_size=1000",
+                HTTP_AUTHORIZATION=f"Bearer {production_key}",
+            )
+            assert response.status_code == 200 and len(response.json()["accounts"]) == 1000
+
+        return call
+
+    def current_page():
+        response = client.get("/billing")
+        assert response.status_code == 200 and response.content.count(b"data-account=") == 200
+
+    current = f"{timezone.now():%Y-%m}"
     for scenario, fn, n, note in [
         ("GET /api/billing/v1/usage (closed month, every production account)", usage_api, 15, "{cpu}"),
-        ("dashboard: Billing page (totals + top 200)", billing_page, 30, "closed month, stored; {cpu}"),
+        (
+            "dashboard: Billing page (totals + top 200)",
+            billing_page,
+            30,
+            "closed month, stored; the first 200 by id; {cpu}",
+        ),
+        (
+            "GET /api/billing/v1/usage?page_size=1000 (closed month)",
+            usage_page(f"{MONTH:%Y-%m}"),
+            30,
+            "{cpu}",
+        ),
+        (
+            "GET /api/billing/v1/usage?page_size=1000 (current month)",
+            usage_page(current),
+            30,
+            "not stored; {cpu}",
+        ),
+        (
+            "dashboard: Billing page, current month",
+            current_page,
+            30,
+            "not stored; the first 200 by id; {cpu}",
+        ),
     ]:
         row, cpu = latency_with_cpu(report, scenario, size=size, fn=fn, n=n, warmup=2, ms=150)
         row.note = note.format(cpu=cpu)

@@ -82,8 +82,11 @@ def test_accounts_deleted_or_changed_later_leave_a_stored_month_as_it_was(owner,
         page_after = operator.get("/billing", {"month": "2026-06"}).content.decode()
         traveller.move_to(at(2, 9))
         after = _sorted(_api(owner))
+        first = _api(owner, page_size=2)
+        paged = first["accounts"] + _api(owner, page_size=2, cursor=first["next"])["accounts"]
         live = _live(owner, AccountType.PRODUCTION)
     assert after == live  # the stored month, with each account as it is now
+    assert paged == live["accounts"]  # paged too (rendered again where the account changed)
 
     def days(body):
         return {a["linked_account_id"]: (a["billable_days"], a["excluded_days"]) for a in body["accounts"]}

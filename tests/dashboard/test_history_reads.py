@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import time_machine
 
-from accounts.billing import billing_summary, billing_usage, month_bounds, status_counts_by_day
+from accounts.billing import billing_summary, billing_usage, month_bounds
+from accounts.billing_chart import status_counts_by_day
 from accounts.models import AccountType, LinkedAccount, LinkedAccountStatusChange
 from accounts.services import (
     linked_account_delete,

@@ -4,6 +4,7 @@ whatever the rows, and is a 404 for another organization's operator."""
 import html as html_lib
 import re
 
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -35,6 +36,9 @@ def page_urls(data) -> dict[str, str]:
 
 
 def count_queries(client, url) -> int:
+    """The queries of one request, with nothing cached (billing keeps the current month's
+    totals for the day): the cold path, whichever page was counted before."""
+    cache.clear()
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url)
     assert response.status_code == 200, (url, response.status_code, response.content[:500])

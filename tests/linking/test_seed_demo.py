@@ -8,7 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.billing import billing_usage, status_counts_by_day
+from accounts.billing import billing_usage
+from accounts.billing_chart import status_counts_by_day
 from accounts.models import LinkedAccountStatusChange, Organization
 from accounts.selectors import linked_account_credentials
 from issues.models import Issue, WebhookAttempt, WebhookDelivery
