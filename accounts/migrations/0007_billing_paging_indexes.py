@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0006_linkedaccount_status_detail'),
+        ('accounts', '0001_squashed_0006_linkedaccount_status_detail'),
     ]
 
     operations = [
