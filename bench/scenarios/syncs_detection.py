@@ -12,12 +12,13 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import psutil
+from django.db.models import Count
 from django.test import Client, override_settings
 
 from accounts.crypto import encrypt_json
 from accounts.ids import uuid7
+from accounts.models import LinkedAccount, LinkedAccountStatus
 from accounts.services import api_key_create, organization_create
 from bench.harness import copy_linked_accounts, percentile
 from bench.scenarios.syncs_throughput import (
@@ -29,8 +30,11 @@ from bench.scenarios.syncs_throughput import (
     _stop,
     _wait_for,
 )
+from issues.models import ErrorDescription, Issue, IssueStatus
 from issues.webhooks.endpoints import webhook_endpoint_create
 from syncs import dispatch
+from syncs.models import SyncRun
+from syncs.sandbox_controls import sandbox_revoke_key
 
 ACCOUNTS = 100
 CONCURRENCY = int(os.environ.get("SYNCS_BENCH_CONCURRENCY", "4"))
@@ -123,12 +127,11 @@ def _run(report):
         )
         _, api_key = api_key_create(organization=organization, environment="PRODUCTION", name="bench")
         ids, keys = _seed(str(organization.id))
-        for key in keys:
-            httpx.post(
-                f"http://127.0.0.1:{port}/control/revoke",
-                json={"api_key": key},
-                headers={"X-Sandbox-Control": env.get("SANDBOX_CONTROL_TOKEN", _control_token())},
-            ).raise_for_status()
+        # The sandbox keeps each organization's revocations apart (X-Sandbox-Tenant): revoke in
+        # this organization's space, as the dashboard's fault button does.
+        with override_settings(SANDBOX_PROVIDER_URL=env["SANDBOX_PROVIDER_URL"]):
+            for key in keys:
+                sandbox_revoke_key(api_key=key, tenant=str(organization.id))
         client = Client()
         url = "/api/hris/v1/linked-accounts?status=RELINK_NEEDED&page_size=100"
         visible: dict[str, float] = {}
@@ -142,6 +145,7 @@ def _run(report):
             for item in response.json()["results"]:
                 visible.setdefault(item["id"], now)
             time.sleep(0.05)
+        _check_detected(ids)
         size = f"{ACCOUNTS} accounts at once, {CONCURRENCY} worker processes"
         for scenario, seen in (
             ("detection: revoked -> RELINK_NEEDED in the API", visible),
@@ -168,7 +172,30 @@ def _run(report):
         _stop(provider)
 
 
-def _control_token() -> str:
-    from django.conf import settings
-
-    return settings.SANDBOX_CONTROL_TOKEN
+def _check_detected(ids: list[str]) -> None:
+    """Every run failed on the rejected key, every account ended RELINK_NEEDED with its open
+    `Invalid API key` issue: a revoke that missed (wrong tenant) fails the scenario instead of
+    timing syncs that succeeded."""
+    runs = dict(
+        SyncRun.objects.filter(linked_account_id__in=ids)
+        .values("error_class")
+        .annotate(n=Count("id"))
+        .values_list("error_class", "n")
+    )
+    relink = LinkedAccount.objects.filter(pk__in=ids, status=LinkedAccountStatus.RELINK_NEEDED).count()
+    issues = Issue.objects.filter(
+        linked_account_id__in=ids,
+        status=IssueStatus.ONGOING,
+        error_description=ErrorDescription.INVALID_API_KEY,
+    ).count()
+    problems = []
+    if runs != {"credentials_rejected": ACCOUNTS}:
+        problems.append(f"runs by error class {runs}")
+    if relink != ACCOUNTS:
+        problems.append(f"{relink} of {ACCOUNTS} accounts RELINK_NEEDED")
+    if issues != ACCOUNTS:
+        problems.append(f"{issues} of {ACCOUNTS} open 'Invalid API key' issues")
+    if len(_Receiver.arrived) != ACCOUNTS:
+        problems.append(f"{len(_Receiver.arrived)} of {ACCOUNTS} Issue.new webhooks received")
+    if problems:
+        raise AssertionError("the revoked keys were not all detected: " + "; ".join(problems))
