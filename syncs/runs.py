@@ -27,6 +27,7 @@ from .integrations.base import ErrorClass, LoggedRequest, ProviderError, RecordE
 from .metrics import provider_requests_observe, sync_run_observe
 from .models import SyncRun, SyncRunStatus, SyncTrigger
 from .request_logs import request_log_blame_last, request_logs_write
+from .run_failure import sync_run_fail
 from .status_rule import linked_account_apply_status_rule
 from .storage import COUNT_KEYS, synced_records_store
 
@@ -149,8 +150,16 @@ def _finish(
     outcome: _Outcome,
     credentials_version: str,
 ) -> SyncRun | None:
+    if outcome.error is not None:
+        return sync_run_fail(
+            run=run,
+            account=account,
+            log=log,
+            error=outcome.error,
+            skipped=outcome.skipped,
+            credentials_version=credentials_version,
+        )
     now = timezone.now()
-    error = outcome.error
     failed = sum(1 for e in log if e.failed)
     with transaction.atomic():
         locked = (
@@ -170,32 +179,20 @@ def _finish(
             "requests_failed": failed,
             "records_skipped": outcome.skipped,
         }
-        if error is None:
-            counts = synced_records_store(
-                account=locked, records=outcome.records, now=now, complete=not outcome.skipped
-            )
-            fields["model_counts"] = counts
-            for key in COUNT_KEYS:
-                fields[f"records_{key}"] = sum(c[key] for c in counts.values())
-            fields["status"] = SyncRunStatus.PARTIALLY_SYNCED if outcome.skipped else SyncRunStatus.DONE
-        else:
-            fields.update(
-                status=SyncRunStatus.FAILED, error_class=error.error_class, error_message=str(error)[:500]
-            )
+        counts = synced_records_store(
+            account=locked, records=outcome.records, now=now, complete=not outcome.skipped
+        )
+        fields["model_counts"] = counts
+        for key in COUNT_KEYS:
+            fields[f"records_{key}"] = sum(c[key] for c in counts.values())
+        fields["status"] = SyncRunStatus.PARTIALLY_SYNCED if outcome.skipped else SyncRunStatus.DONE
         # Only the run that still holds its lease may report (the recovery job may have failed it).
         if not SyncRun.objects.filter(pk=run.pk, status=SyncRunStatus.RUNNING).update(**fields):
             transaction.set_rollback(True)
             return None
         for key, value in fields.items():
             setattr(run, key, value)
-        superseded = locked.credentials_encrypted != credentials_version
-        linked_account_apply_status_rule(
-            account=locked,
-            run=run,
-            error=error,
-            all_failed=bool(log) and failed == len(log),
-            superseded=superseded,
-        )
+        linked_account_apply_status_rule(account=locked, run=run)
         next_at = sync_next_time(account=locked, after=run.started_at)
         LinkedAccount.objects.filter(pk=locked.pk).update(next_sync_at=next_at)
         sync_dispatch_release(account_ids=[locked.pk])
