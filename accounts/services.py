@@ -1,6 +1,7 @@
 """Writes for organizations, API keys and linked accounts. Every status change goes through
 `_linked_account_transition`: one locked row, one django-fsm transition, one history row."""
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -59,8 +60,14 @@ def membership_add(*, user, organization: Organization) -> Membership:
 
 
 def _record_change(
-    *, account: LinkedAccount, from_status: str, to_status: str, reason: str
+    *,
+    account: LinkedAccount,
+    from_status: str,
+    to_status: str,
+    reason: str,
+    announce: Callable[[LinkedAccountStatusChange], None] | None = None,
 ) -> LinkedAccountStatusChange:
+    now = timezone.now()
     change = LinkedAccountStatusChange.objects.create(
         organization_id=account.organization_id,
         linked_account=account if to_status != HistoryStatus.DELETED else None,
@@ -69,10 +76,15 @@ def _record_change(
         from_status=from_status,
         to_status=to_status,
         reason=reason[:500],
-        at=timezone.now(),
+        at=now,
         account_snapshot=linked_account_details(account=account),
+        # Announced by the caller in this transaction: written processed, no listener hears of it.
+        processed_at=now if announce is not None else None,
     )
-    transaction.on_commit(lambda: outbox.notify([change.id]))
+    if announce is not None:
+        announce(change)
+    else:
+        transaction.on_commit(lambda: outbox.notify([change.id]))
     transaction.on_commit(lambda: status_transition_observe(from_status=from_status, to_status=to_status))
     return change
 
@@ -135,21 +147,47 @@ def linked_account_set_integration(*, account: LinkedAccount, integration: str) 
     return bool(changed)
 
 
-def _linked_account_transition(*, account: LinkedAccount, transition: str, reason: str) -> LinkedAccount:
+def _linked_account_transition(
+    *,
+    account: LinkedAccount,
+    transition: str,
+    reason: str,
+    locked: bool = False,
+    announce: Callable[[LinkedAccountStatusChange], None] | None = None,
+) -> LinkedAccount:
     """Lock the row, run the django-fsm transition (TransitionNotAllowed leaves everything as it
-    was), save, write one history row. The caller's instance is brought up to date too."""
+    was), save, write one history row. The caller's instance is brought up to date too.
+
+    `locked`: `account` was read FOR UPDATE in the caller's transaction, which is still open;
+    it is changed in place, not read again. `announce`: the caller turns the history row into
+    its webhooks itself, in this transaction (called with the row; see `_record_change`)."""
+    if locked:
+        return _transition_locked(account=account, transition=transition, reason=reason, announce=announce)
     with transaction.atomic():
-        locked = LinkedAccount.objects.select_for_update().get(pk=account.pk)
-        from_status = locked.status
-        getattr(locked, transition)()
-        update_fields = ["status", "updated_at"]
-        if locked.status == LinkedAccountStatus.COMPLETE and locked.completed_at is None:
-            locked.completed_at = timezone.now()
-            update_fields.append("completed_at")
-        locked.save(update_fields=update_fields)
-        _record_change(account=locked, from_status=from_status, to_status=locked.status, reason=reason)
-    _copy_state(source=locked, target=account)
-    return locked
+        row = LinkedAccount.objects.select_for_update().get(pk=account.pk)
+        _transition_locked(account=row, transition=transition, reason=reason, announce=announce)
+    _copy_state(source=row, target=account)
+    return row
+
+
+def _transition_locked(
+    *,
+    account: LinkedAccount,
+    transition: str,
+    reason: str,
+    announce: Callable[[LinkedAccountStatusChange], None] | None,
+) -> LinkedAccount:
+    from_status = account.status
+    getattr(account, transition)()
+    update_fields = ["status", "updated_at"]
+    if account.status == LinkedAccountStatus.COMPLETE and account.completed_at is None:
+        account.completed_at = timezone.now()
+        update_fields.append("completed_at")
+    account.save(update_fields=update_fields)
+    _record_change(
+        account=account, from_status=from_status, to_status=account.status, reason=reason, announce=announce
+    )
+    return account
 
 
 def _copy_state(*, source: LinkedAccount, target: LinkedAccount) -> None:
@@ -164,8 +202,17 @@ def linked_account_mark_complete(*, account: LinkedAccount, reason: str) -> Link
     return _linked_account_transition(account=account, transition="complete", reason=reason)
 
 
-def linked_account_mark_relink_needed(*, account: LinkedAccount, reason: str) -> LinkedAccount:
-    return _linked_account_transition(account=account, transition="mark_relink_needed", reason=reason)
+def linked_account_mark_relink_needed(
+    *,
+    account: LinkedAccount,
+    reason: str,
+    locked: bool = False,
+    announce: Callable[[LinkedAccountStatusChange], None] | None = None,
+) -> LinkedAccount:
+    """`locked` and `announce`: see `_linked_account_transition` (a failing sync's finish)."""
+    return _linked_account_transition(
+        account=account, transition="mark_relink_needed", reason=reason, locked=locked, announce=announce
+    )
 
 
 def linked_account_mark_idle(*, account: LinkedAccount, reason: str) -> LinkedAccount:

@@ -12,7 +12,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from . import integrations
 from .integrations.base import ErrorClass, ProviderError
 from .request_logs import request_log_blame_last, request_logs_write
-from .status_rule import ERROR_DESCRIPTION
+from .run_failure import ERROR_DESCRIPTION
 
 logger = logging.getLogger(__name__)
 

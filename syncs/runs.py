@@ -26,13 +26,14 @@ from accounts.selectors import linked_account_credentials
 
 from . import common_models, integrations
 from .common_models import normalise_remote_id
-from .dispatch import SCHEDULABLE, sync_dispatch_release, sync_next_time
+from .dispatch import SCHEDULABLE, sync_next_time
 from .integrations.base import ErrorClass, LoggedRequest, ProviderError, RecordError
 from .metrics import provider_requests_observe, sync_run_observe
 from .models import SyncRun, SyncRunStatus, SyncTrigger
 from .page_digests import PageDigests
-from .request_logs import request_log_blame_last, request_logs_write
+from .request_logs import request_log_blame_last
 from .run_bookkeeping import run_account_lock, run_claim, run_succeeded
+from .run_failure import sync_run_fail
 from .status_rule import linked_account_apply_status_rule
 from .storage import COUNT_KEYS, live_rows, synced_records_store
 
@@ -214,8 +215,16 @@ def _finish(
     outcome: _Outcome,
     credentials_version: str,
 ) -> SyncRun | None:
-    finish = _finish_succeeded if outcome.error is None else _finish_failed
-    run = finish(run=run, account=account, log=log, outcome=outcome, credentials_version=credentials_version)
+    if outcome.error is not None:  # the failure path and its status rule: syncs/run_failure.py
+        return sync_run_fail(
+            run=run,
+            account=account,
+            log=log,
+            error=outcome.error,
+            skipped=outcome.skipped,
+            credentials_version=credentials_version,
+        )
+    run = _finish_succeeded(run=run, account=account, log=log, outcome=outcome)
     if run is not None:
         sync_run_observe(
             integration=run.integration,
@@ -232,7 +241,6 @@ def _finish_succeeded(
     account: LinkedAccount,
     log: list[LoggedRequest],
     outcome: _Outcome,
-    credentials_version: str,
 ) -> SyncRun | None:
     now = timezone.now()
     failed = sum(1 for e in log if e.failed)
@@ -271,13 +279,7 @@ def _finish_succeeded(
         for key, value in fields.items():
             setattr(run, key, value)
         status_before = locked.status
-        linked_account_apply_status_rule(
-            account=locked,
-            run=run,
-            error=None,
-            all_failed=bool(log) and failed == len(log),
-            superseded=locked.credentials_encrypted != credentials_version,
-        )
+        linked_account_apply_status_rule(account=locked, run=run)
         if locked.status != status_before:  # e.g. RELINK_NEEDED -> COMPLETE: its own schedule
             next_at = sync_next_time(account=locked, after=run.started_at)
             LinkedAccount.objects.filter(pk=locked.pk).update(next_sync_at=next_at)
@@ -302,55 +304,3 @@ def _live_rows(outcome: _Outcome) -> dict[str, int]:
             ids = {normalise_remote_id(record["remote_id"]) for record in records}
             rows[model] = len(ids) + len(outcome.present.get(model, ()))
     return rows
-
-
-def _finish_failed(
-    *,
-    run: SyncRun,
-    account: LinkedAccount,
-    log: list[LoggedRequest],
-    outcome: _Outcome,
-    credentials_version: str,
-) -> SyncRun | None:
-    now = timezone.now()
-    error = outcome.error
-    failed = sum(1 for e in log if e.failed)
-    with transaction.atomic():
-        locked = (
-            # Lock the account row only: a plain FOR UPDATE would also lock the joined
-            # organization row and make every finishing sync of an organization wait in line.
-            LinkedAccount.objects.select_for_update(of=("self",))
-            .select_related("organization")
-            .filter(pk=account.pk)
-            .first()
-        )
-        if locked is None:
-            return None  # deleted mid-run: its runs, logs and data are gone with it
-        request_logs_write(entries=log, integration=run.integration, account=locked, run=run)
-        fields: dict[str, Any] = {
-            "finished_at": now,
-            "requests_total": len(log),
-            "requests_failed": failed,
-            "records_skipped": outcome.skipped,
-        }
-        fields.update(
-            status=SyncRunStatus.FAILED, error_class=error.error_class, error_message=str(error)[:500]
-        )
-        # Only the run that still holds its lease may report (the recovery job may have failed it).
-        if not SyncRun.objects.filter(pk=run.pk, status=SyncRunStatus.RUNNING).update(**fields):
-            transaction.set_rollback(True)
-            return None
-        for key, value in fields.items():
-            setattr(run, key, value)
-        superseded = locked.credentials_encrypted != credentials_version
-        linked_account_apply_status_rule(
-            account=locked,
-            run=run,
-            error=error,
-            all_failed=bool(log) and failed == len(log),
-            superseded=superseded,
-        )
-        next_at = sync_next_time(account=locked, after=run.started_at)
-        LinkedAccount.objects.filter(pk=locked.pk).update(next_sync_at=next_at)
-        sync_dispatch_release(account_ids=[locked.pk])
-    return run

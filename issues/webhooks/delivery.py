@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from ..metrics import webhook_attempt_observe
@@ -25,6 +25,7 @@ from ..models import (
     WebhookNotice,
 )
 from . import account_tokens, sender
+from .claim import webhook_deliveries_claim
 from .queue import queue_sends
 from .signing_keys import SigningKeys, signing_keys
 
@@ -53,84 +54,6 @@ def _lease_until(now: datetime) -> datetime:
     return now + timedelta(seconds=budget + min(5.0, budget))
 
 
-# Rows that another worker is claiming right now are skipped, not waited for: they are its.
-_CLAIM_SQL = """
-WITH due AS (
-    SELECT id FROM issues_webhookdelivery
-     WHERE id = ANY(%s) AND status = 'PENDING' AND next_attempt_at <= %s
-       AND (claimed_until IS NULL OR claimed_until < %s)
-       FOR UPDATE SKIP LOCKED
-)
-UPDATE issues_webhookdelivery AS d
-   SET claimed_until = %s, attempt_count = d.attempt_count + 1, window_attempts = d.window_attempts + 1
-  FROM due, issues_webhookendpoint AS e
- WHERE d.id = due.id AND e.id = d.endpoint_id
-RETURNING d.id, d.body, d.attempt_count, d.window_attempts, d.window_started_at, d.organization_id,
-          e.id, e.url, e.enabled, e.signature_key_encrypted, e.failing_since, e.last_success_at,
-          d.created_at, d.linked_account_uuid, e.url_changed_at, e.previous_signature_key_encrypted,
-          e.key_rotated_at, d.next_attempt_at
-"""
-
-
-def _claim_and_load(
-    *, delivery_ids: list[uuid.UUID], now: datetime, lease: datetime
-) -> list[WebhookDelivery]:
-    """Claim the due, unclaimed ones of `delivery_ids` by a conditional UPDATE and load them with
-    their endpoints, in the order asked. One round trip on PostgreSQL."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL, [delivery_ids, now, now, lease])
-            rows = cursor.fetchall()
-        endpoints: dict[uuid.UUID, WebhookEndpoint] = {}
-        claimed: dict[uuid.UUID, WebhookDelivery] = {}
-        for row in rows:
-            delivery_id, body, attempts, window_attempts, window_started_at, organization_id = row[:6]
-            endpoint = endpoints.get(row[6])
-            if endpoint is None:
-                endpoint = endpoints[row[6]] = WebhookEndpoint(
-                    id=row[6],
-                    organization_id=organization_id,
-                    url=row[7],
-                    enabled=row[8],
-                    signature_key_encrypted=row[9],
-                    failing_since=row[10],
-                    last_success_at=row[11],
-                    url_changed_at=row[14],
-                    previous_signature_key_encrypted=row[15],
-                    key_rotated_at=row[16],
-                )
-            claimed[delivery_id] = WebhookDelivery(
-                id=delivery_id,
-                endpoint=endpoint,
-                organization_id=organization_id,
-                body=body,
-                attempt_count=attempts,
-                window_attempts=window_attempts,
-                window_started_at=window_started_at,
-                claimed_until=lease,
-                created_at=row[12],
-                linked_account_uuid=row[13],
-                next_attempt_at=row[17],
-            )
-        return [claimed[i] for i in delivery_ids if i in claimed]
-    deliveries = []
-    for delivery_id in delivery_ids:
-        updated = (
-            WebhookDelivery.objects.filter(
-                pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-            )
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .update(
-                claimed_until=lease,
-                attempt_count=F("attempt_count") + 1,
-                window_attempts=F("window_attempts") + 1,
-            )
-        )
-        if updated:
-            deliveries.append(WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id))
-    return deliveries
-
-
 # Successes are written together, at most this long after the first of them was sent: a worker
 # that dies mid-batch makes receivers see again only the sends of its last few milliseconds.
 _SUCCESS_WRITE_WINDOW_SECONDS = 0.025
@@ -155,7 +78,7 @@ def webhook_deliveries_send(*, delivery_ids: Iterable[uuid.UUID]) -> dict[uuid.U
     now = timezone.now()
     lease = _lease_until(now)
     started = time.monotonic()
-    deliveries = _claim_and_load(delivery_ids=ids, now=now, lease=lease)
+    deliveries, attempts = webhook_deliveries_claim(delivery_ids=ids, now=now, lease=lease)
     outcomes: dict[uuid.UUID, str] = {}
     disabled = [d.pk for d in deliveries if not d.endpoint.enabled]
     if disabled:
@@ -170,15 +93,6 @@ def webhook_deliveries_send(*, delivery_ids: Iterable[uuid.UUID]) -> dict[uuid.U
         deliveries = [d for d in deliveries if d.endpoint.enabled]
     if not deliveries:
         return outcomes
-    retried = [d.pk for d in deliveries if d.attempt_count > 1]
-    if retried:
-        # An attempt still "in flight" from an earlier claim belonged to a worker that died.
-        WebhookAttempt.objects.filter(delivery_id__in=retried, outcome=AttemptOutcome.IN_FLIGHT).update(
-            outcome=AttemptOutcome.TRANSIENT, error="The worker stopped during this attempt"
-        )
-    attempts = WebhookAttempt.objects.bulk_create(
-        [WebhookAttempt(delivery=d, number=d.attempt_count, started_at=now) for d in deliveries]
-    )
     keys: dict[uuid.UUID, SigningKeys] = {}
     bodies = account_tokens.bodies_to_send(deliveries)
     successes: list[tuple[WebhookDelivery, WebhookAttempt, sender.SendResult]] = []

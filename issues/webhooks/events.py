@@ -1,8 +1,10 @@
 """Emitting webhook events: one delivery row per subscribed endpoint, written in the caller's
 transaction, and the payloads (`{"hook", "linked_account", "data"}`)."""
 
+import functools
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +56,16 @@ def _new_delivery(
     return delivery
 
 
+def _enabled_endpoints(organization: Organization) -> list[WebhookEndpoint]:
+    return list(WebhookEndpoint.objects.filter(organization=organization, enabled=True))
+
+
+def webhook_endpoints_once(organization: Organization) -> Callable[[], list[WebhookEndpoint]]:
+    """The organization's enabled endpoints, read on first use only: for a transaction that may
+    emit several events (or none)."""
+    return functools.cache(lambda: _enabled_endpoints(organization))
+
+
 def webhook_event_emit(
     *,
     organization: Organization,
@@ -61,21 +73,21 @@ def webhook_event_emit(
     account_details: dict,
     data: dict,
     with_account_token: bool = False,
+    endpoints: Callable[[], list[WebhookEndpoint]] | None = None,
 ) -> list[WebhookDelivery]:
     """One delivery row per enabled endpoint of `organization` subscribed to `event`, written in
     the caller's transaction; each send is queued when that transaction commits.
 
     `with_account_token`: `data.account_token` carries the account's token, which is filled in
-    at send time and never stored (webhooks.account_tokens)."""
+    at send time and never stored (webhooks.account_tokens). `endpoints`: the caller's
+    `webhook_endpoints_once(organization)`, so that several events of one transaction read the
+    organization's endpoints once."""
     event = WebhookEvent(event).value  # ValueError on a name outside the enum: a programming error
     if with_account_token:
         data = {**data, "account_token": account_tokens.PLACEHOLDER}
-    endpoints = [
-        e
-        for e in WebhookEndpoint.objects.filter(organization=organization, enabled=True)
-        if event in e.events
-    ]
-    if not endpoints:
+    enabled = endpoints() if endpoints is not None else _enabled_endpoints(organization)
+    endpoints_for_event = [e for e in enabled if event in e.events]
+    if not endpoints_for_event:
         return []
     now = timezone.now()
     account_id = account_details.get("id")
@@ -89,7 +101,7 @@ def webhook_event_emit(
             data=data,
             now=now,
         )
-        for endpoint in endpoints
+        for endpoint in endpoints_for_event
     ]
     WebhookDelivery.objects.bulk_create(deliveries)
     queue_sends_on_commit([str(d.id) for d in deliveries])

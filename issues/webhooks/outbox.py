@@ -2,7 +2,7 @@
 each row becomes its LinkedAccount.status_changed / LinkedAccount.deleted deliveries once."""
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.db import transaction
 from django.utils import timezone
@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import HistoryStatus, LinkedAccountStatusChange
 from accounts.timefmt import api_datetime
 
-from ..models import WebhookEvent
+from ..models import WebhookEndpoint, WebhookEvent
 from .events import webhook_event_emit
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def status_changes_process(*, change_ids: Iterable[int] | None = None, limit: in
         processed = []
         for change in changes:
             if change.from_status:
-                _emit_status_change(change=change)
+                status_change_emit(change=change)
             processed.append(change.pk)
         LinkedAccountStatusChange.objects.filter(pk__in=processed, processed_at__isnull=True).update(
             processed_at=timezone.now()
@@ -41,7 +41,12 @@ def status_changes_process(*, change_ids: Iterable[int] | None = None, limit: in
     return len(processed)
 
 
-def _emit_status_change(*, change: LinkedAccountStatusChange) -> None:
+def status_change_emit(
+    *, change: LinkedAccountStatusChange, endpoints: Callable[[], list[WebhookEndpoint]] | None = None
+) -> None:
+    """One status-history row's LinkedAccount.status_changed / .deleted deliveries. Called by
+    `status_changes_process`, or by the service that made the change, in its transaction, when
+    it announces the change itself (the row is then written processed; see `accounts.services`)."""
     details = dict(change.account_snapshot) or {"id": str(change.linked_account_uuid)}
     if change.to_status == HistoryStatus.DELETED:
         webhook_event_emit(
@@ -49,6 +54,7 @@ def _emit_status_change(*, change: LinkedAccountStatusChange) -> None:
             event=WebhookEvent.DELETED,
             account_details=details,
             data={"reason": change.reason, "deleted_at": api_datetime(change.at)},
+            endpoints=endpoints,
         )
         return
     details["status"] = change.to_status
@@ -57,6 +63,7 @@ def _emit_status_change(*, change: LinkedAccountStatusChange) -> None:
         event=WebhookEvent.STATUS_CHANGED,
         account_details=details,
         data={"from": change.from_status, "to": change.to_status, "reason": change.reason},
+        endpoints=endpoints,
     )
 
 

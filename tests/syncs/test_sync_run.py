@@ -5,10 +5,14 @@ import psycopg
 import pytest
 from django.db import connection
 
-from accounts.models import LinkedAccount
-from issues.models import Issue
+from accounts.models import LinkedAccount, LinkedAccountStatusChange
+from issues.models import Issue, WebhookDelivery
+from issues.webhooks.endpoints import webhook_endpoint_create
+from issues.webhooks.outbox import status_changes_process
 from syncs import credentials, runs, sandbox_controls
+from syncs.integrations.base import ErrorClass, ProviderError
 from syncs.models import Employee, RequestLog, SyncRun
+from syncs.run_failure import sync_run_fail
 from tests.conftest import database_url_for_tests
 
 
@@ -123,3 +127,52 @@ def test_a_finishing_sync_does_not_lock_its_organization(owner, sandbox_provider
                 cursor.execute("RESET lock_timeout")
         other.rollback()
     assert run.status == "DONE" and run.records_created == 200
+
+
+@pytest.mark.django_db
+def test_a_failing_sync_announces_its_status_change_in_its_own_transaction(owner, sandbox_provider):
+    webhook_endpoint_create(
+        organization=owner.organization,
+        url="https://hooks.example.com/detect",
+        events=["Issue.new", "LinkedAccount.status_changed"],
+    )
+    account, _ = owner.linked_account(origin_id="s9")
+    sandbox_controls.sandbox_revoke_key(api_key="sk_sandbox_s9", tenant=str(account.organization_id))
+    assert _sync(account).status == "FAILED"
+    change = LinkedAccountStatusChange.objects.get(linked_account=account, to_status="RELINK_NEEDED")
+    assert change.from_status == "COMPLETE" and change.processed_at is not None
+    assert status_changes_process(change_ids=[change.pk]) == 0  # nothing left for the outbox
+    bodies = {d.event: d.body for d in WebhookDelivery.objects.filter(linked_account_uuid=account.pk)}
+    assert set(bodies) == {"Issue.new", "LinkedAccount.status_changed"}
+    assert '"from":"COMPLETE","to":"RELINK_NEEDED"' in bodies["LinkedAccount.status_changed"]
+    # Issue.new describes the account as the failure found it (its status changed after).
+    assert '"status":"COMPLETE"' in bodies["Issue.new"].split('"data"')[0]
+
+
+@pytest.mark.django_db
+def test_a_failed_run_that_lost_its_lease_writes_nothing(owner, sandbox_provider):
+    account, _ = owner.linked_account(origin_id="s10")
+    run = SyncRun.objects.create(
+        linked_account=account,
+        organization_id=account.organization_id,
+        integration="sandbox",
+        trigger="schedule",
+        started_at=account.created_at,
+        lease_expires_at=account.created_at,
+        status="FAILED",  # the recovery job got there first
+    )
+    error = ProviderError(ErrorClass.CREDENTIALS_REJECTED, "The provider rejected the credentials.")
+    assert (
+        sync_run_fail(
+            run=run,
+            account=account,
+            log=[],
+            error=error,
+            skipped=0,
+            credentials_version=account.credentials_encrypted,
+        )
+        is None
+    )
+    assert (
+        _refresh(account).status == "COMPLETE" and not Issue.objects.filter(linked_account=account).exists()
+    )
