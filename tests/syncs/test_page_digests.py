@@ -20,6 +20,13 @@ def _serve(monkeypatch, employees: list[dict]) -> None:
     monkeypatch.setitem(sandbox_module.RESOURCES, "/v1/employees", employees)
 
 
+def _synced_once(owner, origin_id: str):
+    """A new account after its first sync, and a copy of the sandbox's employees to edit."""
+    account, _ = owner.linked_account(origin_id=origin_id)
+    _sync(account)
+    return account, [dict(e) for e in sandbox_module.RESOURCES["/v1/employees"]]
+
+
 def _live(account) -> int:
     return Employee.objects.filter(linked_account=account, remote_was_deleted=False).count()
 
@@ -52,9 +59,7 @@ def test_unchanged_pages_are_skipped_and_the_run_is_still_counted(owner, sandbox
 def test_a_changed_page_is_stored_and_the_identical_one_keeps_its_records(
     owner, sandbox_provider, monkeypatch
 ):
-    account, _ = owner.linked_account(origin_id="pd2")
-    _sync(account)
-    employees = [dict(e) for e in sandbox_module.RESOURCES["/v1/employees"]]
+    account, employees = _synced_once(owner, "pd2")
     employees[150]["first_name"] = "Changed"
     _serve(monkeypatch, employees)
     run = _sync(account)
@@ -81,9 +86,7 @@ def test_a_changed_page_is_stored_and_the_identical_one_keeps_its_records(
 def test_a_record_moved_between_an_identical_and_a_changed_page_is_stored_once(
     owner, sandbox_provider, monkeypatch
 ):
-    account, _ = owner.linked_account(origin_id="pd3")
-    _sync(account)
-    employees = [dict(e) for e in sandbox_module.RESOURCES["/v1/employees"]]
+    account, employees = _synced_once(owner, "pd3")
     # The first page's record 0 appears again, changed, on the second page.
     _serve(monkeypatch, [*employees, {**employees[0], "first_name": "Twice"}])
     run = _sync(account)

@@ -1,6 +1,8 @@
-"""An Employee's ssn and date_of_birth encrypted at rest (syncs/sensitive.py): the clear columns
-become `ssn_encrypted` / `date_of_birth_encrypted` (Fernet, the first key of FERNET_KEYS), the rows
-synced before are encrypted in place, and back again on the way down. Only rows holding a value
+"""Two changes of one release. A sync run keeps the digests of the pages it stored
+(`SyncRun.page_digests`, syncs/page_digests.py). An Employee's ssn and date_of_birth are
+encrypted at rest (syncs/sensitive.py): the clear columns become `ssn_encrypted` /
+`date_of_birth_encrypted` (Fernet, the first key of FERNET_KEYS), the rows synced before are
+encrypted in place, and back again on the way down. Only rows holding a value
 are touched, a thousand at a time. Their content digest was of the clear values: the next sync
 of each such record writes it once more (with the digest of its fingerprint), then skips it."""
 
@@ -49,10 +51,15 @@ def decrypt_rows(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("syncs", "0008_syncrun_page_digests"),
+        ("syncs", "0001_squashed_0007_oauth_token"),
     ]
 
     operations = [
+        migrations.AddField(
+            model_name="syncrun",
+            name="page_digests",
+            field=models.JSONField(blank=True, editable=False, null=True),
+        ),
         *(
             migrations.AddField(
                 model_name="employee", name=f"{name}_encrypted", field=models.TextField(blank=True, null=True)
