@@ -16,6 +16,7 @@ from accounts.billing_pages import billing_accounts_iter, billing_accounts_page
 from accounts.crypto import token_hash
 from accounts.models import AccountType, LinkedAccount, LinkedAccountStatusChange
 from accounts.services import linked_account_delete, linked_account_mark_relink_needed
+from tests.rows import linked_account_row
 
 NOW = datetime(2026, 8, 17, 15, 30, tzinfo=UTC)  # August open (16 days ended), July closed
 JULY, AUGUST = date(2026, 7, 1), date(2026, 8, 1)
@@ -47,21 +48,17 @@ def _random_histories(organization, *, seed: int, accounts: int) -> None:
         account_id = LinkedAccount._meta.pk.default()
         if not deleted:
             live.append(
-                LinkedAccount(
+                linked_account_row(
+                    organization,
+                    n,
+                    prefix="origin",
                     id=account_id,
-                    organization=organization,
-                    category="hris",
-                    integration="sandbox",
-                    end_user_origin_id=f"origin-{n}",
-                    end_user_organization_name=f"Org {n}",
-                    end_user_email_address=f"o{n}@example.com",
                     account_type=account_type,
                     status=statuses[-1],
                     account_token_hash=token_hash(f"fast-{seed}-{n}"),
-                    account_token_encrypted="x",
                 )
             )
-        snapshot = {"end_user_origin_id": f"origin-{n}", "end_user_organization_name": f"Org {n}"}
+        snapshot = {"end_user_origin_id": f"origin-{n}", "end_user_organization_name": f"origin {n}"}
         snapshot |= {"integration_slug": "sandbox", "category": "hris"}
         from_status = ""
         for at, to_status in zip(times, statuses, strict=True):

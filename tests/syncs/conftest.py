@@ -1,4 +1,3 @@
-import secrets
 import time
 from datetime import timedelta
 from types import SimpleNamespace
@@ -10,6 +9,7 @@ from django.utils import timezone
 from accounts.models import LinkedAccount
 from syncs.integrations import base
 from syncs.integrations.base import ErrorClass, ProviderError
+from tests.rows import linked_account_row
 
 
 def pytest_runtest_setup(item):
@@ -47,17 +47,11 @@ def bulk_accounts(organization, n: int, *, status="COMPLETE", due: bool = True, 
     """Many linked accounts at once (no history rows: scheduling tests only need the rows)."""
     now = timezone.now()
     rows = [
-        LinkedAccount(
-            organization=organization,
-            category="hris",
-            integration="sandbox",
-            end_user_origin_id=f"{prefix}-{i}",
-            end_user_organization_name=f"{prefix} {i}",
-            end_user_email_address=f"{prefix}{i}@example.com",
-            account_type="PRODUCTION",
+        linked_account_row(
+            organization,
+            i,
+            prefix=prefix,
             status=status,
-            account_token_hash=secrets.token_hex(32),
-            account_token_encrypted="x",
             next_sync_at=now - timedelta(seconds=5) if due else now + timedelta(hours=1),
         )
         for i in range(n)

@@ -129,7 +129,10 @@ def test_the_migration_encrypts_rows_in_place_and_back(owner):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL")
     account, _ = owner.linked_account(origin_id="sensitive-3")
-    before, after = [("syncs", "0001_squashed_0007_oauth_token")], [("syncs", "0008_page_digests_sensitive_encrypted")]
+    before, after = (
+        [("syncs", "0001_squashed_0007_oauth_token")],
+        [("syncs", "0008_page_digests_sensitive_encrypted")],
+    )
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     try:
