@@ -57,6 +57,16 @@ def process_tree_cpu(root: int) -> dict[int, float]:
     return tree
 
 
+def machine_busy_cpu() -> float:
+    """CPU seconds every process on the machine has used since boot (all but idle and iowait), from
+    /proc/stat: the drill subtracts its own processes to see what the rest of the machine took."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    ticks = [int(value) for value in fields]
+    busy = sum(ticks[:8]) - ticks[3] - ticks[4]  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds between two snapshots; a process gone by `after` is not counted, a new one counts whole."""
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
