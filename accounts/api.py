@@ -17,7 +17,7 @@ from .authentication import ApiClient, HeaderError
 from .log_context import log_context_bind
 from .models import LinkedAccount
 from .paging import BadCursor, keyset_page
-from .query_params import QueryParams, query_data
+from .query_params import QueryParams, query_validate
 from .selectors import linked_account_for_token
 from .services import linked_account_record_inbound_use
 
@@ -85,9 +85,7 @@ class AccountView(OrganizationView):
 def validate_query(serializer_class: type[serializers.Serializer], request) -> dict[str, Any]:
     """Query parameters through a serializer: a bad value, or a parameter the serializer does not
     declare (see `accounts.query_params`), is a 400 naming the parameter."""
-    serializer = serializer_class(data=query_data(serializer_class, request.query_params))
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    return query_validate(serializer_class, request.query_params)
 
 
 class CommaSeparatedField(serializers.CharField):

@@ -7,3 +7,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from config import migration_history  # noqa: F401 (registers its system check)
+
+        from . import pg_timestamps
+
+        pg_timestamps.connect()

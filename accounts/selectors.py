@@ -9,6 +9,7 @@ from django.db.models import Count, QuerySet
 from . import catalog
 from .crypto import constant_time_equals, decrypt_json, decrypt_str, token_hash
 from .models import AccountType, ApiKey, LinkedAccount, Organization
+from .row_reader import RowReader
 from .timefmt import api_datetime
 
 
@@ -29,14 +30,18 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     return key
 
 
+# Every per-account API request reads its account by token: see accounts/row_reader.py.
+_accounts = RowReader(LinkedAccount)
+
+
 def linked_account_for_token(
     *, raw_token: str, organization: Organization, account_type: str
 ) -> LinkedAccount | None:
     """The account behind an X-Account-Token, only within the key's organization and environment."""
     digest = token_hash(raw_token)
-    account = LinkedAccount.objects.filter(
-        account_token_hash=digest, organization=organization, account_type=account_type
-    ).first()
+    account = _accounts.first(
+        account_token_hash=digest, organization=organization.pk, account_type=account_type
+    )
     if account is None or not constant_time_equals(account.account_token_hash, digest):
         return None
     return account

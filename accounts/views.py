@@ -32,7 +32,7 @@ class AccountDetailsView(AccountView):
 
 
 # What a /linked-accounts row shows, and its cursor key (created_at, id): a page of 100 rows
-# reads no credentials and parses no sync timestamps.
+# reads no credentials and parses no sync timestamps, as named tuples (no model instances).
 LINKED_ACCOUNT_API_FIELDS = (
     "id",
     "created_at",
@@ -56,7 +56,7 @@ class LinkedAccountListView(OrganizationView):
         params = validate_query(LinkedAccountFilterSerializer, request)
         qs = linked_accounts_for_environment(
             organization=self.client.organization, account_type=self.client.environment, filters=params
-        ).only(*LINKED_ACCOUNT_API_FIELDS)
+        ).values_list(*LINKED_ACCOUNT_API_FIELDS, named=True)
         rows, next_cursor, previous_cursor = paginate(queryset=qs, params=params, keys=("created_at", "id"))
         results = [
             {
