@@ -49,13 +49,13 @@ from load_drill import seed  # noqa: E402 (after the path above)
 from load_drill.client import client_process  # noqa: E402
 from load_drill.report import print_report  # noqa: E402
 from load_drill.stack import (  # noqa: E402
-    Receiver,
     Stack,
     cpu_used,
     machine_busy_cpu,
     process_tree_cpu,
     wait_for_port,
 )
+from webhook_receiver import Receiver  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -128,7 +128,7 @@ def main() -> int:
         seed.wait_for_first_syncs(accounts=args.accounts)
         employee_ids = seed.employee_ids(data["tokens"])
         runs_before = seed.finished_runs()
-        deliveries_before = sum(receiver.events.values())
+        deliveries_before = len(receiver.received)
         print(
             f"seeded {args.accounts} accounts with synced employees; load: {args.rate:.0f} req/s for "
             f"{args.warmup:.0f} s of warm-up, then {args.seconds:.0f} s measured"
@@ -159,7 +159,7 @@ def main() -> int:
             cpu=cpu,
             main_cpu=main_cpu,
             runs=seed.finished_runs() - runs_before,
-            deliveries=sum(receiver.events.values()) - deliveries_before,
+            deliveries=len(receiver.received) - deliveries_before,
             p99_target=args.p99_ms,
             rate_target=args.rate,
             machine_cpu=machine,

@@ -1,5 +1,5 @@
-"""The drill's stack on 127.0.0.1: a private Redis, gunicorn, a Celery worker with beat, and a
-webhook receiver thread; started as process groups of their own and stopped together. Also reads
+"""The drill's stack on 127.0.0.1: a private Redis, gunicorn and a Celery worker with beat (the
+webhook receiver thread is scripts/webhook_receiver.py); started as process groups of their own and stopped together. Also reads
 the CPU time a process tree used, from /proc (utime + stime), which the report divides by the
 requests served."""
 
@@ -9,10 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from local_redis import free_port, redis_server_command
@@ -70,31 +67,6 @@ def machine_busy_cpu() -> float:
 def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds between two snapshots; a process gone by `after` is not counted, a new one counts whole."""
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-
-
-class Receiver:
-    """Webhook receiver: counts deliveries by event."""
-
-    def __init__(self):
-        self.events: Counter = Counter()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                import json
-
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.events[json.loads(body)["hook"]["event"]] += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
 
 
 class Stack:

@@ -2,7 +2,6 @@
 one), gunicorn serving the test database, Celery worker + beat (tests/conftest.WorkerProcess),
 the sandbox provider and a webhook receiver on sockets."""
 
-import json
 import os
 import shutil
 import signal
@@ -10,14 +9,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import connection
 
 from scripts.local_redis import free_port, ping, redis_server_command
+from scripts.webhook_receiver import Receiver
 from tests.conftest import ROOT, WorkerProcess, database_url_for_tests, stop_process_group
 
 
@@ -114,43 +112,6 @@ class WebServer:
 
     def output(self) -> str:
         return self.log_path.read_text()
-
-
-class Receiver:
-    """A webhook receiver on a socket: records every POST (headers and raw body), answers 200."""
-
-    def __init__(self):
-        self.received: list[dict] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.lock:
-                    receiver.received.append({"headers": dict(self.headers), "body": body})
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-
-    def events(self) -> list[dict]:
-        with self.lock:
-            return [json.loads(r["body"]) for r in self.received]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # Short limits and fast sweeps so that every drill finishes in well under a minute or two.
