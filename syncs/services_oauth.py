@@ -30,11 +30,6 @@ def oauth_integration(*, integration: str) -> OAuth2Integration:
     return found
 
 
-def oauth_is_available(*, integration: str) -> bool:
-    found = integrations.find(integration)
-    return isinstance(found, OAuth2Integration) and found.is_configured()
-
-
 def oauth_authorization_url(*, integration: str, redirect_uri: str, state: str, code_verifier: str) -> str:
     found = oauth_integration(integration=integration)
     if not found.is_configured():
